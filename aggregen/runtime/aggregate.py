@@ -1,0 +1,154 @@
+"""`Aggregate`, the base of event-sourced aggregates."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import typing
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+from .codec import decoder_for, encode
+from .event import Event, Metadata
+from .stream_name import default_category, stream_name
+
+__all__ = ["Aggregate"]
+
+_BASE_ATTRIBUTES = frozenset({"id", "_version", "_pending"})
+
+
+class Aggregate:
+    """An entity whose state is the sum of its events.
+
+    `id` names its stream; `_version` is the stream position of its last event: -1
+    while new, 0 after its first event. `raise_(event)` applies an event at once
+    and keeps it pending until a repository stores it.
+
+    Subclasses implement `apply(event)` and list their event classes in
+    `__events__` (stored type name -> class). They may set `__category__` (default:
+    the class name with a lower-case first letter) and `__snapshot_threshold__`
+    (default: the global setting). Snapshots hold the public attributes annotated on
+    the class; generated aggregates override `_snapshot_state` and `_restore_state`.
+    """
+
+    __category__: ClassVar[str] = ""
+    __snapshot_threshold__: ClassVar[int | None] = None
+    __events__: ClassVar[Mapping[str, type[Event]]] = {}
+
+    id: str
+    _version: int
+    _pending: list[Event]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        self.id = str(uuid.uuid4()) if id is None else id
+        self._version = -1
+        self._pending = []
+        self._init_state()
+
+    @classmethod
+    def category(cls) -> str:
+        """The stream category of this aggregate class."""
+        return cls.__category__ or default_category(cls.__name__)
+
+    @classmethod
+    def stream_name(cls, aggregate_id: str) -> str:
+        """The event stream of the aggregate `aggregate_id`; raises `StreamNameError`."""
+        return stream_name(cls.category(), aggregate_id)
+
+    @classmethod
+    def _blank(cls, aggregate_id: str) -> Self:
+        """A new instance for rehydration: no event applied, `__init__` not called."""
+        aggregate = cls.__new__(cls)
+        aggregate.id = aggregate_id
+        aggregate._version = -1
+        aggregate._pending = []
+        aggregate._init_state()
+        return aggregate
+
+    def _init_state(self) -> None:
+        """Give every state attribute its initial value (hook for subclasses)."""
+
+    def apply(self, event: Event) -> None:
+        """Change the state by one event; subclasses dispatch on the event's class."""
+        raise NotImplementedError(f"{type(self).__name__} does not apply {type(event).__name__}")
+
+    def raise_(
+        self,
+        event: Event,
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> None:
+        """Apply `event` now and keep it pending for the repository's next `add`.
+
+        The event is stamped with its metadata (message id, time, stream, position).
+        Raises `ValueError` for an event that was raised already; whatever `apply`
+        raises leaves the aggregate unchanged.
+        """
+        if event.metadata is not None:
+            raise ValueError(f"this {type(event).__name__} event was raised already")
+        self.apply(event)
+        self._version += 1
+        metadata = Metadata(
+            id=str(uuid.uuid4()),
+            time=datetime.datetime.now(datetime.UTC),
+            stream_name=self.stream_name(self.id),
+            position=self._version,
+            schema_version=event.__schema_version__,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+        object.__setattr__(event, "metadata", metadata)
+        self._pending.append(event)
+
+    @property
+    def pending_events(self) -> tuple[Event, ...]:
+        """The events raised since the aggregate was loaded or last stored."""
+        return tuple(self._pending)
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """The state as JSON-ready data, for a snapshot."""
+        return {name: encode(getattr(self, name)) for name, _ in _state_fields(type(self))}
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        """Set the state from `_snapshot_state` output; raises on data that does not fit."""
+        for name, decode in _state_fields(type(self)):
+            setattr(self, name, decode(state[name]))
+
+    @classmethod
+    def _state_shape(cls) -> str:
+        """A fingerprint of the snapshot state's shape; a snapshot of another shape is ignored."""
+        return _shape_of(cls)
+
+
+_StateFields = tuple[tuple[str, typing.Callable[[Any], Any]], ...]
+_state_fields_cache: dict[type[Aggregate], _StateFields] = {}
+_shape_cache: dict[type[Aggregate], str] = {}
+
+
+def _state_fields(cls: type[Aggregate]) -> _StateFields:
+    found = _state_fields_cache.get(cls)
+    if found is None:
+        found = _state_fields_cache[cls] = _find_state_fields(cls)
+    return found
+
+
+def _find_state_fields(cls: type[Aggregate]) -> _StateFields:
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (name, decoder_for(hint))
+        for name, hint in sorted(hints.items())
+        if not name.startswith("_")
+        and name not in _BASE_ATTRIBUTES
+        and typing.get_origin(hint) is not ClassVar
+    )
+
+
+def _shape_of(cls: type[Aggregate]) -> str:
+    found = _shape_cache.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        described = ";".join(f"{name}:{hints[name]!r}" for name, _ in _state_fields(cls))
+        found = _shape_cache[cls] = hashlib.sha256(described.encode()).hexdigest()[:16]
+    return found

@@ -1,0 +1,78 @@
+"""`Event`, the base of immutable domain events, and the `Metadata` they carry."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import typing
+from typing import Any, ClassVar, Self
+
+from .codec import decoder_for, encode
+
+__all__ = ["Event", "Metadata"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Metadata:
+    """Where and when an event was stored, and which message caused it.
+
+    `position` is the event's place in its stream (0 first), `global_position` its
+    place in the whole store (known once read back).
+    """
+
+    id: str
+    time: datetime.datetime | None = None
+    stream_name: str | None = None
+    position: int | None = None
+    global_position: int | None = None
+    schema_version: int = 1
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of events: immutable dataclasses with a wire type name and a schema version.
+
+    Subclasses are `@dataclass(frozen=True, slots=True, kw_only=True)` classes; they
+    may set `__type_name__` (the stored type, default the class name) and
+    `__schema_version__` (default 1). `to_data` and `from_data` convert to and from
+    JSON-ready dicts; generated events override them with code written per event.
+    Two events are equal when their fields are equal, whatever their metadata.
+    """
+
+    __type_name__: ClassVar[str] = ""
+    __schema_version__: ClassVar[int] = 1
+
+    metadata: Metadata | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def type_name(cls) -> str:
+        """The type name stored with the event."""
+        return cls.__dict__.get("__type_name__") or cls.__name__
+
+    def to_data(self) -> dict[str, Any]:
+        """The event's fields as JSON-ready data."""
+        return {name: encode(getattr(self, name)) for name, _ in _field_decoders(type(self))}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
+        """Rebuild an event from `to_data` output; raises `TypeError`, `ValueError`, `KeyError`."""
+        values = {name: decode(data[name]) for name, decode in _field_decoders(cls) if name in data}
+        return cls(metadata=metadata, **values)
+
+
+_FieldDecoders = tuple[tuple[str, typing.Callable[[Any], Any]], ...]
+_decoders_cache: dict[type[Event], _FieldDecoders] = {}
+
+
+def _field_decoders(cls: type[Event]) -> _FieldDecoders:
+    found = _decoders_cache.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = _decoders_cache[cls] = tuple(
+            (f.name, decoder_for(hints[f.name]))
+            for f in dataclasses.fields(cls)
+            if f.name != "metadata" and f.init
+        )
+    return found

@@ -1,0 +1,138 @@
+"""`InMemoryEventStore`: MessageDB's behaviour in a process, for tests and examples."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import orjson
+
+from .errors import DuplicateMessageError, ExpectedVersionError
+from .message import RecordedMessage, StreamWrite
+
+__all__ = ["InMemoryEventStore"]
+
+
+class _Stored(NamedTuple):
+    id: str
+    type: str
+    position: int
+    global_position: int
+    data: bytes
+    metadata: bytes | None
+    time: datetime.datetime
+
+
+_Encoded = tuple[str, str, bytes, bytes | None]
+
+
+class InMemoryEventStore:
+    """Streams kept in memory, with MessageDB's positions, version checks and errors.
+
+    Messages are stored as JSON, as MessageDB stores them, so what is read back is a
+    fresh copy and data that MessageDB would refuse is refused here too. Appends are
+    atomic and thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._streams: dict[str, list[_Stored]] = {}
+        self._ids: set[str] = set()
+        self._global_position = 0
+        self._lock = threading.Lock()
+
+    def append(self, writes: Sequence[StreamWrite]) -> None:
+        """Store every write or none; see `EventStore.append`."""
+        encoded = [
+            [
+                (
+                    _check_message_id(m.id),
+                    m.type,
+                    orjson.dumps(m.data),
+                    None if m.metadata is None else orjson.dumps(m.metadata),
+                )
+                for m in write.messages
+            ]
+            for write in writes
+        ]
+        ordered = sorted(zip(writes, encoded, strict=True), key=lambda pair: pair[0].category)
+        with self._lock:
+            versions: dict[str, int] = {}
+            new_ids: set[str] = set()
+            for write, messages in ordered:
+                name = write.stream_name
+                version = versions.get(name, len(self._streams.get(name, ())) - 1)
+                expected = write.expected_version
+                for message_id, *_ in messages:
+                    if expected is not None:
+                        if expected != version:
+                            raise ExpectedVersionError(name, expected, version)
+                        expected += 1
+                    if message_id in self._ids or message_id in new_ids:
+                        raise DuplicateMessageError(message_id)
+                    new_ids.add(message_id)
+                    version += 1
+                versions[name] = version
+            self._store(ordered)
+
+    def _store(self, ordered: list[tuple[StreamWrite, list[_Encoded]]]) -> None:
+        now = datetime.datetime.now(datetime.UTC)
+        for write, messages in ordered:
+            stream = self._streams.setdefault(write.stream_name, [])
+            for message_id, type_name, data, metadata in messages:
+                self._global_position += 1
+                stream.append(
+                    _Stored(
+                        message_id,
+                        type_name,
+                        len(stream),
+                        self._global_position,
+                        data,
+                        metadata,
+                        now,
+                    )
+                )
+                self._ids.add(message_id)
+
+    def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
+        """The stream's messages from `position` on; see `EventStore.read`."""
+        stream = self._streams.get(stream_name)
+        if not stream:
+            return
+        end = len(stream)
+        loads = orjson.loads
+        for stored in stream[max(position, 0) : end]:
+            yield RecordedMessage(
+                stored.id,
+                stream_name,
+                stored.type,
+                stored.position,
+                stored.global_position,
+                loads(stored.data),
+                None if stored.metadata is None else loads(stored.metadata),
+                stored.time,
+            )
+
+    def read_last(self, stream_name: str) -> RecordedMessage | None:
+        """The stream's last message, or None."""
+        stream = self._streams.get(stream_name)
+        if not stream:
+            return None
+        return next(self.read(stream_name, stream[-1].position))
+
+    def stream_version(self, stream_name: str) -> int:
+        """The position of the stream's last message; -1 for an empty stream."""
+        return len(self._streams.get(stream_name, ())) - 1
+
+    def close(self) -> None:
+        """Nothing to release; present for symmetry with `MessageDBEventStore`."""
+
+
+def _check_message_id(message_id: str) -> str:
+    try:
+        uuid.UUID(message_id)
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"a message id must be a UUID string, not {message_id!r}") from None
+    return message_id

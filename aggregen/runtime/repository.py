@@ -1,0 +1,203 @@
+"""`Repository`: stores an aggregate's new events and rebuilds aggregates from their streams."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any, Generic, TypeVar
+
+from .aggregate import Aggregate
+from .config import check_threshold, snapshot_threshold
+from .errors import AggregateNotFoundError, StreamDataError
+from .event import Event, Metadata
+from .message import NewMessage, RecordedMessage, StreamWrite
+from .store import EventStore
+from .stream_name import snapshot_stream_name
+from .unit_of_work import active_unit_of_work
+
+__all__ = ["Repository", "commit"]
+
+A = TypeVar("A", bound=Aggregate)
+
+logger = logging.getLogger("aggregen")
+
+SNAPSHOT_TYPE = "Snapshot"
+
+
+class Repository(Generic[A]):
+    """Adds and gets aggregates of one class in one event store.
+
+    `snapshot_threshold` overrides the aggregate class's and the global setting.
+    """
+
+    def __init__(
+        self,
+        aggregate_class: type[A],
+        store: EventStore,
+        *,
+        snapshot_threshold: int | None = None,
+    ) -> None:
+        self.aggregate_class = aggregate_class
+        self.store = store
+        self._threshold = (
+            None
+            if snapshot_threshold is None
+            else check_threshold(snapshot_threshold, "snapshot_threshold")
+        )
+
+    def snapshot_threshold(self) -> int:
+        """Events between snapshots for this repository; 0 means no snapshots."""
+        if self._threshold is not None:
+            return self._threshold
+        own = self.aggregate_class.__snapshot_threshold__
+        if own is not None:
+            return check_threshold(own, f"{self.aggregate_class.__name__}.__snapshot_threshold__")
+        return snapshot_threshold()
+
+    def add(self, aggregate: A) -> None:
+        """Store the aggregate's pending events.
+
+        Inside a `UnitOfWork` on this repository's store they are written when the
+        unit commits; otherwise at once. Raises `ExpectedVersionError` when the
+        stream moved on since the aggregate was loaded; nothing is stored then.
+        """
+        if not isinstance(aggregate, self.aggregate_class):
+            raise TypeError(
+                f"{type(self).__name__} stores {self.aggregate_class.__name__}, "
+                f"not {type(aggregate).__name__}"
+            )
+        unit = active_unit_of_work(self.store)
+        if unit is not None:
+            unit.register(self, aggregate)
+        else:
+            commit(self.store, [(self, aggregate)])
+
+    def get(self, aggregate_id: str) -> A:
+        """The aggregate's current state, from its newest snapshot and the events after it.
+
+        Raises `AggregateNotFoundError` for an id with no events, `StreamDataError`
+        for a stored event of unknown type or with data that does not fit its class.
+        """
+        cls = self.aggregate_class
+        stream = cls.stream_name(aggregate_id)
+        aggregate = self._from_snapshot(aggregate_id) if self.snapshot_threshold() else None
+        if aggregate is None:
+            aggregate = cls._blank(aggregate_id)
+        _replay(aggregate, stream, self.store.read(stream, aggregate._version + 1))
+        if aggregate._version < 0:
+            raise AggregateNotFoundError(cls.__name__, aggregate_id, stream)
+        return aggregate
+
+    def _from_snapshot(self, aggregate_id: str) -> A | None:
+        cls = self.aggregate_class
+        stream = snapshot_stream_name(cls.category(), aggregate_id)
+        message = self.store.read_last(stream)
+        if message is None:
+            return None
+        data = message.data
+        if data.get("shape") != cls._state_shape():
+            logger.info("ignoring snapshot %s@%d of another shape", stream, message.position)
+            return None
+        try:
+            version = data["version"]
+            if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+                raise ValueError(f"bad version {version!r}")
+            aggregate = cls._blank(aggregate_id)
+            aggregate._restore_state(data["state"])
+            aggregate._version = version
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            logger.warning("ignoring snapshot %s@%d: %s", stream, message.position, error)
+            return None
+        return aggregate
+
+    def _write_snapshot(self, aggregate: Aggregate) -> None:
+        cls = self.aggregate_class
+        data = {
+            "version": aggregate._version,
+            "shape": cls._state_shape(),
+            "state": aggregate._snapshot_state(),
+        }
+        message = NewMessage(str(uuid.uuid4()), SNAPSHOT_TYPE, data, None)
+        stream = snapshot_stream_name(cls.category(), aggregate.id)
+        try:
+            self.store.append([StreamWrite(stream, None, [message])])
+        except Exception:
+            logger.warning("could not write snapshot of %s", stream, exc_info=True)
+
+
+def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessage]) -> None:
+    events = type(aggregate).__events__
+    apply = aggregate.apply
+    for message in messages:
+        event_class = events.get(message.type)
+        if event_class is None:
+            raise StreamDataError(
+                stream,
+                message.position,
+                f"unknown event type {message.type!r} for {type(aggregate).__name__}",
+            )
+        try:
+            event = event_class.from_data(message.data, _metadata(message))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise StreamDataError(
+                stream, message.position, f"{message.type} does not fit its class: {error}"
+            ) from error
+        apply(event)
+        aggregate._version = message.position
+
+
+def _metadata(message: RecordedMessage) -> Metadata:
+    extra = message.metadata or {}
+    return Metadata(
+        id=message.id,
+        time=message.time,
+        stream_name=message.stream_name,
+        position=message.position,
+        global_position=message.global_position,
+        schema_version=extra.get("schemaVersion", 1),
+        correlation_id=extra.get("correlationId"),
+        causation_id=extra.get("causationId"),
+    )
+
+
+def _new_message(event: Event) -> NewMessage:
+    metadata = event.metadata
+    assert metadata is not None, "pending events carry metadata"
+    extra: dict[str, Any] = {"schemaVersion": metadata.schema_version}
+    if metadata.correlation_id is not None:
+        extra["correlationId"] = metadata.correlation_id
+    if metadata.causation_id is not None:
+        extra["causationId"] = metadata.causation_id
+    return NewMessage(metadata.id, event.type_name(), event.to_data(), extra)
+
+
+def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) -> None:
+    """Write the pending events of every aggregate in one atomic append.
+
+    On success the aggregates' pending events are cleared and snapshots written where
+    due (a failed snapshot is logged, never raised). On failure the error propagates
+    and the aggregates keep their versions and pending events.
+    """
+    writes = []
+    for _, aggregate in entries:
+        pending = aggregate._pending
+        if pending:
+            stream = aggregate.stream_name(aggregate.id)
+            expected = aggregate._version - len(pending)
+            writes.append(StreamWrite(stream, expected, [_new_message(e) for e in pending]))
+    if not writes:
+        return
+    store.append(writes)
+    for repository, aggregate in entries:
+        count = len(aggregate._pending)
+        if not count:
+            continue
+        aggregate._pending.clear()
+        threshold = repository.snapshot_threshold()
+        if (
+            threshold
+            and (aggregate._version + 1) // threshold
+            > (aggregate._version + 1 - count) // threshold
+        ):
+            repository._write_snapshot(aggregate)

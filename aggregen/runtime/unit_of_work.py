@@ -1,0 +1,71 @@
+"""`UnitOfWork`: aggregates added inside a `with` block are stored together, or not at all."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .store import EventStore
+
+if TYPE_CHECKING:
+    from .aggregate import Aggregate
+    from .repository import Repository
+
+__all__ = ["UnitOfWork", "active_unit_of_work"]
+
+_active: ContextVar[tuple[UnitOfWork, ...]] = ContextVar("aggregen_units_of_work", default=())
+
+
+def active_unit_of_work(store: EventStore) -> UnitOfWork | None:
+    """The innermost open unit of work on `store` in this context (thread, task), if any."""
+    for unit in reversed(_active.get()):
+        if unit.store is store:
+            return unit
+    return None
+
+
+class UnitOfWork:
+    """Collects the aggregates that repositories `add` inside `with UnitOfWork(store):`.
+
+    When the block ends normally, all their pending events are written in one atomic
+    append (one database transaction on MessageDB). When the block raises, or the
+    commit fails, nothing is stored and each aggregate keeps its version and its
+    pending events; the unit of work is closed either way and leaves nothing behind.
+    A unit of work is used once.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._entries: dict[int, tuple[Repository[Any], Aggregate]] = {}
+        self._token: Token[tuple[UnitOfWork, ...]] | None = None
+        self._used = False
+
+    def __enter__(self) -> UnitOfWork:
+        if self._used:
+            raise RuntimeError("a UnitOfWork is used once; create a new one")
+        self._used = True
+        self._token = _active.set((*_active.get(), self))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._token is not None
+        _active.reset(self._token)
+        self._token = None
+        entries = list(self._entries.values())
+        self._entries.clear()
+        if exc_type is None:
+            from .repository import commit
+
+            commit(self.store, entries)
+
+    def register(self, repository: Repository[Any], aggregate: Aggregate) -> None:
+        """Keep `aggregate` for the commit at the end of the block (once, however often added)."""
+        if self._token is None:
+            raise RuntimeError("this UnitOfWork is not open")
+        self._entries[id(aggregate)] = (repository, aggregate)

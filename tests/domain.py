@@ -1,0 +1,123 @@
+"""A small hand-written domain for the runtime tests: a user and a bank account."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from dataclasses import dataclass
+from typing import ClassVar
+
+from aggregen.runtime import Aggregate, Event, ValidationError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registered(Event):
+    email: str
+    first_name: str | None = None
+    joined_on: datetime.date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Renamed(Event):
+    first_name: str
+
+
+class User(Aggregate):
+    __events__: ClassVar = {"Registered": Registered, "Renamed": Renamed}
+
+    email: str | None
+    first_name: str | None
+    joined_on: datetime.date | None
+
+    def _init_state(self) -> None:
+        self.email = None
+        self.first_name = None
+        self.joined_on = None
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        email: str,
+        first_name: str | None = None,
+        joined_on: datetime.date | None = None,
+        id: str | None = None,
+    ) -> User:
+        user = cls(id=id)
+        user.raise_(Registered(email=email, first_name=first_name, joined_on=joined_on))
+        return user
+
+    def rename(self, *, first_name: str) -> None:
+        if len(first_name) > 50:
+            raise ValidationError({"first_name": ["at most 50 characters"]})
+        self.raise_(Renamed(first_name=first_name))
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case Registered():
+                self.email = event.email
+                self.first_name = event.first_name
+                self.joined_on = event.joined_on
+            case Renamed():
+                self.first_name = event.first_name
+            case _:
+                super().apply(event)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Opened(Event):
+    owner: uuid.UUID
+    opened_at: datetime.datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deposited(Event):
+    __type_name__: ClassVar[str] = "bank.Deposited"
+    amount: decimal.Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Withdrawn(Event):
+    amount: decimal.Decimal
+
+
+class BankAccount(Aggregate):
+    __events__: ClassVar = {
+        "Opened": Opened,
+        "bank.Deposited": Deposited,
+        "Withdrawn": Withdrawn,
+    }
+
+    owner: uuid.UUID | None
+    balance: decimal.Decimal
+
+    def _init_state(self) -> None:
+        self.owner = None
+        self.balance = decimal.Decimal(0)
+
+    @classmethod
+    def open(cls, *, owner: uuid.UUID, id: str | None = None) -> BankAccount:
+        account = cls(id=id)
+        now = datetime.datetime.now(datetime.UTC)
+        account.raise_(Opened(owner=owner, opened_at=now))
+        return account
+
+    def deposit(self, amount: decimal.Decimal) -> None:
+        self.raise_(Deposited(amount=amount))
+
+    def withdraw(self, amount: decimal.Decimal) -> None:
+        if amount > self.balance:
+            raise ValidationError({"amount": [f"exceeds the balance {self.balance}"]})
+        self.raise_(Withdrawn(amount=amount))
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case Opened():
+                self.owner = event.owner
+            case Deposited():
+                self.balance += event.amount
+            case Withdrawn():
+                self.balance -= event.amount
+            case _:
+                super().apply(event)
