@@ -70,8 +70,9 @@ class MessageDBEventStore:
         params["options"] = f"{options} {_SEARCH_PATH}".strip()
         self._batch_size = batch_size
         self._timeout = timeout
+        self._conninfo = make_conninfo("", **params)
         self._pool = psycopg_pool.ConnectionPool(
-            make_conninfo("", **params),
+            self._conninfo,
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True},
@@ -155,12 +156,20 @@ class MessageDBEventStore:
         try:
             with self._pool.connection() as conn:
                 yield conn
+        except psycopg_pool.PoolTimeout:
+            raise EventStoreError(
+                f"no database connection within {self._timeout:g} s: {self._diagnose()}"
+            ) from None
         except psycopg.Error as error:
             raise _translate(error, self._redact) from error
-        except psycopg_pool.PoolTimeout as error:
-            raise EventStoreError(
-                f"no database connection within {self._timeout:g} s: {self._redact(str(error))}"
-            ) from error
+
+    def _diagnose(self) -> str:
+        """Why a connection cannot be made: one direct attempt, for the error message."""
+        try:
+            psycopg.connect(self._conninfo, connect_timeout=2).close()
+        except psycopg.Error as error:
+            return self._redact(str(error).strip())
+        return "the pool is exhausted (all connections busy)"
 
     def _redact(self, text: str) -> str:
         return redact(text, self._password)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up everything the tests need, then run every check: ruff, mypy --strict, the
+# freshness of generated/, and the whole pytest suite against real MessageDB.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k snapshot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/bootstrap.sh
+AGGREGEN_TEST_MESSAGEDB_URI=$(scripts/messagedb-setup.sh) || {
+  echo "test: error: MessageDB could not be made ready (see above); MessageDB tests never skip" >&2
+  exit 1
+}
+export AGGREGEN_TEST_MESSAGEDB_URI
+
+echo "== ruff" >&2
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy --strict" >&2
+.venv/bin/mypy
+if [ -d schemas ] && [ -e aggregen/generator/cli.py ]; then
+  echo "== aggregen check (generated/ is fresh)" >&2
+  .venv/bin/aggregen check
+fi
+echo "== pytest" >&2
+.venv/bin/pytest "$@"

@@ -1,0 +1,65 @@
+"""What only the MessageDB store does: connections, search_path, errors, secrecy."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from aggregen.runtime import (
+    EventStoreError,
+    MessageDBEventStore,
+    NewMessage,
+    Repository,
+    StreamWrite,
+    connect,
+)
+from tests.domain import User
+
+
+def test_search_path_is_set_even_when_the_uri_has_other_options(messagedb_uri: str) -> None:
+    joiner = "&" if "?" in messagedb_uri else "?"
+    uri = f"{messagedb_uri}{joiner}options=-c%20statement_timeout%3D5000&application_name=agg"
+    with MessageDBEventStore(uri) as store:
+        users = Repository(User, store)
+        user = User.register(email="p@example.org")
+        users.add(user)
+        assert users.get(user.id).email == "p@example.org"
+
+
+def test_a_database_without_messagedb_says_so(messagedb_uri: str) -> None:
+    uri = messagedb_uri.rsplit("/", 1)[0] + "/postgres"
+    with MessageDBEventStore(uri) as store, pytest.raises(EventStoreError, match="not installed"):
+        store.stream_version("user-1")
+
+
+def test_an_unreachable_database_fails_clearly_without_the_password() -> None:
+    secret = "s3cr3t-Pa55"
+    uri = f"postgresql://alice:{secret}@127.0.0.1:1/nowhere?connect_timeout=1"
+    write = StreamWrite("user-1", -1, [NewMessage(str(uuid.uuid4()), "T", {}, None)])
+    with MessageDBEventStore(uri, timeout=1.5) as store, pytest.raises(EventStoreError) as caught:
+        store.append([write])
+    text = str(caught.value)
+    assert "no database connection" in text
+    assert secret not in text
+    assert secret not in repr(caught.value.__cause__)
+
+
+def test_a_wrong_password_never_shows_in_the_error(messagedb_uri: str) -> None:
+    secret = "wr0ng-Pa55word"
+    rest = messagedb_uri.split("://", 1)[1].split("@", 1)[1]
+    uri = f"postgresql://no_such_role:{secret}@{rest}"
+    with MessageDBEventStore(uri, timeout=1.5) as store, pytest.raises(EventStoreError) as caught:
+        store.stream_version("user-1")
+    assert secret not in str(caught.value)
+
+
+def test_connect_chooses_the_store_from_the_uri_or_the_environment(
+    messagedb_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGGREGEN_EVENT_STORE", messagedb_uri)
+    store = connect()
+    try:
+        assert isinstance(store, MessageDBEventStore)
+    finally:
+        store.close()

@@ -1,0 +1,421 @@
+"""Aggregates, repositories and units of work, on the in-memory store and real MessageDB."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from aggregen.runtime import (
+    AggregateNotFoundError,
+    EventStore,
+    ExpectedVersionError,
+    NewMessage,
+    RecordedMessage,
+    Repository,
+    StreamDataError,
+    StreamNameError,
+    StreamWrite,
+    UnitOfWork,
+    set_snapshot_threshold,
+)
+from tests.domain import BankAccount, Deposited, Registered, Renamed, User
+
+
+@pytest.fixture(autouse=True)
+def _default_threshold(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("AGGREGEN_SNAPSHOT_THRESHOLD", raising=False)
+    set_snapshot_threshold(None)
+    yield
+    set_snapshot_threshold(None)
+
+
+def register(**values: object) -> User:
+    defaults: dict[str, object] = {"email": "ann@example.org", "first_name": "Ann"}
+    defaults.update(values)
+    return User.register(**defaults)  # type: ignore[arg-type]
+
+
+def test_a_new_aggregate_is_stored_and_read_back(store: EventStore) -> None:
+    users = Repository(User, store)
+    user = register(joined_on=datetime.date(2024, 2, 29))
+    assert user._version == 0
+    assert len(user.pending_events) == 1
+
+    users.add(user)
+
+    assert len(user.pending_events) == 0
+    loaded = users.get(user.id)
+    assert type(loaded) is User
+    assert (loaded.id, loaded.email, loaded.first_name) == (user.id, "ann@example.org", "Ann")
+    assert loaded.joined_on == datetime.date(2024, 2, 29)
+    assert type(loaded.joined_on) is datetime.date
+    assert loaded._version == 0
+
+
+def test_commands_on_a_loaded_aggregate_advance_its_version(store: EventStore) -> None:
+    users = Repository(User, store)
+    user = register()
+    users.add(user)
+
+    loaded = users.get(user.id)
+    loaded.rename(first_name="Bea")
+    loaded.rename(first_name="Cleo")
+    assert loaded._version == 2
+    users.add(loaded)
+
+    again = users.get(user.id)
+    assert (again.first_name, again._version) == ("Cleo", 2)
+
+
+def test_events_carry_metadata_once_raised(store: EventStore) -> None:
+    user = register()
+    (event,) = user.pending_events
+    assert event.metadata is not None
+    assert event.metadata.stream_name == f"user-{user.id}"
+    assert event.metadata.position == 0
+    uuid.UUID(event.metadata.id)
+    with pytest.raises(ValueError, match="raised already"):
+        user.raise_(event)
+
+
+def test_events_read_back_equal_the_events_written(store: EventStore) -> None:
+    accounts = Repository(BankAccount, store)
+    account = BankAccount.open(owner=uuid.uuid4())
+    account.deposit(decimal.Decimal("10.005"))
+    written = account.pending_events
+    accounts.add(account)
+
+    messages = list(store.read(f"bankAccount-{account.id}"))
+    read = [BankAccount.__events__[m.type].from_data(m.data) for m in messages]
+
+    assert read == list(written)
+    assert [type(getattr(e, f)) for e in read[1:] for f in ("amount",)] == [decimal.Decimal]
+    opened = read[0]
+    assert isinstance(getattr(opened, "owner", None), uuid.UUID)
+    assert getattr(opened, "opened_at").tzinfo is not None  # noqa: B009
+    assert messages[1].type == "bank.Deposited"
+
+
+def test_the_category_defaults_to_the_class_name_with_a_lower_case_first_letter(
+    store: EventStore,
+) -> None:
+    accounts = Repository(BankAccount, store)
+    account = BankAccount.open(owner=uuid.uuid4())
+    accounts.add(account)
+    assert store.stream_version(f"bankAccount-{account.id}") == 0
+
+
+def test_an_unknown_id_is_not_found(store: EventStore) -> None:
+    missing = str(uuid.uuid4())
+    with pytest.raises(AggregateNotFoundError) as caught:
+        Repository(User, store).get(missing)
+    assert caught.value.aggregate_id == missing
+    assert caught.value.stream_name == f"user-{missing}"
+
+
+@pytest.mark.parametrize("bad_id", ["", "a+b", "has space", "line\nbreak", "x" * 501])
+def test_unusable_ids_are_refused(store: EventStore, bad_id: str) -> None:
+    with pytest.raises(StreamNameError):
+        Repository(User, store).get(bad_id)
+
+
+def test_ids_with_dashes_colons_quotes_and_unicode_work(store: EventStore) -> None:
+    users = Repository(User, store)
+    for odd in ["a-b-c", "a:b", 'it\'s-"quoted"', "naïve-ñ-日本", "semi;colon"]:
+        odd_id = f"{odd}-{uuid.uuid4()}"
+        users.add(register(id=odd_id))
+        assert users.get(odd_id).id == odd_id
+
+
+def test_of_two_writers_of_one_version_exactly_one_wins(store: EventStore) -> None:
+    users = Repository(User, store)
+    user = register()
+    users.add(user)
+    first, second = users.get(user.id), users.get(user.id)
+    first.rename(first_name="First")
+    second.rename(first_name="Second")
+    users.add(first)
+
+    with pytest.raises(ExpectedVersionError) as caught:
+        users.add(second)
+
+    assert caught.value.stream_name == f"user-{user.id}"
+    assert (caught.value.expected_version, caught.value.actual_version) == (0, 1)
+    assert users.get(user.id).first_name == "First"
+    assert [m.type for m in store.read(f"user-{user.id}")] == ["Registered", "Renamed"]
+    assert second._version == 1
+    assert [type(e) for e in second.pending_events] == [Renamed]
+
+
+def test_a_unit_of_work_stores_all_its_aggregates_at_its_end(store: EventStore) -> None:
+    users, accounts = Repository(User, store), Repository(BankAccount, store)
+    user, account = register(), BankAccount.open(owner=uuid.uuid4())
+
+    with UnitOfWork(store):
+        users.add(user)
+        accounts.add(account)
+        account.deposit(decimal.Decimal(5))
+        accounts.add(account)
+        assert store.stream_version(f"user-{user.id}") == -1
+
+    assert users.get(user.id).email == "ann@example.org"
+    assert accounts.get(account.id).balance == decimal.Decimal(5)
+    assert user.pending_events == ()
+    assert account.pending_events == ()
+
+
+def test_a_failing_unit_of_work_stores_nothing_and_keeps_pending_events(
+    store: EventStore,
+) -> None:
+    users, accounts = Repository(User, store), Repository(BankAccount, store)
+    existing = register()
+    users.add(existing)
+    stale, fresh = users.get(existing.id), users.get(existing.id)
+    fresh.rename(first_name="Winner")
+    users.add(fresh)
+    account, newcomer = BankAccount.open(owner=uuid.uuid4()), register()
+    stale.rename(first_name="Loser")
+
+    with pytest.raises(ExpectedVersionError), UnitOfWork(store):
+        accounts.add(account)
+        users.add(newcomer)
+        users.add(stale)
+
+    assert store.stream_version(f"bankAccount-{account.id}") == -1
+    assert store.stream_version(f"user-{newcomer.id}") == -1
+    assert users.get(existing.id).first_name == "Winner"
+    assert (account._version, len(account.pending_events)) == (0, 1)
+    assert (newcomer._version, len(newcomer.pending_events)) == (0, 1)
+    assert (stale._version, len(stale.pending_events)) == (1, 1)
+
+    users.add(newcomer)
+    assert store.stream_version(f"user-{newcomer.id}") == 0
+
+
+def test_an_exception_in_a_unit_of_work_stores_nothing_and_leaves_nothing_behind(
+    store: EventStore,
+) -> None:
+    users = Repository(User, store)
+    user = register()
+
+    with pytest.raises(RuntimeError, match="boom"), UnitOfWork(store):
+        users.add(user)
+        raise RuntimeError("boom")
+
+    assert store.stream_version(f"user-{user.id}") == -1
+    users.add(user)
+    assert store.stream_version(f"user-{user.id}") == 0
+
+
+def test_a_unit_of_work_is_used_once(store: EventStore) -> None:
+    unit = UnitOfWork(store)
+    with unit:
+        pass
+    with pytest.raises(RuntimeError, match="used once"), unit:
+        pass
+
+
+def test_snapshots_are_written_every_n_events_and_used(store: EventStore) -> None:
+    accounts = Repository(BankAccount, store, snapshot_threshold=3)
+    account = BankAccount.open(owner=uuid.uuid4())
+    accounts.add(account)
+    for _ in range(7):
+        account.deposit(decimal.Decimal(1))
+        accounts.add(account)
+
+    snapshots = list(store.read(f"bankAccount:snapshot-{account.id}"))
+    assert [s.data["version"] for s in snapshots] == [2, 5]
+    assert snapshots[-1].data["state"]["balance"] == "5"
+
+    account.deposit(decimal.Decimal(1))
+    accounts.add(account)  # version 8: a snapshot at the third multiple
+    tampered = dict(store.read_last(f"bankAccount:snapshot-{account.id}").data)  # type: ignore[union-attr]
+    assert tampered["version"] == 8
+    tampered["state"] = {**tampered["state"], "balance": "1000"}
+    write_snapshot(store, f"bankAccount:snapshot-{account.id}", tampered)
+
+    loaded = accounts.get(account.id)
+    assert loaded.balance == decimal.Decimal(1000), "the newest snapshot is used"
+    assert loaded._version == 8
+
+
+def test_a_batch_crossing_the_threshold_writes_one_snapshot(store: EventStore) -> None:
+    accounts = Repository(BankAccount, store, snapshot_threshold=10)
+    account = BankAccount.open(owner=uuid.uuid4())
+    for _ in range(24):
+        account.deposit(decimal.Decimal("0.5"))
+    accounts.add(account)
+    (snapshot,) = store.read(f"bankAccount:snapshot-{account.id}")
+    assert snapshot.data["version"] == 24
+    assert accounts.get(account.id).balance == decimal.Decimal(12)
+
+
+def write_snapshot(store: EventStore, stream: str, data: dict[str, object]) -> None:
+    store.append(
+        [StreamWrite(stream, None, [NewMessage(str(uuid.uuid4()), "Snapshot", data, None)])]
+    )
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        {"version": 3, "shape": "another-shape", "state": {"balance": "99", "owner": None}},
+        {"version": 3, "shape": None, "state": {}},
+        {"version": "3", "state": {"balance": "99"}},
+        "shape-only",
+        {"version": -5, "state": {"balance": "99", "owner": None}},
+        {"version": 3, "state": {"balance": "not a number", "owner": None}},
+        {"version": 3, "state": {"owner": None}},
+    ],
+)
+def test_a_snapshot_that_does_not_fit_is_ignored_and_the_stream_replayed(
+    store: EventStore, snapshot: object
+) -> None:
+    accounts = Repository(BankAccount, store, snapshot_threshold=100)
+    account = BankAccount.open(owner=uuid.uuid4())
+    for _ in range(3):
+        account.deposit(decimal.Decimal(2))
+    accounts.add(account)
+    if snapshot == "shape-only":
+        snapshot = {"shape": BankAccount._state_shape()}
+    elif isinstance(snapshot, dict) and snapshot.get("shape", "") == "":
+        snapshot = {**snapshot, "shape": BankAccount._state_shape()}
+    write_snapshot(store, f"bankAccount:snapshot-{account.id}", snapshot)  # type: ignore[arg-type]
+
+    loaded = accounts.get(account.id)
+
+    assert (loaded.balance, loaded._version) == (decimal.Decimal(6), 3)
+
+
+def test_threshold_zero_writes_no_snapshot(store: EventStore) -> None:
+    accounts = Repository(BankAccount, store, snapshot_threshold=0)
+    account = BankAccount.open(owner=uuid.uuid4())
+    for _ in range(30):
+        account.deposit(decimal.Decimal(1))
+    accounts.add(account)
+    assert store.stream_version(f"bankAccount:snapshot-{account.id}") == -1
+    assert accounts.get(account.id).balance == 30
+
+
+def test_the_threshold_comes_from_the_environment_then_code_then_the_class(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = Repository(BankAccount, store)
+    assert accounts.snapshot_threshold() == 10
+    monkeypatch.setenv("AGGREGEN_SNAPSHOT_THRESHOLD", "4")
+    assert accounts.snapshot_threshold() == 4
+    set_snapshot_threshold(6)
+    assert accounts.snapshot_threshold() == 6
+    monkeypatch.setattr(BankAccount, "__snapshot_threshold__", 2)
+    assert accounts.snapshot_threshold() == 2
+    assert Repository(BankAccount, store, snapshot_threshold=0).snapshot_threshold() == 0
+
+    account = BankAccount.open(owner=uuid.uuid4())
+    account.deposit(decimal.Decimal(1))
+    accounts.add(account)
+    assert store.stream_version(f"bankAccount:snapshot-{account.id}") == 0
+
+
+class SnapshotFailingStore:
+    """Passes everything to a real store, but fails every snapshot write."""
+
+    def __init__(self, inner: EventStore) -> None:
+        self.inner = inner
+
+    def append(self, writes: Sequence[StreamWrite]) -> None:
+        if any(":snapshot-" in w.stream_name for w in writes):
+            raise OSError("disk full")
+        self.inner.append(writes)
+
+    def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
+        return self.inner.read(stream_name, position)
+
+    def read_last(self, stream_name: str) -> RecordedMessage | None:
+        return self.inner.read_last(stream_name)
+
+    def stream_version(self, stream_name: str) -> int:
+        return self.inner.stream_version(stream_name)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_failed_snapshot_never_fails_the_command(
+    store: EventStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing = SnapshotFailingStore(store)
+    accounts = Repository(BankAccount, failing, snapshot_threshold=2)
+    account = BankAccount.open(owner=uuid.uuid4())
+    account.deposit(decimal.Decimal(3))
+
+    with caplog.at_level(logging.WARNING, logger="aggregen"):
+        accounts.add(account)
+
+    assert "could not write snapshot" in caplog.text
+    assert accounts.get(account.id).balance == 3
+    assert store.stream_version(f"bankAccount-{account.id}") == 1
+
+
+def test_an_unknown_event_type_names_the_stream_and_position(store: EventStore) -> None:
+    users = Repository(User, store)
+    user = register()
+    users.add(user)
+    stream = f"user-{user.id}"
+    store.append([StreamWrite(stream, 0, [NewMessage(str(uuid.uuid4()), "Vanished", {}, None)])])
+
+    with pytest.raises(StreamDataError) as caught:
+        users.get(user.id)
+
+    assert (caught.value.stream_name, caught.value.position) == (stream, 1)
+    assert "Vanished" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"first_name": 5}, {"first_name": None}, {"first_name": ["x"]}],
+)
+def test_malformed_event_data_names_the_stream_and_position(
+    store: EventStore, data: dict[str, object]
+) -> None:
+    users = Repository(User, store)
+    user = register()
+    users.add(user)
+    stream = f"user-{user.id}"
+    store.append([StreamWrite(stream, 0, [NewMessage(str(uuid.uuid4()), "Renamed", data, None)])])
+
+    with pytest.raises(StreamDataError) as caught:
+        users.get(user.id)
+
+    assert (caught.value.stream_name, caught.value.position) == (stream, 1)
+
+
+def test_a_bad_date_in_a_stream_is_a_stream_data_error(store: EventStore) -> None:
+    users = Repository(User, store)
+    user_id = str(uuid.uuid4())
+    data = {"email": "x@example.org", "joined_on": "yesterday"}
+    store.append(
+        [
+            StreamWrite(
+                f"user-{user_id}", -1, [NewMessage(str(uuid.uuid4()), "Registered", data, None)]
+            )
+        ]
+    )
+    with pytest.raises(StreamDataError, match="position 0"):
+        users.get(user_id)
+
+
+def test_adding_an_aggregate_of_another_class_is_refused(store: EventStore) -> None:
+    with pytest.raises(TypeError, match="stores User"):
+        Repository(User, store).add(BankAccount.open(owner=uuid.uuid4()))  # type: ignore[arg-type]
+
+
+def test_a_registered_event_holds_its_values(store: EventStore) -> None:
+    event = Registered(email="e@example.org")
+    assert event.to_data() == {"email": "e@example.org", "first_name": None, "joined_on": None}
+    assert Deposited.type_name() == "bank.Deposited"
+    assert Registered.type_name() == "Registered"

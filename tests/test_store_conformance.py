@@ -1,0 +1,159 @@
+"""The event store contract, run against the in-memory store and real MessageDB."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from aggregen.runtime import (
+    DuplicateMessageError,
+    EventStore,
+    ExpectedVersionError,
+    NewMessage,
+    StreamWrite,
+)
+
+
+def new_stream(category: str = "conformance") -> str:
+    return f"{category}-{uuid.uuid4()}"
+
+
+def message(type_name: str = "Happened", **data: object) -> NewMessage:
+    return NewMessage(str(uuid.uuid4()), type_name, dict(data), {"schemaVersion": 1})
+
+
+def test_appended_messages_read_back_in_order_with_positions(store: EventStore) -> None:
+    stream = new_stream()
+    sent = [message(n=i, text='é ✓ "quoted"', nested={"a": [1, None, True]}) for i in range(5)]
+    store.append([StreamWrite(stream, -1, sent)])
+
+    read = list(store.read(stream))
+
+    assert [m.position for m in read] == [0, 1, 2, 3, 4]
+    assert [(m.id, m.type, m.data, m.metadata) for m in read] == [
+        (m.id, m.type, m.data, m.metadata) for m in sent
+    ]
+    assert all(m.stream_name == stream for m in read)
+    globals_ = [m.global_position for m in read]
+    assert globals_ == sorted(globals_)
+    assert len(set(globals_)) == 5
+    assert all(m.time.tzinfo is not None for m in read)
+
+
+def test_read_from_a_position_and_the_last_message(store: EventStore) -> None:
+    stream = new_stream()
+    store.append([StreamWrite(stream, -1, [message(n=i) for i in range(4)])])
+
+    assert [m.data["n"] for m in store.read(stream, 2)] == [2, 3]
+    last = store.read_last(stream)
+    assert last is not None
+    assert (last.position, last.data) == (3, {"n": 3})
+    assert store.stream_version(stream) == 3
+
+
+def test_an_unknown_stream_is_empty(store: EventStore) -> None:
+    stream = new_stream()
+    assert list(store.read(stream)) == []
+    assert store.read_last(stream) is None
+    assert store.stream_version(stream) == -1
+
+
+def test_expected_version_is_checked(store: EventStore) -> None:
+    stream = new_stream()
+    store.append([StreamWrite(stream, -1, [message(), message()])])
+
+    with pytest.raises(ExpectedVersionError) as caught:
+        store.append([StreamWrite(stream, 0, [message(n="late")])])
+
+    assert (caught.value.stream_name, caught.value.expected_version) == (stream, 0)
+    assert caught.value.actual_version == 1
+    assert store.stream_version(stream) == 1
+    store.append([StreamWrite(stream, 1, [message(n="next")])])
+    assert store.stream_version(stream) == 2
+
+
+def test_a_new_stream_must_not_exist(store: EventStore) -> None:
+    stream = new_stream()
+    store.append([StreamWrite(stream, -1, [message()])])
+    with pytest.raises(ExpectedVersionError) as caught:
+        store.append([StreamWrite(stream, -1, [message()])])
+    assert (caught.value.expected_version, caught.value.actual_version) == (-1, 0)
+
+
+def test_no_expected_version_appends_anyway(store: EventStore) -> None:
+    stream = new_stream()
+    store.append([StreamWrite(stream, None, [message()])])
+    store.append([StreamWrite(stream, None, [message(), message()])])
+    assert store.stream_version(stream) == 2
+
+
+def test_two_writes_to_one_stream_in_one_append_follow_each_other(store: EventStore) -> None:
+    stream = new_stream()
+    store.append([StreamWrite(stream, -1, [message(n=0)]), StreamWrite(stream, 0, [message(n=1)])])
+    assert [m.data["n"] for m in store.read(stream)] == [0, 1]
+
+
+def test_a_failed_append_stores_nothing_of_any_stream(store: EventStore) -> None:
+    first, second, third = new_stream("alpha"), new_stream("beta"), new_stream("gamma")
+    store.append([StreamWrite(second, -1, [message()])])
+
+    with pytest.raises(ExpectedVersionError):
+        store.append(
+            [
+                StreamWrite(first, -1, [message(), message()]),
+                StreamWrite(second, -1, [message()]),
+                StreamWrite(third, -1, [message()]),
+            ]
+        )
+
+    assert store.stream_version(first) == -1
+    assert store.stream_version(second) == 0
+    assert store.stream_version(third) == -1
+
+
+def test_a_message_id_is_stored_once(store: EventStore) -> None:
+    stream, other = new_stream(), new_stream()
+    taken = message()
+    store.append([StreamWrite(stream, -1, [taken])])
+
+    with pytest.raises(DuplicateMessageError) as caught:
+        store.append([StreamWrite(other, -1, [message(), taken])])
+
+    assert caught.value.message_id == taken.id
+    assert store.stream_version(other) == -1
+
+
+def test_a_message_id_must_be_a_uuid(store: EventStore) -> None:
+    stream = new_stream()
+    bad = NewMessage("not-a-uuid", "Happened", {}, None)
+    with pytest.raises(ValueError, match="UUID"):
+        store.append([StreamWrite(stream, -1, [bad])])
+    assert store.stream_version(stream) == -1
+
+
+def test_metadata_may_be_absent(store: EventStore) -> None:
+    stream = new_stream()
+    store.append([StreamWrite(stream, -1, [NewMessage(str(uuid.uuid4()), "T", {"a": 1}, None)])])
+    (read,) = store.read(stream)
+    assert read.metadata is None
+
+
+def test_data_is_a_copy(store: EventStore) -> None:
+    stream = new_stream()
+    data = {"items": [1, 2]}
+    store.append([StreamWrite(stream, -1, [NewMessage(str(uuid.uuid4()), "T", data, None)])])
+    data["items"].append(3)
+    (first,) = store.read(stream)
+    first.data["items"].append(4)
+    (again,) = store.read(stream)
+    assert again.data == {"items": [1, 2]}
+
+
+def test_long_streams_read_completely_across_pages(store: EventStore) -> None:
+    stream = new_stream()
+    for start in range(0, 2500, 500):
+        store.append([StreamWrite(stream, start - 1, [message(n=start + i) for i in range(500)])])
+    numbers = [m.data["n"] for m in store.read(stream)]
+    assert numbers == list(range(2500))
+    assert [m.position for m in store.read(stream, 1999)][:2] == [1999, 2000]
