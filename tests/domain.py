@@ -6,7 +6,7 @@ import datetime
 import decimal
 import uuid
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from aggregen.runtime import Aggregate, Event, ValidationError
 
@@ -43,7 +43,7 @@ class User(Aggregate):
         first_name: str | None = None,
         joined_on: datetime.date | None = None,
         id: str | None = None,
-    ) -> User:
+    ) -> Self:
         user = cls(id=id)
         user.raise_(Registered(email=email, first_name=first_name, joined_on=joined_on))
         return user
@@ -97,7 +97,7 @@ class BankAccount(Aggregate):
         self.balance = decimal.Decimal(0)
 
     @classmethod
-    def open(cls, *, owner: uuid.UUID, id: str | None = None) -> BankAccount:
+    def open(cls, *, owner: uuid.UUID, id: str | None = None) -> Self:
         account = cls(id=id)
         now = datetime.datetime.now(datetime.UTC)
         account.raise_(Opened(owner=owner, opened_at=now))

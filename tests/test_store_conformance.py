@@ -157,3 +157,36 @@ def test_long_streams_read_completely_across_pages(store: EventStore) -> None:
     numbers = [m.data["n"] for m in store.read(stream)]
     assert numbers == list(range(2500))
     assert [m.position for m in store.read(stream, 1999)][:2] == [1999, 2000]
+
+
+def test_appending_the_same_messages_again_stores_them_once(store: EventStore) -> None:
+    """The retry of a commit whose outcome was unknown must not store it twice."""
+    first, second = new_stream("alpha"), new_stream("beta")
+    writes = [
+        StreamWrite(first, -1, [message(n=1), message(n=2)]),
+        StreamWrite(second, -1, [message(n=3)]),
+    ]
+    store.append(writes)
+    store.append(writes)
+
+    assert [m.data["n"] for m in store.read(first)] == [1, 2]
+    assert [m.data["n"] for m in store.read(second)] == [3]
+
+
+def test_a_retry_without_expected_version_stores_once(store: EventStore) -> None:
+    stream = new_stream()
+    writes = [StreamWrite(stream, None, [message(n=1)])]
+    store.append(writes)
+    store.append(writes)
+    assert store.stream_version(stream) == 0
+
+
+def test_a_partly_stored_append_is_still_a_conflict(store: EventStore) -> None:
+    stream, other = new_stream(), new_stream()
+    stored = message(n=1)
+    store.append([StreamWrite(stream, -1, [stored])])
+    with pytest.raises(ExpectedVersionError):
+        store.append([StreamWrite(stream, -1, [stored]), StreamWrite(other, -1, [message()])])
+    with pytest.raises(DuplicateMessageError):
+        store.append([StreamWrite(other, -1, [stored])])
+    assert store.stream_version(other) == -1

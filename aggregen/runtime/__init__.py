@@ -25,6 +25,7 @@ from .event import Event, Metadata
 from .memory import InMemoryEventStore
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .repository import Repository
+from .retry import update_with_retry
 from .store import EventStore
 from .unit_of_work import UnitOfWork
 
@@ -55,6 +56,7 @@ __all__ = [
     "connect",
     "set_snapshot_threshold",
     "snapshot_threshold",
+    "update_with_retry",
 ]
 
 

@@ -39,12 +39,16 @@ class InMemoryEventStore:
 
     def __init__(self) -> None:
         self._streams: dict[str, list[_Stored]] = {}
-        self._ids: set[str] = set()
+        self._ids: dict[str, str] = {}
         self._global_position = 0
         self._lock = threading.Lock()
 
     def append(self, writes: Sequence[StreamWrite]) -> None:
-        """Store every write or none; see `EventStore.append`."""
+        """Store every write or none; see `EventStore.append`.
+
+        Appending messages that are all stored already (the retry of a commit)
+        succeeds without storing them again, as on MessageDB.
+        """
         encoded = [
             [
                 (
@@ -59,23 +63,36 @@ class InMemoryEventStore:
         ]
         ordered = sorted(zip(writes, encoded, strict=True), key=lambda pair: pair[0].category)
         with self._lock:
-            versions: dict[str, int] = {}
-            new_ids: set[str] = set()
-            for write, messages in ordered:
-                name = write.stream_name
-                version = versions.get(name, len(self._streams.get(name, ())) - 1)
-                expected = write.expected_version
-                for message_id, *_ in messages:
-                    if expected is not None:
-                        if expected != version:
-                            raise ExpectedVersionError(name, expected, version)
-                        expected += 1
-                    if message_id in self._ids or message_id in new_ids:
-                        raise DuplicateMessageError(message_id)
-                    new_ids.add(message_id)
-                    version += 1
-                versions[name] = version
+            try:
+                self._check(ordered)
+            except (ExpectedVersionError, DuplicateMessageError):
+                if all(
+                    self._ids.get(message_id) == write.stream_name
+                    for write, messages in ordered
+                    for message_id, *_ in messages
+                ):
+                    return
+                raise
             self._store(ordered)
+
+    def _check(self, ordered: list[tuple[StreamWrite, list[_Encoded]]]) -> None:
+        """Raise the error MessageDB would raise for these writes, if any."""
+        versions: dict[str, int] = {}
+        new_ids: set[str] = set()
+        for write, messages in ordered:
+            name = write.stream_name
+            version = versions.get(name, len(self._streams.get(name, ())) - 1)
+            expected = write.expected_version
+            for message_id, *_ in messages:
+                if expected is not None:
+                    if expected != version:
+                        raise ExpectedVersionError(name, expected, version)
+                    expected += 1
+                if message_id in self._ids or message_id in new_ids:
+                    raise DuplicateMessageError(message_id)
+                new_ids.add(message_id)
+                version += 1
+            versions[name] = version
 
     def _store(self, ordered: list[tuple[StreamWrite, list[_Encoded]]]) -> None:
         now = datetime.datetime.now(datetime.UTC)
@@ -94,7 +111,7 @@ class InMemoryEventStore:
                         now,
                     )
                 )
-                self._ids.add(message_id)
+                self._ids[message_id] = write.stream_name
 
     def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
         """The stream's messages from `position` on; see `EventStore.read`."""

@@ -6,13 +6,12 @@ into aggregen's errors in one place, `_translate`.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import psycopg
@@ -26,6 +25,8 @@ from .redaction import redact, uri_password
 
 __all__ = ["MessageDBEventStore"]
 
+T = TypeVar("T")
+
 _SEARCH_PATH = "-c search_path=message_store,public"
 _WRITE = (
     "SELECT write_message(%s::varchar, %s::varchar, %s::varchar, %s::jsonb, %s::jsonb, %s::bigint)"
@@ -34,6 +35,7 @@ _COLUMNS = "id, type, position, global_position, data, metadata, time"
 _READ = f"SELECT {_COLUMNS} FROM get_stream_messages(%s::varchar, %s::bigint, %s::bigint)"
 _READ_LAST = f"SELECT {_COLUMNS} FROM get_last_stream_message(%s::varchar)"
 _VERSION = "SELECT stream_version(%s::varchar)"
+_FIND_IDS = "SELECT id, stream_name FROM messages WHERE id = ANY(%s::uuid[])"
 _WRONG_VERSION = re.compile(
     r"Wrong expected version: (-?\d+) \(Stream: (.*), Stream Version: (-?\d+)\)"
 )
@@ -102,21 +104,23 @@ class MessageDBEventStore:
 
         Streams are written category by category in sorted order, since MessageDB
         holds a lock per category until commit and two orders could deadlock.
+        Appending messages that are all stored already (a retry of a commit whose
+        outcome was unknown) succeeds without storing them again. A connection lost
+        during the append is retried once on a fresh connection.
         """
         params: list[tuple[Any, ...]] = []
         for write in sorted(writes, key=lambda w: w.category):
             expected = write.expected_version
             for message in write.messages:
                 _check_message_id(message.id)
+                metadata = None if message.metadata is None else _json(message.metadata)
                 params.append(
                     (
                         message.id,
                         write.stream_name,
                         message.type,
-                        orjson.dumps(message.data).decode(),
-                        None
-                        if message.metadata is None
-                        else orjson.dumps(message.metadata).decode(),
+                        _json(message.data),
+                        metadata,
                         expected,
                     )
                 )
@@ -124,16 +128,33 @@ class MessageDBEventStore:
                     expected += 1
         if not params:
             return
-        with self._connection() as conn, conn.pipeline(), conn.transaction():
-            conn.cursor().executemany(_WRITE, params)
+
+        def write_all(conn: psycopg.Connection[Any]) -> None:
+            with conn.pipeline(), conn.transaction():
+                conn.cursor().executemany(_WRITE, params)
+
+        try:
+            self._run(write_all)
+        except (ExpectedVersionError, DuplicateMessageError):
+            if not self._all_stored(params):
+                raise
+
+    def _all_stored(self, params: list[tuple[Any, ...]]) -> bool:
+        """Whether every message (id, stream) of an append is stored already."""
+        wanted = {(row[0], row[1]) for row in params}
+
+        def find(conn: psycopg.Connection[Any]) -> set[tuple[str, str]]:
+            rows = conn.execute(_FIND_IDS, ([row[0] for row in params],)).fetchall()
+            return {(str(message_id), stream) for message_id, stream in rows}
+
+        return self._run(find) == wanted
 
     def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
         """The stream's messages from `position` on, fetched a page at a time."""
         batch = self._batch_size
         position = max(position, 0)
         while True:
-            with self._connection() as conn:
-                rows = conn.execute(_READ, (stream_name, position, batch)).fetchall()
+            rows = self._fetch(_READ, (stream_name, position, batch))
             yield from _messages(stream_name, rows)
             if len(rows) < batch:
                 return
@@ -141,27 +162,39 @@ class MessageDBEventStore:
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None."""
-        with self._connection() as conn:
-            rows = conn.execute(_READ_LAST, (stream_name,)).fetchall()
+        rows = self._fetch(_READ_LAST, (stream_name,))
         return next(_messages(stream_name, rows), None)
 
     def stream_version(self, stream_name: str) -> int:
         """The position of the stream's last message; -1 for an empty stream."""
-        with self._connection() as conn:
-            row = conn.execute(_VERSION, (stream_name,)).fetchone()
-        return -1 if row is None or row[0] is None else int(row[0])
+        rows = self._fetch(_VERSION, (stream_name,))
+        return -1 if not rows or rows[0][0] is None else int(rows[0][0])
 
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except psycopg_pool.PoolTimeout:
-            raise EventStoreError(
-                f"no database connection within {self._timeout:g} s: {self._diagnose()}"
-            ) from None
-        except psycopg.Error as error:
-            raise _translate(error, self._redact) from error
+    def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self._run(lambda conn: conn.execute(query, params).fetchall())
+
+    def _run(self, operation: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run `operation` on a pooled connection, translating errors.
+
+        When the connection turns out to be broken (the server restarted, the
+        backend was terminated), the pool drops its dead connections and the
+        operation runs once more: every operation here is safe to repeat.
+        """
+        for attempt in (1, 2):
+            try:
+                with self._pool.connection() as conn:
+                    return operation(conn)
+            except psycopg_pool.PoolTimeout:
+                raise EventStoreError(
+                    f"no database connection within {self._timeout:g} s: {self._diagnose()}"
+                ) from None
+            except psycopg.OperationalError as error:
+                if attempt == 2 or not _connection_lost(error):
+                    raise _translate(error, self._redact) from error
+                self._pool.check()
+            except psycopg.Error as error:
+                raise _translate(error, self._redact) from error
+        raise AssertionError("unreachable")
 
     def _diagnose(self) -> str:
         """Why a connection cannot be made: one direct attempt, for the error message."""
@@ -196,6 +229,11 @@ def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[Recorde
 
 def _json(data: Any) -> str:
     return orjson.dumps(data).decode()
+
+
+def _connection_lost(error: psycopg.OperationalError) -> bool:
+    """Whether `error` means the connection broke (rather than, say, a lock timeout)."""
+    return error.sqlstate is None or error.sqlstate.startswith(("08", "57P"))
 
 
 def _check_message_id(message_id: str) -> None:

@@ -1,0 +1,246 @@
+"""Field rules that generated classes check in `__post_init__`.
+
+Generated code builds one rule per field and calls `check` for each field, then
+`raise_errors`, so that a `ValidationError` lists every failing field at once:
+
+    errors: dict[str, list[str]] = {}
+    check(errors, "email", self.email, TextRule(max_length=254))
+    check(errors, "nickname", self.nickname, TextRule(), nullable=True)
+    raise_errors(errors, subject="Registered")
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+from .errors import ValidationError
+
+__all__ = [
+    "BooleanRule",
+    "ChoiceRule",
+    "DateRule",
+    "DateTimeRule",
+    "DecimalRule",
+    "Errors",
+    "FloatRule",
+    "IdentifierRule",
+    "InstanceRule",
+    "IntegerRule",
+    "ListRule",
+    "Rule",
+    "TextRule",
+    "check",
+    "decimal_from_data",
+    "raise_errors",
+]
+
+Errors = dict[str, list[str]]
+
+
+class Rule(Protocol):
+    """A check of one non-None value: adds messages under `name` to `errors`."""
+
+    def check(self, errors: Errors, name: str, value: object) -> None: ...
+
+
+def _add(errors: Errors, name: str, message: str) -> None:
+    errors.setdefault(name, []).append(message)
+
+
+def _wrong_type(errors: Errors, name: str, expected: str, value: object) -> None:
+    _add(errors, name, f"must be {expected}, not {type(value).__name__}")
+
+
+def _check_bounds(
+    errors: Errors, name: str, value: float | decimal.Decimal, low: object, high: object
+) -> None:
+    if low is not None and value < low:  # type: ignore[operator]
+        _add(errors, name, f"must be at least {low}")
+    if high is not None and value > high:  # type: ignore[operator]
+        _add(errors, name, f"must be at most {high}")
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class TextRule:
+    """A `str`, with optional length bounds and a pattern the whole value must match."""
+
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if not isinstance(value, str):
+            _wrong_type(errors, name, "a str", value)
+            return
+        if self.min_length is not None and len(value) < self.min_length:
+            _add(errors, name, f"must be at least {self.min_length} characters long")
+        if self.max_length is not None and len(value) > self.max_length:
+            _add(errors, name, f"must be at most {self.max_length} characters long")
+        if self.pattern is not None and _compiled(self.pattern).fullmatch(value) is None:
+            _add(errors, name, f"must match the pattern {self.pattern!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class IntegerRule:
+    """An `int` (not a `bool`), with optional inclusive bounds."""
+
+    min: int | None = None
+    max: int | None = None
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            _wrong_type(errors, name, "an int", value)
+            return
+        _check_bounds(errors, name, value, self.min, self.max)
+
+
+@dataclass(frozen=True, slots=True)
+class FloatRule:
+    """A `float` (an `int` is accepted, a `bool` is not), with optional inclusive bounds."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, float | int):
+            _wrong_type(errors, name, "a float", value)
+            return
+        _check_bounds(errors, name, value, self.min, self.max)
+
+
+@dataclass(frozen=True, slots=True)
+class DecimalRule:
+    """A finite `decimal.Decimal`, with optional inclusive bounds."""
+
+    min: decimal.Decimal | None = None
+    max: decimal.Decimal | None = None
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if not isinstance(value, decimal.Decimal):
+            _wrong_type(errors, name, "a decimal.Decimal", value)
+            return
+        if not value.is_finite():
+            _add(errors, name, "must be a finite number")
+            return
+        _check_bounds(errors, name, value, self.min, self.max)
+
+
+@dataclass(frozen=True, slots=True)
+class BooleanRule:
+    """A `bool`."""
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if not isinstance(value, bool):
+            _wrong_type(errors, name, "a bool", value)
+
+
+@dataclass(frozen=True, slots=True)
+class DateRule:
+    """A `datetime.date` that is not a `datetime.datetime`."""
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+            _wrong_type(errors, name, "a datetime.date", value)
+
+
+@dataclass(frozen=True, slots=True)
+class DateTimeRule:
+    """A `datetime.datetime`."""
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if not isinstance(value, datetime.datetime):
+            _wrong_type(errors, name, "a datetime.datetime", value)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierRule:
+    """A UUID in canonical form (lower-case, hyphenated), as a `str`."""
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if not isinstance(value, str):
+            _wrong_type(errors, name, "a str", value)
+            return
+        try:
+            canonical = str(uuid.UUID(value))
+        except ValueError:
+            canonical = ""
+        if canonical != value:
+            _add(errors, name, "must be a UUID in canonical form")
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceRule:
+    """One of a fixed set of strings (an inline enum, typed `Literal[...]`)."""
+
+    values: tuple[str, ...]
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if not isinstance(value, str):
+            _wrong_type(errors, name, "a str", value)
+        elif value not in self.values:
+            _add(errors, name, f"must be one of {list(self.values)!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRule:
+    """An instance of a class: a value object or a named enum (checked when built)."""
+
+    cls: type
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if not isinstance(value, self.cls):
+            _wrong_type(errors, name, f"a {self.cls.__name__}", value)
+
+
+@dataclass(frozen=True, slots=True)
+class ListRule:
+    """A `list` whose items each pass `item`; failing items are named `name[index]`."""
+
+    item: Rule
+
+    def check(self, errors: Errors, name: str, value: object) -> None:
+        if not isinstance(value, list):
+            _wrong_type(errors, name, "a list", value)
+            return
+        for index, item in enumerate(value):
+            if item is None:
+                _add(errors, f"{name}[{index}]", "is required")
+            else:
+                self.item.check(errors, f"{name}[{index}]", item)
+
+
+def check(errors: Errors, name: str, value: object, rule: Rule, *, nullable: bool = False) -> None:
+    """Check `value` of the field `name` against `rule`; None passes only when `nullable`."""
+    if value is None:
+        if not nullable:
+            _add(errors, name, "is required")
+        return
+    rule.check(errors, name, value)
+
+
+def raise_errors(errors: Mapping[str, Sequence[str]], *, subject: str) -> None:
+    """Raise `ValidationError` listing every failing field, if any field failed."""
+    if errors:
+        raise ValidationError(errors, subject=subject)
+
+
+def decimal_from_data(data: object) -> decimal.Decimal:
+    """A `Decimal` from its stored form (a string, or an int); raises `TypeError`/`ValueError`."""
+    if isinstance(data, bool) or not isinstance(data, str | int):
+        raise TypeError(f"expected a decimal string, got {type(data).__name__}")
+    try:
+        return decimal.Decimal(data)
+    except decimal.InvalidOperation:
+        raise ValueError(f"{data!r} is not a decimal number") from None
