@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import uuid
 
 import pytest
@@ -12,6 +13,7 @@ from aggregen.runtime import (
     NewMessage,
     Repository,
     StreamWrite,
+    UnitOfWork,
     connect,
 )
 from tests.domain import User
@@ -63,3 +65,33 @@ def test_connect_chooses_the_store_from_the_uri_or_the_environment(
         assert isinstance(store, MessageDBEventStore)
     finally:
         store.close()
+
+
+def test_the_events_of_one_commit_reach_the_server_in_one_round_trip(
+    messagedb_uri: str, tmp_path: pathlib.Path
+) -> None:
+    """Counted in libpq's protocol trace: one Sync for BEGIN, every write and COMMIT."""
+    import psycopg
+
+    with MessageDBEventStore(messagedb_uri, min_size=1, max_size=1) as store:
+        users = Repository(User, store)
+        batch = [User.register(email=f"{n}@example.org") for n in range(3)]
+        for user in batch:
+            for n in range(4):
+                user.rename(first_name=f"n{n}")
+        trace = tmp_path / "trace.txt"
+        with trace.open("w") as out:
+            with store._pool.connection() as conn:
+                conn.pgconn.trace(out.fileno())
+                conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            try:
+                with UnitOfWork(store):
+                    for user in batch:
+                        users.add(user)
+            finally:
+                with store._pool.connection() as conn:
+                    conn.pgconn.untrace()
+        sent = [line.split("\t")[2] for line in trace.read_text().splitlines()]
+
+    assert sent.count("Execute") == 1 + 15 + 1
+    assert sent.count("Sync") == 1

@@ -6,6 +6,7 @@ into aggregen's errors in one place, `_translate`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import uuid
@@ -28,6 +29,8 @@ __all__ = ["MessageDBEventStore"]
 T = TypeVar("T")
 
 _SEARCH_PATH = "-c search_path=message_store,public"
+_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_COMMIT = "COMMIT"
 _WRITE = (
     "SELECT write_message(%s::varchar, %s::varchar, %s::varchar, %s::jsonb, %s::jsonb, %s::bigint)"
 )
@@ -78,7 +81,6 @@ class MessageDBEventStore:
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True},
-            configure=_configure,
             timeout=timeout,
             name="aggregen-messagedb",
             open=True,
@@ -130,8 +132,17 @@ class MessageDBEventStore:
             return
 
         def write_all(conn: psycopg.Connection[Any]) -> None:
-            with conn.pipeline(), conn.transaction():
-                conn.cursor().executemany(_WRITE, params)
+            # BEGIN, every write_message and COMMIT go out together: one round trip.
+            cursor = conn.cursor()
+            try:
+                with conn.pipeline():
+                    cursor.execute(_BEGIN)
+                    for row in params:
+                        cursor.execute(_WRITE, row)
+                    cursor.execute(_COMMIT)
+            except BaseException:
+                _roll_back(conn)
+                raise
 
         try:
             self._run(write_all)
@@ -208,8 +219,11 @@ class MessageDBEventStore:
         return redact(text, self._password)
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+def _roll_back(conn: psycopg.Connection[Any]) -> None:
+    """End a failed transaction before the connection goes back to the pool."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
 
 
 def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
