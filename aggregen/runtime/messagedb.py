@@ -134,15 +134,23 @@ class MessageDBEventStore:
         def write_all(conn: psycopg.Connection[Any]) -> None:
             # BEGIN, every write_message and COMMIT go out together: one round trip.
             cursor = conn.cursor()
+            failure: psycopg.Error | None = None
             try:
                 with conn.pipeline():
-                    cursor.execute(_BEGIN)
-                    for row in params:
-                        cursor.execute(_WRITE, row)
-                    cursor.execute(_COMMIT)
-            except BaseException:
+                    try:
+                        cursor.execute(_BEGIN)
+                        for row in params:
+                            cursor.execute(_WRITE, row)
+                        cursor.execute(_COMMIT)
+                    except psycopg.Error as error:
+                        # Keep the first error; leaving the block quietly lets the
+                        # pipeline end without logging the "aborted" error it causes.
+                        failure = error
+            except psycopg.Error as error:
+                failure = failure or error
+            if failure is not None:
                 _roll_back(conn)
-                raise
+                raise failure
 
         try:
             self._run(write_all)
