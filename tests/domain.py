@@ -6,7 +6,7 @@ import datetime
 import decimal
 import uuid
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from aggregen.runtime import Aggregate, Event, ValidationError
 
@@ -121,3 +121,38 @@ class BankAccount(Aggregate):
                 self.balance -= event.amount
             case _:
                 super().apply(event)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Moved(Event):
+    """Version 3: v1 had `town`; v2 renamed it `city`; v3 added `country` (default "NL")."""
+
+    __schema_version__: ClassVar[int] = 3
+    city: str
+    country: str
+
+    @classmethod
+    def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        if version == 1:
+            data = {"city": data["town"]}
+            version = 2
+        if version == 2:
+            data = {**data, "country": "NL"}
+            version = 3
+        return data
+
+
+class Resident(Aggregate):
+    __events__: ClassVar = {"Moved": Moved, "Relocated": Moved}
+
+    city: str | None
+    country: str | None
+
+    def _init_state(self) -> None:
+        self.city = None
+        self.country = None
+
+    def apply(self, event: Event) -> None:
+        assert isinstance(event, Moved)
+        self.city = event.city
+        self.country = event.country

@@ -23,7 +23,7 @@ from aggregen.runtime import (
     UnitOfWork,
     set_snapshot_threshold,
 )
-from tests.domain import BankAccount, Deposited, Registered, Renamed, User
+from tests.domain import BankAccount, Deposited, Registered, Renamed, Resident, User
 
 
 @pytest.fixture(autouse=True)
@@ -419,3 +419,42 @@ def test_a_registered_event_holds_its_values(store: EventStore) -> None:
     assert event.to_data() == {"email": "e@example.org", "first_name": None, "joined_on": None}
     assert Deposited.type_name() == "bank.Deposited"
     assert Registered.type_name() == "Registered"
+
+
+def test_a_stream_mixing_event_versions_reads_back_as_current_events(store: EventStore) -> None:
+    resident_id = str(uuid.uuid4())
+    old = [
+        ("Relocated", {"town": "Utrecht"}, 1),
+        ("Moved", {"city": "Delft"}, 2),
+        ("Moved", {"city": "Gent", "country": "BE"}, 3),
+    ]
+    messages = [
+        NewMessage(str(uuid.uuid4()), type_name, data, {"schemaVersion": version})
+        for type_name, data, version in old
+    ]
+    stream = f"resident-{resident_id}"
+    residents = Repository(Resident, store, snapshot_threshold=0)
+    for position, message in enumerate(messages):
+        store.append([StreamWrite(stream, position - 1, [message])])
+        resident = residents.get(resident_id)
+        expected = [("Utrecht", "NL"), ("Delft", "NL"), ("Gent", "BE")][position]
+        assert (resident.city, resident.country) == expected
+
+
+def test_an_event_newer_than_the_code_is_a_stream_data_error(store: EventStore) -> None:
+    resident_id = str(uuid.uuid4())
+    message = NewMessage(
+        str(uuid.uuid4()), "Moved", {"city": "X", "country": "Y"}, {"schemaVersion": 4}
+    )
+    store.append([StreamWrite(f"resident-{resident_id}", -1, [message])])
+    with pytest.raises(StreamDataError, match="newer"):
+        Repository(Resident, store).get(resident_id)
+
+
+def test_an_old_version_without_an_upcaster_is_a_stream_data_error(store: EventStore) -> None:
+    user_id = str(uuid.uuid4())
+    data = {"first_name": "X"}
+    message = NewMessage(str(uuid.uuid4()), "Renamed", data, {"schemaVersion": 0})
+    store.append([StreamWrite(f"user-{user_id}", -1, [message])])
+    with pytest.raises(StreamDataError, match="schema version"):
+        Repository(User, store).get(user_id)

@@ -56,6 +56,19 @@ class Event:
         return {name: encode(getattr(self, name)) for name, _ in _field_decoders(type(self))}
 
     @classmethod
+    def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        """Turn the data of an older schema `version` of this event into current data.
+
+        Called when a stored event's schema version is older than
+        `__schema_version__`. Events whose schema evolved override it (generated
+        upcasters, or hand-written ones); this default raises `ValueError`.
+        """
+        raise ValueError(
+            f"{cls.__name__} is at schema version {cls.__schema_version__} and has no "
+            f"upcaster from version {version}"
+        )
+
+    @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
         """Rebuild an event from `to_data` output; raises `TypeError`, `ValueError`, `KeyError`."""
         values = {name: decode(data[name]) for name, decode in _field_decoders(cls) if name in data}

@@ -137,8 +137,25 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
                 message.position,
                 f"unknown event type {message.type!r} for {type(aggregate).__name__}",
             )
+        extra = message.metadata or _NO_METADATA
+        version = extra.get("schemaVersion", 1)
+        data = message.data
         try:
-            event = event_class.from_data(message.data, _metadata(message))
+            if version != event_class.__schema_version__:
+                data = _upcast(event_class, data, version)
+            event = event_class.from_data(
+                data,
+                Metadata(
+                    message.id,
+                    message.time,
+                    message.stream_name,
+                    message.position,
+                    message.global_position,
+                    version,
+                    extra.get("correlationId"),
+                    extra.get("causationId"),
+                ),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise StreamDataError(
                 stream, message.position, f"{message.type} does not fit its class: {error}"
@@ -147,18 +164,19 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
         aggregate._version = message.position
 
 
-def _metadata(message: RecordedMessage) -> Metadata:
-    extra = message.metadata or {}
-    return Metadata(
-        id=message.id,
-        time=message.time,
-        stream_name=message.stream_name,
-        position=message.position,
-        global_position=message.global_position,
-        schema_version=extra.get("schemaVersion", 1),
-        correlation_id=extra.get("correlationId"),
-        causation_id=extra.get("causationId"),
-    )
+_NO_METADATA: dict[str, Any] = {}
+
+
+def _upcast(event_class: type[Event], data: dict[str, Any], version: object) -> dict[str, Any]:
+    current = event_class.__schema_version__
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"bad schema version {version!r}")
+    if version > current:
+        raise ValueError(
+            f"schema version {version} is newer than {event_class.__name__}'s {current}: "
+            "this code is older than the code that wrote the event"
+        )
+    return event_class.upcast(data, version)
 
 
 def _new_message(event: Event) -> NewMessage:
