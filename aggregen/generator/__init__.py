@@ -1,0 +1,1 @@
+"""The generator: load -> validate -> model -> render -> format -> write, and the CLI."""
