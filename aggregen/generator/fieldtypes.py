@@ -1,0 +1,365 @@
+"""Part of the model stage: what each schema field type becomes in Python.
+
+`resolve_type` turns a validated field spec into a `TypeInfo`: its annotation, the
+rule that validates it, the expressions that encode it to and decode it from JSON
+data, the source of a default value, and the imports all of these need. Every
+schema string that ends up in code passes through `repr`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .naming import enum_member_name
+
+__all__ = [
+    "NamedEnum",
+    "TypeContext",
+    "TypeInfo",
+    "TypeProblem",
+    "field_spec",
+    "resolve_type",
+]
+
+Import = tuple[str, str]
+"""(module, name): `from module import name`; name "" means `import module`."""
+
+VALIDATION = "aggregen.runtime.validation"
+
+
+class TypeProblem(Exception):
+    """A field spec that cannot become code (a default that does not fit, say)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
+
+
+@dataclass(frozen=True)
+class NamedEnum:
+    """A named enum of the domain: its values and their member names."""
+
+    name: str
+    values: tuple[str, ...]
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TypeContext:
+    """What a field type may refer to: the domain's enums and value objects."""
+
+    enums: Mapping[str, NamedEnum]
+    value_objects: Mapping[str, Mapping[str, Any]]
+    values_module: str
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """A field type as Python: annotation, rule, wire conversions, defaults, imports."""
+
+    annotation: str
+    rule: str
+    encode: Callable[[str], str]
+    decode: Callable[[str], str]
+    default: Callable[[Any], str]
+    mutable: bool
+    imports: frozenset[Import]
+    """What the annotation, the conversions and defaults need."""
+    rules: frozenset[Import]
+    """What the rule needs besides `imports`."""
+    plain: bool
+    """Whether encode and decode leave a value as it is (str, int, float, bool)."""
+
+
+def field_spec(raw: object) -> dict[str, Any]:
+    """The field mapping of a field: the short form `name: Type` means `{type: Type}`."""
+    if isinstance(raw, str):
+        return {"type": raw}
+    if isinstance(raw, dict):
+        return raw
+    return {"type": "String"}
+
+
+def _same(expr: str) -> str:
+    return expr
+
+
+def _options(**options: str | None) -> str:
+    return ", ".join(f"{key}={value}" for key, value in options.items() if value is not None)
+
+
+def _float_src(value: float) -> str:
+    if math.isnan(value):
+        return "float('nan')"
+    if math.isinf(value):
+        return "float('inf')" if value > 0 else "float('-inf')"
+    return repr(value)
+
+
+def _number(value: Any, kind: str) -> str | None:
+    if value is None:
+        return None
+    if kind == "Integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeProblem(f"must be a whole number, not {value!r}")
+        return repr(value)
+    if kind == "Float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeProblem(f"must be a number, not {value!r}")
+        return _float_src(float(value))
+    return _decimal_src(value)
+
+
+def _decimal_src(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeProblem(f"must be a decimal number, not {value!r}")
+    text = repr(value) if isinstance(value, float) else str(value)
+    try:
+        number = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        raise TypeProblem(f"must be a decimal number, not {value!r}") from None
+    if not number.is_finite():
+        raise TypeProblem(f"must be a finite decimal number, not {value!r}")
+    return f"decimal.Decimal({str(number)!r})"
+
+
+def _scalar(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
+    def default(value: Any) -> str:
+        expected = {"String": str, "Text": str, "Identifier": str, "Boolean": bool}[kind]
+        if not isinstance(value, expected):
+            raise TypeProblem(f"must be a {expected.__name__}, not {value!r}", "default")
+        return repr(value)
+
+    if kind in ("String", "Text"):
+        pattern = spec.get("pattern")
+        rule = (
+            "TextRule("
+            + _options(
+                min_length=_number(spec.get("min_length"), "Integer"),
+                max_length=_number(spec.get("max_length"), "Integer"),
+                pattern=None if pattern is None else repr(str(pattern)),
+            )
+            + ")"
+        )
+        return TypeInfo("str", rule, _same, _same, default, False, _NONE, _rules("TextRule"), True)
+    if kind == "Identifier":
+        rule = "IdentifierRule()"
+        return TypeInfo(
+            "str", rule, _same, _same, default, False, _NONE, _rules("IdentifierRule"), True
+        )
+    rule = "BooleanRule()"
+    return TypeInfo("bool", rule, _same, _same, default, False, _NONE, _rules("BooleanRule"), True)
+
+
+def _rules(*names: str) -> frozenset[Import]:
+    return frozenset((VALIDATION, name) for name in names)
+
+
+_NONE: frozenset[Import] = frozenset()
+
+
+def _numeric(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
+    low = _number(spec.get("min"), kind)
+    high = _number(spec.get("max"), kind)
+
+    def default(value: Any) -> str:
+        try:
+            source = _number(value, kind)
+        except TypeProblem as problem:
+            raise TypeProblem(problem.message, "default") from None
+        assert source is not None
+        return source
+
+    if kind == "Integer":
+        rule = f"IntegerRule({_options(min=low, max=high)})"
+        return TypeInfo(
+            "int", rule, _same, _same, default, False, _NONE, _rules("IntegerRule"), True
+        )
+    if kind == "Float":
+        rule = f"FloatRule({_options(min=low, max=high)})"
+        return TypeInfo(
+            "float", rule, _same, _same, default, False, _NONE, _rules("FloatRule"), True
+        )
+    rule = f"DecimalRule({_options(min=low, max=high)})"
+    return TypeInfo(
+        "decimal.Decimal",
+        rule,
+        lambda expr: f"str({expr})",
+        lambda expr: f"decimal_from_data({expr})",
+        default,
+        False,
+        frozenset({("decimal", ""), (VALIDATION, "decimal_from_data")}),
+        _rules("DecimalRule"),
+        False,
+    )
+
+
+def _temporal(kind: str) -> TypeInfo:
+    cls = datetime.date if kind == "Date" else datetime.datetime
+    annotation = f"datetime.{cls.__name__}"
+
+    def default(value: Any) -> str:
+        if isinstance(value, datetime.date):
+            parsed: datetime.date = value
+        else:
+            try:
+                parsed = cls.fromisoformat(str(value))
+            except ValueError:
+                message = f"must be an ISO 8601 {kind.lower()}, not {value!r}"
+                raise TypeProblem(message, "default") from None
+        if kind == "Date" and isinstance(parsed, datetime.datetime):
+            raise TypeProblem(f"must be an ISO 8601 date, not {value!r}", "default")
+        return repr(parsed)
+
+    rule_name = "DateRule" if kind == "Date" else "DateTimeRule"
+    return TypeInfo(
+        annotation,
+        f"{rule_name}()",
+        lambda expr: f"{expr}.isoformat()",
+        lambda expr: f"{annotation}.fromisoformat({expr})",
+        default,
+        False,
+        frozenset({("datetime", "")}),
+        _rules(rule_name),
+        False,
+    )
+
+
+def _choice(spec: Mapping[str, Any]) -> TypeInfo:
+    values = tuple(str(v) for v in spec.get("values") or ())
+    literal = ", ".join(repr(v) for v in values)
+
+    def default(value: Any) -> str:
+        if value not in values:
+            raise TypeProblem(f"must be one of the enum's values, not {value!r}", "default")
+        return repr(value)
+
+    return TypeInfo(
+        f"Literal[{literal}]",
+        f"ChoiceRule({values!r})",
+        _same,
+        _same,
+        default,
+        False,
+        frozenset({("typing", "Literal")}),
+        _rules("ChoiceRule"),
+        True,
+    )
+
+
+def _named_enum(found: NamedEnum, module: str) -> TypeInfo:
+    name = found.name
+
+    def default(value: Any) -> str:
+        if value not in found.values:
+            raise TypeProblem(f"must be one of {name}'s values, not {value!r}", "default")
+        return f"{name}.{found.members[found.values.index(value)]}"
+
+    return TypeInfo(
+        name,
+        f"InstanceRule({name})",
+        lambda expr: f"{expr}.value",
+        lambda expr: f"{name}({expr})",
+        default,
+        False,
+        frozenset({(module, name)}),
+        _rules("InstanceRule"),
+        False,
+    )
+
+
+def _value_object(name: str, context: TypeContext, depth: int) -> TypeInfo:
+    fields = context.value_objects[name].get("fields") or {}
+
+    def default(value: Any) -> str:
+        if not isinstance(value, dict):
+            raise TypeProblem(f"must be a mapping of {name}'s fields, not {value!r}", "default")
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise TypeProblem(f"{name} has no field {unknown[0]!r}", "default")
+        arguments = []
+        for field_name, raw in fields.items():
+            spec = field_spec(raw)
+            if field_name in value:
+                inner = resolve_type(spec, context, depth + 1)
+                arguments.append(f"{field_name}={inner.default(value[field_name])}")
+            elif spec.get("required") and "default" not in spec:
+                raise TypeProblem(f"the default {name} needs its field {field_name!r}", "default")
+        return f"{name}({', '.join(arguments)})"
+
+    return TypeInfo(
+        name,
+        f"InstanceRule({name})",
+        lambda expr: f"{expr}.to_data()",
+        lambda expr: f"{name}.from_data({expr})",
+        default,
+        True,
+        frozenset({(context.values_module, name)}),
+        _rules("InstanceRule"),
+        False,
+    )
+
+
+def _list(spec: Mapping[str, Any], context: TypeContext, depth: int) -> TypeInfo:
+    item = resolve_type(field_spec(spec.get("of") or "String"), context, depth + 1)
+    var = "item" if depth == 0 else f"item{depth}"
+
+    def encode(expr: str) -> str:
+        inner = item.encode(var)
+        return f"list({expr})" if inner == var else f"[{inner} for {var} in {expr}]"
+
+    def decode(expr: str) -> str:
+        inner = item.decode(var)
+        return expr if inner == var else f"[{inner} for {var} in {expr}]"
+
+    def default(value: Any) -> str:
+        if not isinstance(value, list):
+            raise TypeProblem(f"must be a list, not {value!r}", "default")
+        return "[" + ", ".join(item.default(v) for v in value) + "]"
+
+    return TypeInfo(
+        f"list[{item.annotation}]",
+        f"ListRule({item.rule})",
+        encode,
+        decode,
+        default,
+        True,
+        item.imports,
+        item.rules | _rules("ListRule"),
+        False,
+    )
+
+
+def resolve_type(spec: Mapping[str, Any], context: TypeContext, depth: int = 0) -> TypeInfo:
+    """The Python form of a field spec; raises `TypeProblem` for an unusable spec."""
+    kind = spec.get("type")
+    if not isinstance(kind, str):
+        raise TypeProblem("a field needs a type", "type")
+    if depth > 20:
+        raise TypeProblem("lists are nested too deeply", "type")
+    if kind in ("String", "Text", "Identifier", "Boolean"):
+        return _scalar(kind, spec)
+    if kind in ("Integer", "Float", "Decimal"):
+        return _numeric(kind, spec)
+    if kind in ("Date", "DateTime"):
+        return _temporal(kind)
+    if kind == "Enum":
+        return _choice(spec)
+    if kind == "List":
+        return _list(spec, context, depth)
+    if kind in context.enums:
+        return _named_enum(context.enums[kind], context.values_module)
+    if kind in context.value_objects:
+        return _value_object(kind, context, depth)
+    raise TypeProblem(f"unknown type {kind!r}", "type")
+
+
+def enum_members(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Member names for enum values, in order (clashes are the caller's to report)."""
+    return tuple(enum_member_name(v) for v in values)

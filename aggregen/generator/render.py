@@ -1,0 +1,82 @@
+"""Stage 4, render: models become Python source text through Jinja2 templates.
+
+One template per kind of output file (`aggregen/templates/*.jinja2`), loaded as
+package resources. Templates only print model fields, which the model stage made
+safe (names checked, strings `repr`-ed, free text escaped); `StrictUndefined` turns
+a misspelled field into an error instead of an empty string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import jinja2
+
+from .model import DomainModel
+
+__all__ = ["RenderedFile", "environment", "render", "render_domain"]
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """One output file: its path relative to the output directory, and its text.
+
+    `scaffold` files are hand-written code created once and never overwritten.
+    """
+
+    path: str
+    text: str
+    scaffold: bool = False
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The template environment: strict, no autoescaping (output is Python, not HTML)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("aggregen", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _render(template: str, **context: object) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def render_domain(domain: DomainModel) -> list[RenderedFile]:
+    """Every file of one domain's package, in path order."""
+    package = domain.package
+    files = [
+        RenderedFile(f"{package}/__init__.py", _render("package_init.py.jinja2", domain=domain)),
+        RenderedFile(f"{package}/py.typed", _render("py.typed.jinja2", domain=domain)),
+    ]
+    if domain.has_values:
+        files.append(
+            RenderedFile(f"{package}/values.py", _render("values.py.jinja2", domain=domain))
+        )
+    for aggregate in domain.aggregates:
+        context = {"domain": domain, "aggregate": aggregate}
+        files += [
+            RenderedFile(
+                f"{package}/{aggregate.module}.py", _render("aggregate.py.jinja2", **context)
+            ),
+            RenderedFile(
+                f"{package}/{aggregate.base_module}.py",
+                _render("aggregate_base.py.jinja2", **context),
+            ),
+            RenderedFile(
+                f"{package}/{aggregate.behavior_module}.py",
+                _render("aggregate_behavior.py.jinja2", **context),
+                scaffold=True,
+            ),
+        ]
+    return sorted(files, key=lambda f: f.path)
+
+
+def render(domains: tuple[DomainModel, ...]) -> list[RenderedFile]:
+    """Every file of every domain, in path order."""
+    return sorted((f for d in domains for f in render_domain(d)), key=lambda f: f.path)
