@@ -26,6 +26,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "KeyPath",
     "SchemaDocument",
+    "describe_value",
     "discover",
     "load",
 ]
