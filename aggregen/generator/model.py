@@ -672,6 +672,14 @@ class _DomainBuilder:
         state_raw = {
             k: v for k, v in raw_fields.items() if k != identifier_name or not explicit_identifier
         }
+        identifier_rule: tuple[str, frozenset[tuple[str, str]]] | None = None
+        if explicit_identifier:
+            found = self._fields(
+                {identifier_name: raw_fields[identifier_name]}, (*key_path, "fields")
+            )
+            if found:
+                info = found[0].info
+                identifier_rule = (info.rule, info.rules | {(VALIDATION, "check_value")})
         state = self._fields(state_raw, (*key_path, "fields"), state=True)
         attributes = _Namespace(
             self.problems,
@@ -765,6 +773,8 @@ class _DomainBuilder:
                 identifier_name,
                 identifier_kind,
                 identifier_type,
+                None if identifier_rule is None else identifier_rule[0],
+                repr(f"{name} {identifier_name}"),
             )
             if command is not None:
                 commands.append(command)
@@ -786,6 +796,8 @@ class _DomainBuilder:
 
         base_imports = _field_imports(f for fs in event_fields.values() for f in fs)
         base_imports |= {i for f in state for i in f.info.imports}
+        if identifier_rule is not None and any(c.decorators for c in commands):
+            base_imports |= identifier_rule[1]
         base_imports |= {
             ("dataclasses", ""),
             ("typing", "Any"),
@@ -921,6 +933,8 @@ class _DomainBuilder:
         identifier_name: str,
         identifier_kind: str,
         identifier_type: str,
+        identifier_rule: str | None,
+        identifier_subject: str,
     ) -> CommandModel | None:
         event = raw.get("event")
         if not isinstance(event, str) or event not in event_fields:
@@ -988,6 +1002,13 @@ class _DomainBuilder:
         local = next(
             c for c in ("aggregate", "new_aggregate", "created", "instance") if c not in used
         )
+        checks: tuple[str, ...] = ()
+        if identifier_rule is not None:
+            nullable = own.nullable if own is not None else identifier_kind == "Identifier"
+            checks = (
+                f"check_value({identifier_name!r}, {identifier_name}, {identifier_rule}, "
+                f"nullable={nullable}, subject={identifier_subject})",
+            )
         return CommandModel(
             name=name,
             decorators=("@classmethod",),
@@ -1002,6 +1023,7 @@ class _DomainBuilder:
                 indent=8,
             ),
             body=(
+                *checks,
                 f"{local} = cls(id={id_expr})",
                 f"{local}.raise_({event_call})",
                 f"return {local}",

@@ -37,6 +37,7 @@ __all__ = [
     "Rule",
     "TextRule",
     "check",
+    "check_value",
     "decimal_from_data",
     "raise_errors",
 ]
@@ -244,3 +245,12 @@ def decimal_from_data(data: object) -> decimal.Decimal:
         return decimal.Decimal(data)
     except decimal.InvalidOperation:
         raise ValueError(f"{data!r} is not a decimal number") from None
+
+
+def check_value(
+    name: str, value: object, rule: Rule, *, nullable: bool = False, subject: str
+) -> None:
+    """Check one value (such as an aggregate's identifier) and raise `ValidationError` at once."""
+    errors: Errors = {}
+    check(errors, name, value, rule, nullable=nullable)
+    raise_errors(errors, subject=subject)

@@ -1,0 +1,10 @@
+"""`python -m aggregen`: the `aggregen` command line."""
+
+from __future__ import annotations
+
+import sys
+
+from aggregen.generator.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

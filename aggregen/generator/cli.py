@@ -1,0 +1,175 @@
+"""The `aggregen` command line: generate, check, validate, schema.
+
+Exit status: 0 success; 1 invalid schemas, stale output or another failure (one
+message, never a traceback); 2 wrong usage. Schema paths and the output directory
+default to `[tool.aggregen]` in the nearest pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import TextIO
+
+from aggregen.runtime.errors import AggregenError
+
+from . import pipeline
+from .config import Defaults, read_defaults
+from .errors import SchemaErrors
+from .validate import json_schema
+from .write import CheckReport
+
+__all__ = ["main"]
+
+DEBUG_VARIABLE = "AGGREGEN_DEBUG"
+
+
+class _UsageError(Exception):
+    """Wrong usage: reported with the usage line, exit status 2."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("aggregen")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aggregen",
+        description="Generate typed Python event-sourced aggregates from YAML schemas.",
+        epilog="Defaults for SCHEMAS and --out come from [tool.aggregen] in pyproject.toml.",
+    )
+    parser.add_argument("--version", action="version", version=f"aggregen {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    schemas_help = "schema files or directories of *.yaml (default: tool.aggregen.schemas)"
+    for name, summary in (
+        ("generate", "write the generated packages"),
+        ("check", "exit 1 when the output is not exactly what generate would write"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=schemas_help)
+        command.add_argument(
+            "--out", metavar="DIR", help="output directory (default: tool.aggregen.out)"
+        )
+    command = commands.add_parser(
+        "validate", help="check schemas, listing every error", description="check schemas"
+    )
+    command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=schemas_help)
+    commands.add_parser(
+        "schema", help="print the JSON Schema of the schema format", description="print it"
+    )
+    return parser
+
+
+def _schemas(given: Sequence[str], defaults: Defaults) -> list[str]:
+    if given:
+        return list(given)
+    if defaults.schemas:
+        return [str(path) for path in defaults.schemas]
+    raise _UsageError("name the schemas, or set tool.aggregen.schemas in pyproject.toml")
+
+
+def _out(given: str | None, defaults: Defaults) -> str:
+    if given is not None:
+        return given
+    if defaults.out is not None:
+        return str(defaults.out)
+    raise _UsageError("name the output directory with --out, or set tool.aggregen.out")
+
+
+def _fix_command(arguments: argparse.Namespace) -> str:
+    words = ["aggregen", "generate", *arguments.schemas]
+    if arguments.out is not None:
+        words += ["--out", arguments.out]
+    return shlex.join(words)
+
+
+def _report_check(report: CheckReport, arguments: argparse.Namespace, stdout: TextIO) -> None:
+    stdout.write(report.diff)
+    for label, names in (
+        ("stale (older than its schema)", report.stale),
+        ("missing", report.missing),
+        ("orphaned (no longer generated)", report.orphaned),
+        ("hand-edited (generated files must not be edited)", report.hand_edited),
+        ("not written by aggregen", report.foreign),
+    ):
+        for name in names:
+            stdout.write(f"{label}: {name}\n")
+    if report.manifest_stale:
+        stdout.write("stale: the manifest .aggregen-manifest.json\n")
+    stdout.write(f"the generated code is out of date; to fix it run: {_fix_command(arguments)}\n")
+
+
+def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    if arguments.command == "schema":
+        stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
+        return 0
+    defaults = read_defaults()
+    schemas = _schemas(arguments.schemas, defaults)
+    if arguments.command == "validate":
+        domains = pipeline.models(schemas)
+        stdout.write(f"{len(domains)} schema file(s) valid\n")
+        return 0
+    out = _out(arguments.out, defaults)
+    if arguments.command == "generate":
+        report = pipeline.generate(schemas, out)
+        stdout.write(
+            f"aggregen: {len(report.written)} written, {len(report.unchanged)} unchanged, "
+            f"{len(report.removed)} removed, {len(report.scaffolds_created)} hand-written "
+            f"module(s) created in {out}\n"
+        )
+        for name in report.scaffolds_created:
+            stdout.write(f"created {Path(out, name).as_posix()}: yours to edit\n")
+        return 0
+    check = pipeline.check(schemas, out)
+    if check.ok:
+        stdout.write(f"aggregen: {out} is up to date\n")
+        return 0
+    _report_check(check, arguments, stdout)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with `argv` (default: `sys.argv[1:]`); return the exit status."""
+    stdout, stderr = sys.stdout, sys.stderr
+    parser = _parser()
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        return _run(arguments, stdout, stderr)
+    except _UsageError as error:
+        parser.print_usage(stderr)
+        stderr.write(f"aggregen {arguments.command}: error: {error}\n")
+        return 2
+    except SchemaErrors as error:
+        for problem in error.errors:
+            stderr.write(f"{problem}\n")
+        stderr.write(f"aggregen: {len(error.errors)} error(s); nothing written\n")
+        return 1
+    except AggregenError as error:
+        stderr.write(f"aggregen: error: {error}\n")
+        return 1
+    except OSError as error:
+        stderr.write(f"aggregen: error: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        stderr.write("aggregen: interrupted\n")
+        return 130
+    except Exception as error:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        stderr.write(
+            f"aggregen: internal error ({type(error).__name__}: {error}); "
+            f"set {DEBUG_VARIABLE}=1 for the traceback and please report it\n"
+        )
+        return 1

@@ -1,0 +1,81 @@
+"""Command-line defaults from `[tool.aggregen]` in the nearest pyproject.toml.
+
+```toml
+[tool.aggregen]
+schemas = ["schemas"]   # files or directories, relative to pyproject.toml
+out = "generated"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from aggregen.runtime.errors import ConfigurationError
+
+__all__ = ["Defaults", "find_pyproject", "read_defaults"]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Default schema paths and output directory; None where the table sets none."""
+
+    schemas: tuple[Path, ...] | None = None
+    out: Path | None = None
+    source: Path | None = None
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml in `start` or a parent directory."""
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _relative(base: Path, value: str) -> Path:
+    path = Path(value)
+    if path.is_absolute():
+        return path
+    try:
+        return (base / path).relative_to(Path.cwd())
+    except ValueError:
+        return base / path
+
+
+def read_defaults(start: Path | None = None) -> Defaults:
+    """The `[tool.aggregen]` defaults; raises `ConfigurationError` for a broken table."""
+    pyproject = find_pyproject((start or Path.cwd()).absolute())
+    if pyproject is None:
+        return Defaults()
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"cannot read {pyproject}: {error}") from error
+    table = data.get("tool", {}).get("aggregen")
+    if table is None:
+        return Defaults(source=pyproject)
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{pyproject}: [tool.aggregen] must be a table")
+    unknown = sorted(set(table) - {"schemas", "out"})
+    if unknown:
+        raise ConfigurationError(
+            f"{pyproject}: [tool.aggregen] has unknown key {unknown[0]!r} (known: schemas, out)"
+        )
+    base = pyproject.parent
+    schemas = table.get("schemas")
+    out = table.get("out")
+    if schemas is not None and (
+        not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas)
+    ):
+        raise ConfigurationError(f"{pyproject}: tool.aggregen.schemas must be a list of paths")
+    if out is not None and not isinstance(out, str):
+        raise ConfigurationError(f"{pyproject}: tool.aggregen.out must be a path")
+    return Defaults(
+        schemas=None if schemas is None else tuple(_relative(base, s) for s in schemas),
+        out=None if out is None else _relative(base, out),
+        source=pyproject,
+    )
