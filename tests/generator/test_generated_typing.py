@@ -1,0 +1,156 @@
+"""Generated code is type-checked both ways, in one mypy run.
+
+`mypy --strict` passes on every golden output and on the committed `generated/`
+packages, and misusing a generated class fails with the pinned message.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from .support import GOLDEN, PYTHON, ROOT, golden_cases, golden_packages, run_tool
+
+NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
+    "int_for_str_parameter": (
+        "User.register(email=1)",
+        [
+            'Argument "email" to "register" of "UserBase" has incompatible type "int"; '
+            'expected "str"  [arg-type]'
+        ],
+    ),
+    "misspelled_keyword": (
+        'User.register(emial="a@b")',
+        [
+            'Unexpected keyword argument "emial" for "register" of "UserBase"; '
+            'did you mean "email"?  [call-arg]'
+        ],
+    ),
+    "instance_command_on_the_class": (
+        'User.rename(first_name="x")',
+        ['Missing positional argument "self" in call to "rename" of "UserBase"  [call-arg]'],
+    ),
+    "positional_argument": (
+        'User.register("a@b")',
+        ['Too many positional arguments for "register" of "UserBase"  [call-arg]'],
+    ),
+    "repository_of_another_aggregate": (
+        "UserRepository(InMemoryEventStore()).add(Canvas())",
+        [
+            'Argument 1 to "add" of "Repository" has incompatible type "Canvas"; '
+            'expected "User"  [arg-type]'
+        ],
+    ),
+    "repository_get_returns_the_hand_written_class": (
+        'n: int = UserRepository(InMemoryEventStore()).get("x")',
+        [
+            'Incompatible types in assignment (expression has type "User", '
+            'variable has type "int")  [assignment]'
+        ],
+    ),
+    "events_are_immutable": (
+        'Registered(email="a@b").email = "x"',
+        ['Property "email" defined in "Registered" is read-only  [misc]'],
+    ),
+    "inline_enum_value": (
+        'sample.clear()\nsample.record(code="AB", updated_at=now, owner="x", level="extreme")',
+        [
+            'Argument "level" to "record" of "SampleBase" has incompatible type '
+            "\"Literal['extreme']\"; expected \"Literal['low', 'mid', 'high']\"  [arg-type]"
+        ],
+    ),
+    "named_enum_needs_its_class": (
+        'canvas.paint(background="red")',
+        [
+            'Argument "background" to "paint" of "CanvasBase" has incompatible type "str"; '
+            'expected "Colour"  [arg-type]'
+        ],
+    ),
+    "decimal_is_not_float": (
+        'Sample.record(code="AB", updated_at=now, owner="x", price=1.5)',
+        [
+            'Argument "price" to "record" of "SampleBase" has incompatible type "float"; '
+            'expected "Decimal"  [arg-type]'
+        ],
+    ),
+    "missing_required_parameter": (
+        "User.register()",
+        ['Missing named argument "email" for "register" of "UserBase"  [call-arg]'],
+    ),
+}
+
+PRELUDE = """\
+from __future__ import annotations
+
+import datetime
+
+from aggregen.runtime import InMemoryEventStore
+from field_types import Sample
+from users import Registered, User, UserRepository
+from values_and_enums import Canvas
+
+now = datetime.datetime.now(datetime.UTC)
+"""
+
+LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: (?P<message>.*)$")
+
+
+def _negative_module(path: Path) -> dict[str, range]:
+    lines = PRELUDE.splitlines()
+    ranges = {}
+    for name, (code, _) in NEGATIVE_CASES.items():
+        lines += ["", "", f"def {name}(sample: Sample, canvas: Canvas) -> None:"]
+        start = len(lines) + 1
+        lines += [f"    {line}" for line in code.splitlines()]
+        ranges[name] = range(start, len(lines) + 1)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ranges
+
+
+@pytest.fixture(scope="module")
+def mypy_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, range], list[str]]:
+    directory = tmp_path_factory.mktemp("typing")
+    negative = directory / "negative_cases.py"
+    ranges = _negative_module(negative)
+    roots = [directory, ROOT / "generated", *(GOLDEN / c / "expected" for c in golden_cases())]
+    packages = [p.name for p in golden_packages()] + ["identity", "banking"]
+    arguments = [
+        PYTHON,
+        "-m",
+        "mypy",
+        "--config-file=",
+        "--strict",
+        "--show-error-codes",
+        "--no-error-summary",
+        "--hide-error-context",
+        "--no-pretty",
+    ]
+    for package in packages:
+        arguments += ["-p", package]
+    result = run_tool([*arguments, "-m", "negative_cases"], cwd=ROOT, mypy_path=roots)
+    return ranges, result.stdout.splitlines() + result.stderr.splitlines()
+
+
+def test_every_golden_output_and_generated_passes_mypy_strict(
+    mypy_run: tuple[dict[str, range], list[str]],
+) -> None:
+    _, output = mypy_run
+    problems = [line for line in output if "negative_cases.py" not in line]
+    assert problems == []
+
+
+@pytest.mark.parametrize("case", sorted(NEGATIVE_CASES))
+def test_misuse_fails_type_checking_with_the_pinned_message(
+    case: str, mypy_run: tuple[dict[str, range], list[str]]
+) -> None:
+    ranges, output = mypy_run
+    found = []
+    for line in output:
+        match = LINE.match(line)
+        if match and "negative_cases.py" in match["file"] and int(match["line"]) in ranges[case]:
+            found.append(match["message"])
+    assert found == NEGATIVE_CASES[case][1]
