@@ -1,0 +1,281 @@
+"""The ceiling: MessageDB's own functions called straight through psycopg.
+
+Runs in the project's virtual environment (psycopg, psycopg_pool and orjson are
+aggregen's dependencies). Besides the ceilings the targets use, it measures
+variants that tell where a library's time can go: a connection pool, explicit
+prepared statements, pipeline mode or not, one `unnest` statement per batch, and
+JSON decoding with `json` or `orjson`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import psycopg
+import psycopg_pool
+
+from .common import JOINED_ON, MESSAGEDB_URI, Result, Sizes, emit, log, parse_args, time_once
+
+OPTIONS = "-c search_path=message_store,public"
+WRITE = (
+    "SELECT write_message(%s::varchar, %s::varchar, %s::varchar, %s::jsonb, %s::jsonb, %s::bigint)"
+)
+WRITE_UNNEST = (
+    "SELECT write_message(m.id, %s::varchar, m.type, m.data, m.metadata, %s::bigint + m.n - 1)"
+    " FROM unnest(%s::varchar[], %s::varchar[], %s::jsonb[], %s::jsonb[])"
+    " WITH ORDINALITY AS m(id, type, data, metadata, n) ORDER BY m.n"
+)
+COLUMNS = "id, type, position, global_position, data, metadata, time"
+READ = f"SELECT {COLUMNS} FROM get_stream_messages(%s::varchar, %s::bigint, %s::bigint)"
+READ_LAST = f"SELECT {COLUMNS} FROM get_last_stream_message(%s::varchar)"
+METADATA = orjson.dumps({"schemaVersion": 1}).decode()
+CATEGORY = "rawUser"
+
+
+def registered_data() -> str:
+    data = {"email": "ada@example.com", "first_name": "Ada", "joined_on": JOINED_ON.isoformat()}
+    return orjson.dumps(data).decode()
+
+
+def renamed_data(i: int) -> str:
+    return orjson.dumps({"first_name": f"Ada {i}"}).decode()
+
+
+def new_stream() -> str:
+    return f"{CATEGORY}-{uuid.uuid4()}"
+
+
+Params = tuple[str, str, str, str, str, int | None]
+
+
+def batch_params(stream: str, count: int, expected: int) -> list[Params]:
+    """`count` messages (a Registered, then Renamed) for `stream` at version `expected`."""
+    rows: list[Params] = [
+        (str(uuid.uuid4()), stream, "Registered", registered_data(), METADATA, expected)
+    ]
+    rows += [
+        (str(uuid.uuid4()), stream, "Renamed", renamed_data(i), METADATA, expected + i)
+        for i in range(1, count)
+    ]
+    return rows
+
+
+class Raw:
+    """The raw workloads on one autocommit connection."""
+
+    def __init__(self, uri: str, sizes: Sizes) -> None:
+        self.uri = uri
+        self.sizes = sizes
+        self.conn = psycopg.connect(uri, autocommit=True, options=OPTIONS)
+        self.results: dict[str, Result] = {}
+
+    def sample(self, op: str, kind: str, value: float, note: str = "") -> None:
+        result = self.results.setdefault(op, Result(op=op, store="messagedb", kind=kind, note=note))
+        result.samples.append(value)
+
+    def write_one(
+        self, conn: psycopg.Connection[Any], stream: str, prepare: bool | None = None
+    ) -> None:
+        conn.execute(
+            WRITE,
+            (str(uuid.uuid4()), stream, "Registered", registered_data(), METADATA, -1),
+            prepare=prepare,
+        )
+
+    def one_per_transaction(self) -> None:
+        n = self.sizes.commands
+        conn = self.conn
+
+        def plain() -> None:
+            for _ in range(n):
+                self.write_one(conn, new_stream())
+
+        def prepared() -> None:
+            for _ in range(n):
+                self.write_one(conn, new_stream(), prepare=True)
+
+        def unprepared() -> None:
+            for _ in range(n):
+                self.write_one(conn, new_stream(), prepare=False)
+
+        self.sample("register", "rate", n / time_once(plain), "write_message, 1 per transaction")
+        self.sample("register[prepare=True]", "rate", n / time_once(prepared))
+        self.sample("register[prepare=False]", "rate", n / time_once(unprepared))
+        with psycopg_pool.ConnectionPool(
+            self.uri, min_size=1, max_size=4, kwargs={"autocommit": True, "options": OPTIONS}
+        ) as pool:
+            pool.wait()
+
+            def pooled() -> None:
+                for _ in range(n):
+                    with pool.connection() as pooled_conn:
+                        self.write_one(pooled_conn, new_stream())
+
+            self.sample("register[psycopg_pool]", "rate", n / time_once(pooled))
+
+        streams = [new_stream() for _ in range(n)]
+        for stream in streams:
+            conn.execute(WRITE, batch_params(stream, 1, -1)[0])
+
+        def read_and_write() -> None:
+            for i, stream in enumerate(streams):
+                rows = conn.execute(READ, (stream, 0, 1000)).fetchall()
+                for row in rows:
+                    orjson.loads(row[4])
+                    orjson.loads(row[5])
+                position = rows[-1][2]
+                conn.execute(
+                    WRITE,
+                    (str(uuid.uuid4()), stream, "Renamed", renamed_data(i), METADATA, position),
+                )
+
+        self.sample(
+            "rename",
+            "rate",
+            n / time_once(read_and_write),
+            "get_stream_messages + orjson + write_message, 1 per transaction",
+        )
+
+    def many_per_transaction(self) -> None:
+        batch, batches = self.sizes.batch, self.sizes.batches
+        conn = self.conn
+        total = batch * batches
+
+        def executemany_pipeline() -> None:
+            for _ in range(batches):
+                rows = batch_params(new_stream(), batch, -1)
+                with conn.pipeline(), conn.transaction():
+                    conn.cursor().executemany(WRITE, rows)
+
+        def executemany() -> None:
+            for _ in range(batches):
+                rows = batch_params(new_stream(), batch, -1)
+                with conn.transaction():
+                    conn.cursor().executemany(WRITE, rows)
+
+        def pipeline_execute() -> None:
+            for _ in range(batches):
+                rows = batch_params(new_stream(), batch, -1)
+                with conn.pipeline(), conn.transaction():
+                    for row in rows:
+                        conn.execute(WRITE, row)
+
+        def execute_loop() -> None:
+            for _ in range(batches):
+                rows = batch_params(new_stream(), batch, -1)
+                with conn.transaction():
+                    for row in rows:
+                        conn.execute(WRITE, row)
+
+        def unnest() -> None:
+            for _ in range(batches):
+                stream = new_stream()
+                rows = batch_params(stream, batch, -1)
+                with conn.transaction():
+                    conn.execute(
+                        WRITE_UNNEST,
+                        (
+                            stream,
+                            -1,
+                            [r[0] for r in rows],
+                            [r[2] for r in rows],
+                            [r[3] for r in rows],
+                            [r[4] for r in rows],
+                        ),
+                    ).fetchall()
+
+        variants: list[tuple[str, Callable[[], None]]] = [
+            ("append_batch[executemany in pipeline]", executemany_pipeline),
+            ("append_batch[executemany]", executemany),
+            ("append_batch[pipeline, execute each]", pipeline_execute),
+            ("append_batch[execute each, no pipeline]", execute_loop),
+            ("append_batch[one unnest statement]", unnest),
+        ]
+        best = 0.0
+        for op, action in variants:
+            rate = total / time_once(action)
+            self.sample(op, "rate", rate)
+            if "unnest" not in op:
+                best = max(best, rate)
+        self.sample("append_batch", "rate", best, "best of executemany / pipeline variants")
+
+    def rehydrate(self) -> None:
+        n = self.sizes.stream
+        conn = self.conn
+        stream = new_stream()
+        for start in range(0, n, 1000):
+            rows = batch_params(stream, min(1000, n - start), start - 1)
+            with conn.pipeline(), conn.transaction():
+                conn.cursor().executemany(WRITE, rows)
+        snapshot = f"{CATEGORY}:snapshot-{stream.split('-', 1)[1]}"
+        state = {"version": n - 1, "state": {"email": "ada@example.com", "first_name": "Ada"}}
+        conn.execute(
+            WRITE, (str(uuid.uuid4()), snapshot, "Snapshot", json.dumps(state), None, None)
+        )
+
+        def read(decode: Callable[[Any], Any] | None) -> Callable[[], None]:
+            def action() -> None:
+                position = 0
+                while True:
+                    rows = conn.execute(READ, (stream, position, 1000)).fetchall()
+                    if decode is not None:
+                        for row in rows:
+                            decode(row[4])
+                            decode(row[5])
+                    if len(rows) < 1000:
+                        return
+                    position = rows[-1][2] + 1
+
+            return action
+
+        def read_snapshot() -> None:
+            row = conn.execute(READ_LAST, (snapshot,)).fetchone()
+            assert row is not None
+            version = json.loads(row[4])["version"]
+            conn.execute(READ, (stream, version + 1, 1000)).fetchall()
+
+        for _ in range(max(self.sizes.repeat, 5)):
+            self.sample(
+                "rehydrate", "time", time_once(read(json.loads)), "get_stream_messages + json.loads"
+            )
+            self.sample("rehydrate[orjson.loads]", "time", time_once(read(orjson.loads)))
+            self.sample("rehydrate[no decoding]", "time", time_once(read(None)))
+            self.sample(
+                "rehydrate_snapshot",
+                "time",
+                time_once(read_snapshot),
+                "get_last_stream_message + get_stream_messages after it",
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def main() -> None:
+    sizes, config = parse_args(__doc__ or "")
+    raw = Raw(config.get("uri", MESSAGEDB_URI), sizes)
+    try:
+        for _ in range(sizes.repeat):
+            raw.one_per_transaction()
+            raw.many_per_transaction()
+        raw.rehydrate()
+    finally:
+        raw.close()
+    log("raw: done")
+    versions = {
+        "psycopg": importlib.metadata.version("psycopg"),
+        "psycopg-binary": importlib.metadata.version("psycopg-binary"),
+        "libpq": str(psycopg.pq.version()),
+        "python": sys.version.split()[0],
+    }
+    emit("raw", versions, list(raw.results.values()))
+
+
+if __name__ == "__main__":
+    main()
