@@ -114,13 +114,14 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         return 0
     defaults = read_defaults()
     schemas = _schemas(arguments.schemas, defaults)
+    root = defaults.source.parent if defaults.source is not None else None
     if arguments.command == "validate":
-        domains = pipeline.models(schemas)
+        domains = pipeline.models(schemas, root)
         stdout.write(f"{len(domains)} schema file(s) valid\n")
         return 0
     out = _out(arguments.out, defaults)
     if arguments.command == "generate":
-        report = pipeline.generate(schemas, out)
+        report = pipeline.generate(schemas, out, root)
         stdout.write(
             f"aggregen: {len(report.written)} written, {len(report.unchanged)} unchanged, "
             f"{len(report.removed)} removed, {len(report.scaffolds_created)} hand-written "
@@ -129,7 +130,7 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         for name in report.scaffolds_created:
             stdout.write(f"created {Path(out, name).as_posix()}: yours to edit\n")
         return 0
-    check = pipeline.check(schemas, out)
+    check = pipeline.check(schemas, out, root)
     if check.ok:
         stdout.write(f"aggregen: {out} is up to date\n")
         return 0

@@ -19,39 +19,42 @@ from .write import CheckReport, WriteReport, compare, write
 __all__ = ["build", "check", "display_path", "generate", "models"]
 
 
-def display_path(path: Path) -> str:
-    """How a schema path is named in generated headers: as given, relative when it can be.
+def display_path(path: Path, root: Path | None = None) -> str:
+    """How a schema path is named in generated headers, with `/` separators.
 
-    Absolute paths under the working directory become relative, so output does not
-    depend on where the repository is checked out; separators are `/`.
+    Relative to `root` (default: the working directory) when the file is under it,
+    so that the output does not depend on where the project is checked out or
+    which directory the command runs in; otherwise as given.
     """
-    if path.is_absolute():
-        try:
-            return path.relative_to(Path.cwd()).as_posix()
-        except ValueError:
-            return path.as_posix()
-    return path.as_posix()
+    base = (root or Path.cwd()).absolute()
+    try:
+        return path.absolute().relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
-def models(paths: Sequence[str | Path]) -> tuple[model.DomainModel, ...]:
-    """Load, validate and model the schemas named by `paths`; raises `SchemaErrors`."""
+def models(paths: Sequence[str | Path], root: Path | None = None) -> tuple[model.DomainModel, ...]:
+    """Load, validate and model the schemas named by `paths`; raises `SchemaErrors`.
+
+    Headers name schema files relative to `root` (see `display_path`).
+    """
     documents = load_and_validate(paths)
-    return model.build(documents, [display_path(d.path) for d in documents])
+    return model.build(documents, [display_path(d.path, root) for d in documents])
 
 
-def build(paths: Sequence[str | Path]) -> list[RenderedFile]:
+def build(paths: Sequence[str | Path], root: Path | None = None) -> list[RenderedFile]:
     """Every file `generate` writes for `paths`, formatted, in path order.
 
     Raises `SchemaErrors` listing every problem of every schema.
     """
-    return format_files(render(models(paths)))
+    return format_files(render(models(paths, root)))
 
 
-def generate(paths: Sequence[str | Path], out: str | Path) -> WriteReport:
+def generate(paths: Sequence[str | Path], out: str | Path, root: Path | None = None) -> WriteReport:
     """Generate the packages of `paths` into `out`; raises `SchemaErrors`, `OutputError`."""
-    return write(Path(out), build(paths))
+    return write(Path(out), build(paths, root))
 
 
-def check(paths: Sequence[str | Path], out: str | Path) -> CheckReport:
+def check(paths: Sequence[str | Path], out: str | Path, root: Path | None = None) -> CheckReport:
     """How `out` differs from what `generate(paths, out)` would write; nothing is written."""
-    return compare(Path(out), build(paths))
+    return compare(Path(out), build(paths, root))
