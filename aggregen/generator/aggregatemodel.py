@@ -1,0 +1,460 @@
+"""Part of the model stage: the decisions for one aggregate.
+
+Its events, state, apply methods and commands, the three modules generated for it
+(`<name>_base.py`, `<name>.py` and the hand-written `<name>_behavior.py`), and the
+names each of them defines, claimed in the domain's namespaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .fieldmodel import (
+    Field,
+    claim_fields,
+    decode,
+    described,
+    encode,
+    field_imports,
+    field_model,
+    mapping,
+    resolve_fields,
+    text,
+)
+from .fieldtypes import TypeContext, field_spec
+from .modeltypes import (
+    AggregateModel,
+    ApplyHandler,
+    CommandModel,
+    EventModel,
+    IdentifierProperty,
+    StateField,
+)
+from .namespace import (
+    AGGREGATE_ATTRIBUTES,
+    EVENT_ATTRIBUTES,
+    RUNTIME,
+    SHADOWING,
+    VALIDATION,
+    Namespace,
+    Problems,
+    import_sections,
+    reserved,
+    sorted_names,
+)
+from .naming import docstring, snake_case
+
+__all__ = ["AggregateBuilder"]
+
+KeyPath = tuple[str | int, ...]
+
+
+class AggregateBuilder:
+    """Builds `AggregateModel`s of one domain, claiming names in the domain's namespaces."""
+
+    def __init__(
+        self, problems: Problems, classes: Namespace, modules: Namespace, context: TypeContext
+    ) -> None:
+        self.problems = problems
+        self.classes = classes
+        self.modules = modules
+        self.context = context
+
+    def _fields(
+        self, raw_fields: Mapping[str, Any], key_path: KeyPath, *, state: bool = False
+    ) -> list[Field]:
+        return resolve_fields(self.problems, self.context, raw_fields, key_path, state=state)
+
+    def _claim_fields(self, namespace: Namespace, fields: Sequence[Field]) -> None:
+        claim_fields(namespace, fields)
+
+    def build(self, name: str, raw: Mapping[str, Any]) -> AggregateModel:
+        """The model of the aggregate `name`; its problems go to the shared `Problems`."""
+        key_path: KeyPath = ("aggregates", name)
+        module = snake_case(name)
+        names = {
+            "base": f"{name}Base",
+            "repository": f"{name}Repository",
+        }
+        self.classes.claim(name, "the aggregate", key_path)
+        self.classes.claim(names["base"], f"the base class of {name}", key_path)
+        self.classes.claim(names["repository"], f"the repository of {name}", key_path)
+        for suffix, what in (
+            ("", "module"),
+            ("_base", "base module"),
+            ("_behavior", "behaviour module"),
+        ):
+            self.modules.claim(module + suffix, f"the {what} of {name}", key_path)
+
+        raw_fields = mapping(raw.get("fields"))
+        identifier_name = "id"
+        identifier_kind = "Identifier"
+        explicit_identifier = False
+        for field_name, field_raw in raw_fields.items():
+            spec = field_spec(field_raw)
+            if spec.get("identifier"):
+                identifier_name = field_name
+                identifier_kind = str(spec.get("type"))
+                explicit_identifier = True
+        state_raw = {
+            k: v for k, v in raw_fields.items() if k != identifier_name or not explicit_identifier
+        }
+        identifier_rule: tuple[str, frozenset[tuple[str, str]]] | None = None
+        if explicit_identifier:
+            found = self._fields(
+                {identifier_name: raw_fields[identifier_name]}, (*key_path, "fields")
+            )
+            if found:
+                info = found[0].info
+                identifier_rule = (info.rule, info.rules | {(VALIDATION, "check_value")})
+        state = self._fields(state_raw, (*key_path, "fields"), state=True)
+        attributes = Namespace(
+            self.problems,
+            f"the aggregate {name}",
+            reserved(
+                (AGGREGATE_ATTRIBUTES - {identifier_name}) | SHADOWING,
+                "a name the aggregate's base class uses",
+            ),
+        )
+        if identifier_name != "id":
+            attributes.claim(
+                identifier_name, "the identifier", (*key_path, "fields", identifier_name)
+            )
+        self._claim_fields(attributes, state)
+        state_by_name = {f.name: f for f in state}
+
+        events_raw = mapping(raw.get("events"))
+        events: list[EventModel] = []
+        event_fields: dict[str, list[Field]] = {}
+        handlers: list[ApplyHandler] = []
+        wire_types: Namespace = Namespace(self.problems, f"the aggregate {name}", {})
+        for event_name in events_raw:
+            event_path: KeyPath = (*key_path, "events", event_name)
+            event_raw = mapping(events_raw[event_name])
+            self.classes.claim(event_name, f"the event {name}.{event_name}", event_path)
+            fields = self._fields(mapping(event_raw.get("fields")), (*event_path, "fields"))
+            event_fields[event_name] = fields
+            namespace = Namespace(
+                self.problems,
+                f"the event {event_name}",
+                reserved(EVENT_ATTRIBUTES | SHADOWING, "a name the generated event uses"),
+            )
+            self._claim_fields(namespace, fields)
+            type_name = event_raw.get("type", event_name)
+            type_name = type_name if isinstance(type_name, str) else event_name
+            if type_name in wire_types.taken:
+                self.problems.add(
+                    (*event_path, "type"),
+                    f"wire type {type_name!r} is also the type of {wire_types.taken[type_name]}",
+                )
+            wire_types.taken[type_name] = f"the event {event_name}"
+            version = event_raw.get("version", 1)
+            events.append(
+                EventModel(
+                    name=event_name,
+                    docstring=docstring(
+                        *described(
+                            f"The {event_name} event of {name}.",
+                            event_raw.get("description"),
+                            fields,
+                        ),
+                        indent=4,
+                    ),
+                    type_name=repr(type_name),
+                    version=version
+                    if isinstance(version, int) and not isinstance(version, bool)
+                    else 1,
+                    subject=repr(f"{event_name} event"),
+                    fields=tuple(field_model(f) for f in fields),
+                )
+            )
+            copies = self._copies(
+                event_path, fields, mapping(event_raw.get("maps")), state_by_name, identifier_name
+            )
+            method = f"apply_{snake_case(event_name)}"
+            attributes.claim(method, f"the apply method of {event_name}", event_path)
+            handlers.append(
+                ApplyHandler(
+                    method=method,
+                    event=event_name,
+                    docstring=docstring(
+                        f"Apply {event_name}: "
+                        + ("copy its fields onto the state." if copies else "change nothing."),
+                        "Override it in the hand-written class to change the state otherwise.",
+                        indent=8,
+                    ),
+                    statements=tuple(copies),
+                )
+            )
+
+        identifier_type = {"Integer": "int"}.get(identifier_kind, "str")
+        commands: list[CommandModel] = []
+        for command_name, command_raw in mapping(raw.get("commands")).items():
+            command_path: KeyPath = (*key_path, "commands", command_name)
+            attributes.claim(command_name, "the command", command_path)
+            command = self._command(
+                command_name,
+                mapping(command_raw),
+                command_path,
+                event_fields,
+                identifier_name,
+                identifier_kind,
+                identifier_type,
+                None if identifier_rule is None else identifier_rule[0],
+                repr(f"{name} {identifier_name}"),
+            )
+            if command is not None:
+                commands.append(command)
+
+        category = raw.get("category")
+        if not isinstance(category, str):
+            category = name[:1].lower() + name[1:]
+        threshold = raw.get("snapshot_threshold")
+        threshold_src = (
+            repr(threshold)
+            if isinstance(threshold, int) and not isinstance(threshold, bool)
+            else "None"
+        )
+
+        shape_text = ";".join(
+            f"{f.name}:{f.annotation}" for f in sorted(state, key=lambda f: f.name)
+        )
+        shape = hashlib.sha256(shape_text.encode()).hexdigest()[:16]
+
+        base_imports = field_imports(f for fs in event_fields.values() for f in fs)
+        base_imports |= {i for f in state for i in f.info.imports}
+        if identifier_rule is not None and any(c.decorators for c in commands):
+            base_imports |= identifier_rule[1]
+        base_imports |= {
+            ("dataclasses", ""),
+            ("typing", "Any"),
+            ("typing", "ClassVar"),
+            ("typing", "Self"),
+            (RUNTIME, "Aggregate"),
+            (RUNTIME, "Event"),
+            (RUNTIME, "Metadata"),
+        }
+        event_names = [e.name for e in events]
+        identifier = None
+        if identifier_name != "id":
+            identifier = IdentifierProperty(
+                name=identifier_name,
+                annotation=identifier_type,
+                docstring=docstring(f"The identifier: the aggregate's `id` as {identifier_type}."),
+                expression="int(self.id)" if identifier_type == "int" else "self.id",
+            )
+        description = raw.get("description")
+        return AggregateModel(
+            name=name,
+            base_name=names["base"],
+            repository_name=names["repository"],
+            module=module,
+            base_module=f"{module}_base",
+            behavior_module=f"{module}_behavior",
+            base_docstring=docstring(
+                *described(f"The {name} aggregate.", description, state),
+                f"Generated: subclass it in {module}_behavior.py, not here.",
+                indent=4,
+            ),
+            base_module_docstring=docstring(
+                f"The generated events of {name} and its base class {names['base']}."
+            ),
+            base_imports=import_sections(base_imports),
+            base_all=sorted_names([names["base"], *event_names]),
+            events=tuple(events),
+            category=repr(category),
+            snapshot_threshold=threshold_src,
+            event_types=tuple(f"{e.type_name}: {e.name}" for e in events),
+            state=tuple(self._state_field(f) for f in state),
+            identifier=identifier,
+            handlers=tuple(handlers),
+            commands=tuple(commands),
+            shape=repr(shape),
+            module_docstring=docstring(f"The {name} aggregate, its events and its repository."),
+            module_imports=import_sections(
+                [(RUNTIME, "EventStore"), (RUNTIME, "Repository"), (f".{module}_behavior", name)]
+                + [(f".{module}_base", n) for n in (names["base"], *event_names)]
+            ),
+            module_all=sorted_names([name, names["base"], names["repository"], *event_names]),
+            repository_docstring=docstring(
+                f"Adds and gets {name} aggregates (the hand-written class) in an event store.",
+                indent=4,
+            ),
+            behavior_module_docstring=docstring(
+                f"Hand-written behaviour of the {name} aggregate: edit freely.",
+                "aggregen created this module once and never overwrites it. The generated "
+                f"{names['base']} (in {module}_base.py) holds the state, the commands and "
+                "the apply methods; this class is the one the repository rebuilds.",
+            ),
+            behavior_docstring=docstring(
+                *described(f"The {name} aggregate.", description),
+                "To change what an event does to the state, override its "
+                "`apply_<event>` method (the generated one copies fields).",
+                "To add an invariant, override a command: check, raise "
+                "`ValidationError` when the check fails, then call `super()`.",
+                "To add a command, write a method that calls `self.raise_(...)`.",
+                indent=4,
+            ),
+            behavior_imports=import_sections([(f".{module}_base", names["base"])]),
+        )
+
+    def _state_field(self, field: Field) -> StateField:
+        initial = field.default if field.default is not None else "None"
+        restored = decode(field, "state", strict=True)
+        return StateField(
+            name=field.name,
+            declaration=f"{field.name}: {field.annotation}",
+            init=f"self.{field.name} = {initial}",
+            snapshot=f"{field.name!r}: {encode(field, 'self.' + field.name)}",
+            restore=f"self.{field.name} = {restored}",
+        )
+
+    def _copies(
+        self,
+        event_path: KeyPath,
+        fields: Sequence[Field],
+        maps: Mapping[str, Any],
+        state: Mapping[str, Field],
+        identifier_name: str,
+    ) -> list[str]:
+        statements = []
+        for field in fields:
+            explicit = field.name in maps
+            target = maps.get(field.name, field.name)
+            if target is None or (target == identifier_name and not explicit):
+                continue
+            if not isinstance(target, str) or target not in state:
+                if explicit:
+                    self.problems.add(
+                        (*event_path, "maps", field.name),
+                        f"event field {field.name!r} maps to {target!r}, "
+                        "which is not a field of the aggregate",
+                    )
+                continue
+            aim = state[target]
+            if aim.info.annotation != field.info.annotation:
+                self.problems.add(
+                    field.key_path,
+                    f"event field {field.name!r} ({field.info.annotation}) cannot set the "
+                    f"aggregate field {target!r} ({aim.info.annotation}): "
+                    "map it elsewhere or to null in `maps`",
+                )
+                continue
+            value = f"event.{field.name}"
+            if aim.info.annotation.startswith("list["):
+                value = f"list({value})"
+            if field.nullable and not aim.nullable:
+                statements.append(
+                    f"if event.{field.name} is not None:\n    self.{target} = {value}"
+                )
+            else:
+                statements.append(f"self.{target} = {value}")
+        return statements
+
+    def _command(
+        self,
+        name: str,
+        raw: Mapping[str, Any],
+        key_path: KeyPath,
+        event_fields: Mapping[str, Sequence[Field]],
+        identifier_name: str,
+        identifier_kind: str,
+        identifier_type: str,
+        identifier_rule: str | None,
+        identifier_subject: str,
+    ) -> CommandModel | None:
+        event = raw.get("event")
+        if not isinstance(event, str) or event not in event_fields:
+            self.problems.add(
+                (*key_path, "event"), f"command {name!r} raises an unknown event {event!r}"
+            )
+            return None
+        creates = raw.get("creates") is True
+        fields = event_fields[event]
+        parameters = []
+        arguments = []
+        for field in fields:
+            if field.default is not None and field.info.mutable:
+                parameters.append(f"{field.name}: {field.info.annotation} | None = None")
+                arguments.append(
+                    f"{field.name}={field.default} if {field.name} is None else {field.name}"
+                )
+                continue
+            if field.default is not None:
+                parameters.append(f"{field.name}: {field.annotation} = {field.default}")
+            elif field.nullable:
+                parameters.append(f"{field.name}: {field.annotation} = None")
+            else:
+                parameters.append(f"{field.name}: {field.annotation}")
+            arguments.append(f"{field.name}={field.name}")
+        event_call = f"{event}({', '.join(arguments)})"
+        description = text(raw.get("description"))
+        if not creates:
+            return CommandModel(
+                name=name,
+                decorators=(),
+                parameters=("self", "*", *parameters) if parameters else ("self",),
+                returns="None",
+                docstring=docstring(
+                    description or f"Raise {event}.",
+                    "Raises `ValidationError` listing every field that breaks its rules.",
+                    indent=8,
+                ),
+                body=(f"self.raise_({event_call})",),
+            )
+        by_name = {f.name: f for f in fields}
+        own = by_name.get(identifier_name)
+        if own is not None:
+            if own.info.annotation != identifier_type:
+                self.problems.add(
+                    own.key_path,
+                    f"event field {own.name!r} has the identifier's name "
+                    f"but not its type ({identifier_type})",
+                )
+                return None
+            id_expr = own.name
+            if identifier_type == "int":
+                id_expr = (
+                    f"None if {own.name} is None else str({own.name})"
+                    if own.nullable
+                    else f"str({own.name})"
+                )
+        elif identifier_kind == "Identifier":
+            parameters.append(f"{identifier_name}: str | None = None")
+            id_expr = identifier_name
+        else:
+            parameters.append(f"{identifier_name}: {identifier_type}")
+            id_expr = f"str({identifier_name})" if identifier_type == "int" else identifier_name
+        used = {f.name for f in fields} | {identifier_name}
+        local = next(
+            c for c in ("aggregate", "new_aggregate", "created", "instance") if c not in used
+        )
+        checks: tuple[str, ...] = ()
+        if identifier_rule is not None:
+            nullable = own.nullable if own is not None else identifier_kind == "Identifier"
+            checks = (
+                f"check_value({identifier_name!r}, {identifier_name}, {identifier_rule}, "
+                f"nullable={nullable}, subject={identifier_subject})",
+            )
+        return CommandModel(
+            name=name,
+            decorators=("@classmethod",),
+            parameters=("cls", "*", *parameters),
+            returns="Self",
+            docstring=docstring(
+                description or f"Create a new aggregate and raise {event}.",
+                f"A new `{identifier_name}` is made unless one is passed. "
+                "Raises `ValidationError` listing every field that breaks its rules."
+                if identifier_kind == "Identifier" and own is None
+                else "Raises `ValidationError` listing every field that breaks its rules.",
+                indent=8,
+            ),
+            body=(
+                *checks,
+                f"{local} = cls(id={id_expr})",
+                f"{local}.raise_({event_call})",
+                f"return {local}",
+            ),
+        )

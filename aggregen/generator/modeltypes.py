@@ -1,0 +1,172 @@
+"""The model's data: frozen dataclasses with every decision the templates print.
+
+Every string field is ready to print as it is: names are checked identifiers,
+literals are `repr`-ed, docstrings escaped, method bodies complete lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AggregateModel",
+    "ApplyHandler",
+    "CommandModel",
+    "DomainModel",
+    "EnumMember",
+    "EnumModel",
+    "EventModel",
+    "FieldModel",
+    "IdentifierProperty",
+    "StateField",
+    "ValueObjectModel",
+]
+
+
+@dataclass(frozen=True)
+class FieldModel:
+    """A field of an event or a value object, as lines of its class."""
+
+    name: str
+    declaration: str
+    check: str
+    to_data: str
+    from_data: str
+
+
+@dataclass(frozen=True)
+class EventModel:
+    """An event class: `__type_name__`, version, fields and their conversions."""
+
+    name: str
+    docstring: str
+    type_name: str
+    version: int
+    subject: str
+    fields: tuple[FieldModel, ...]
+
+
+@dataclass(frozen=True)
+class ValueObjectModel:
+    """A value object: a frozen dataclass with validation and conversions."""
+
+    name: str
+    docstring: str
+    subject: str
+    fields: tuple[FieldModel, ...]
+
+
+@dataclass(frozen=True)
+class EnumMember:
+    """One `StrEnum` member: its Python name and its value's source."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class EnumModel:
+    """A named enum: an `enum.StrEnum` class."""
+
+    name: str
+    docstring: str
+    members: tuple[EnumMember, ...]
+
+
+@dataclass(frozen=True)
+class StateField:
+    """An aggregate state attribute: declaration, initial value, snapshot conversions."""
+
+    name: str
+    declaration: str
+    init: str
+    snapshot: str
+    restore: str
+
+
+@dataclass(frozen=True)
+class ApplyHandler:
+    """An `apply_<event>` method and the statements of its default body."""
+
+    method: str
+    event: str
+    docstring: str
+    statements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CommandModel:
+    """A command method: decorators, signature, return type, body lines."""
+
+    name: str
+    decorators: tuple[str, ...]
+    parameters: tuple[str, ...]
+    returns: str
+    docstring: str
+    body: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IdentifierProperty:
+    """A property naming the aggregate's `id` after the schema's identifier field."""
+
+    name: str
+    annotation: str
+    docstring: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class AggregateModel:
+    """One aggregate and the three modules generated for it."""
+
+    name: str
+    base_name: str
+    repository_name: str
+    module: str
+    base_module: str
+    behavior_module: str
+    base_docstring: str
+    base_module_docstring: str
+    base_imports: tuple[tuple[str, ...], ...]
+    base_all: tuple[str, ...]
+    events: tuple[EventModel, ...]
+    category: str
+    snapshot_threshold: str
+    event_types: tuple[str, ...]
+    state: tuple[StateField, ...]
+    identifier: IdentifierProperty | None
+    handlers: tuple[ApplyHandler, ...]
+    commands: tuple[CommandModel, ...]
+    shape: str
+    module_docstring: str
+    module_imports: tuple[tuple[str, ...], ...]
+    module_all: tuple[str, ...]
+    repository_docstring: str
+    behavior_module_docstring: str
+    behavior_docstring: str
+    behavior_imports: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class DomainModel:
+    """A domain's package: its modules, each with every decision made."""
+
+    package: str
+    schema_path: str
+    header: str
+    scaffold_header: str
+    docstring: str
+    values_docstring: str
+    values_imports: tuple[tuple[str, ...], ...]
+    values_all: tuple[str, ...]
+    enums: tuple[EnumModel, ...]
+    value_objects: tuple[ValueObjectModel, ...]
+    aggregates: tuple[AggregateModel, ...]
+    init_imports: tuple[tuple[str, ...], ...]
+    init_all: tuple[str, ...]
+
+    @property
+    def has_values(self) -> bool:
+        """Whether the package has a `values` module."""
+        return bool(self.enums or self.value_objects)
