@@ -1,0 +1,139 @@
+"""The catalogue of schema changes: each case directory holds `old.yaml`, `new.yaml`,
+optional `locked/*.yaml` (locked in order before the check) and `accepted.toml`, and
+`expected.json`, the exact findings. `AGGREGEN_UPDATE_CATALOGUE=1` rewrites the
+expected files (review the diff!)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregen.generator.breaking import (
+    RULES,
+    STORAGE,
+    Finding,
+    apply_acceptances,
+    exit_code,
+    find_breaking_changes,
+    read_accepted,
+    render,
+)
+from aggregen.generator.lock import read_lock, update_lock
+
+from .support import load_schemas
+
+CATALOGUE = Path(__file__).parent / "catalogue"
+CASES = sorted(path.name for path in CATALOGUE.iterdir() if path.is_dir())
+UPDATE = os.environ.get("AGGREGEN_UPDATE_CATALOGUE") == "1"
+
+
+def run_case(case: Path, tmp_path: Path) -> list[Finding]:
+    lock = None
+    locked = sorted((case / "locked").glob("*.yaml")) if (case / "locked").is_dir() else []
+    lock_path = tmp_path / "aggregen.lock.json"
+    for path in locked:
+        update_lock(load_schemas([path]), lock_path)
+    if locked:
+        lock = read_lock(lock_path)
+    old = load_schemas([case / "old.yaml"])
+    new = load_schemas([case / "new.yaml"])
+    findings = find_breaking_changes(old, new, lock=lock)
+    return apply_acceptances(findings, read_accepted(case / "accepted.toml"))
+
+
+def as_expected(finding: Finding, case: Path, tmp_path: Path) -> dict[str, Any]:
+    data = finding.to_json()
+    path = Path(data.pop("path"))
+    for base in (case, tmp_path):
+        if path.is_relative_to(base):
+            path = path.relative_to(base)
+    data["location"] = f"{path.as_posix()}:{data.pop('line')}:{data.pop('column')}"
+    del data["fingerprint"]
+    return data
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_catalogue(name: str, tmp_path: Path) -> None:
+    case = CATALOGUE / name
+    actual = [as_expected(f, case, tmp_path) for f in run_case(case, tmp_path)]
+    expected_path = case / "expected.json"
+    if UPDATE:
+        expected_path.write_text(json.dumps(actual, indent=2) + "\n", encoding="utf-8")
+    expected = json.loads(expected_path.read_text(encoding="utf-8"))
+    assert actual == expected
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if n.startswith("safe_")])
+def test_safe_changes_have_no_storage_findings(name: str, tmp_path: Path) -> None:
+    findings = run_case(CATALOGUE / name, tmp_path)
+    assert [f for f in findings if f.category == STORAGE] == []
+
+
+def test_every_rule_has_a_case() -> None:
+    seen = set()
+    for name in CASES:
+        seen |= {
+            item["rule"] for item in json.loads((CATALOGUE / name / "expected.json").read_text())
+        }
+    assert sorted(set(RULES) - seen) == []
+
+
+def test_accepted_break_does_not_fail_and_stale_one_does(tmp_path: Path) -> None:
+    accepted = run_case(CATALOGUE / "accepted_break", tmp_path)
+    assert [f.rule for f in accepted if f.accepted] == [
+        "FIELD_REMOVED",
+        "COMMAND_PARAMETER_REMOVED",
+    ]
+    assert exit_code(accepted) == 0
+    stale = run_case(CATALOGUE / "accepted_break_stale", tmp_path)
+    assert exit_code(stale) == 1
+    assert any("no longer applies" in f.note for f in stale)
+
+
+def test_exit_code_counts_unaccepted_errors_only(tmp_path: Path) -> None:
+    assert exit_code(run_case(CATALOGUE / "safe_no_change", tmp_path)) == 0
+    assert exit_code(run_case(CATALOGUE / "snapshot_shape_changed", tmp_path)) == 0
+    assert exit_code(run_case(CATALOGUE / "field_made_required", tmp_path)) == 1
+
+
+def test_formats(tmp_path: Path) -> None:
+    case = CATALOGUE / "field_made_required"
+    findings = run_case(case, tmp_path)
+    text = render(findings, "text", against="main")
+    assert text.endswith("4 errors, 0 warnings against main\n")
+    assert ": error FIELD_MADE_REQUIRED [STORAGE] shop.Order.Placed: field 'total'" in text
+    data = json.loads(render(findings, "json", against="main"))
+    assert data["summary"] == {"errors": 4, "warnings": 0, "accepted": 0}
+    assert [f["rule"] for f in data["findings"]] == [
+        "UPCASTER_MISSING",
+        "FIELD_MADE_REQUIRED",
+        "FIELD_TYPE_CHANGED",
+        "COMMAND_PARAMETER_REQUIRED",
+    ]
+    github = render(findings, "github").splitlines()
+    assert github[1].startswith("::error file=")
+    assert ",title=FIELD_MADE_REQUIRED::[STORAGE] shop.Order.Placed: field 'total'" in github[1]
+    markdown = render(findings, "markdown")
+    assert "| error | STORAGE | `FIELD_MADE_REQUIRED` | `shop.Order.Placed` |" in markdown
+
+
+def test_github_annotations_escape_data_and_properties() -> None:
+    finding = Finding("a,b:c.yaml", 3, 4, "EVENT_REMOVED", "d.A.E", "50%\nnext", "sha256:x")
+    line = render([finding], "github").splitlines()[0]
+    assert line == (
+        "::error file=a%2Cb%3Ac.yaml,line=3,col=4,title=EVENT_REMOVED::"
+        "[STORAGE] d.A.E: 50%25%0Anext"
+    )
+
+
+def test_markdown_escapes_schema_strings() -> None:
+    finding = Finding(
+        "x.yaml", 1, 1, "EVENT_REMOVED", "d.A.E", "<img src=x> | [link](javascript:1)", "f"
+    )
+    markdown = render([finding], "markdown")
+    assert "<img" not in markdown
+    assert "&lt;img src=x&gt; \\| \\[link\\](javascript:1)" in markdown
