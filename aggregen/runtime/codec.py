@@ -21,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from .validation import decimal_from_data
+
 __all__ = ["decode", "dumps", "encode", "loads"]
 
 
@@ -159,7 +161,7 @@ def _class_decoder(cls: type) -> Decoder:
     if cls is datetime.time:
         return lambda data: datetime.time.fromisoformat(_expect(str, data))
     if cls is decimal.Decimal:
-        return _decode_decimal
+        return decimal_from_data
     if cls is uuid.UUID:
         return lambda data: uuid.UUID(_expect(str, data))
     if issubclass(cls, enum.Enum):
@@ -170,15 +172,6 @@ def _class_decoder(cls: type) -> Decoder:
     if dataclasses.is_dataclass(cls):
         return _dataclass_decoder(cls)
     raise TypeError(f"cannot decode values of type {cls.__name__}")
-
-
-def _decode_decimal(data: Any) -> decimal.Decimal:
-    if isinstance(data, bool) or not isinstance(data, str | int):
-        raise TypeError(f"expected a decimal string, got {type(data).__name__}")
-    try:
-        return decimal.Decimal(data)
-    except decimal.InvalidOperation:
-        raise ValueError(f"{data!r} is not a decimal number") from None
 
 
 def _dataclass_decoder(cls: type) -> Decoder:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import orjson
 
 from .errors import DuplicateMessageError, ExpectedVersionError
-from .message import RecordedMessage, StreamWrite
+from .message import RecordedMessage, StreamWrite, check_message_id
 
 __all__ = ["InMemoryEventStore"]
 
@@ -52,7 +51,7 @@ class InMemoryEventStore:
         encoded = [
             [
                 (
-                    _check_message_id(m.id),
+                    check_message_id(m.id),
                     m.type,
                     orjson.dumps(m.data),
                     None if m.metadata is None else orjson.dumps(m.metadata),
@@ -145,11 +144,3 @@ class InMemoryEventStore:
 
     def close(self) -> None:
         """Nothing to release; present for symmetry with `MessageDBEventStore`."""
-
-
-def _check_message_id(message_id: str) -> str:
-    try:
-        uuid.UUID(message_id)
-    except (ValueError, TypeError, AttributeError):
-        raise ValueError(f"a message id must be a UUID string, not {message_id!r}") from None
-    return message_id

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-__all__ = ["NewMessage", "RecordedMessage", "StreamWrite"]
+__all__ = ["NewMessage", "RecordedMessage", "StreamWrite", "check_message_id"]
 
 
 class NewMessage(NamedTuple):
@@ -47,3 +48,12 @@ class StreamWrite:
     def category(self) -> str:
         """The stream's category: everything before the first `-`."""
         return self.stream_name.split("-", 1)[0]
+
+
+def check_message_id(message_id: str) -> str:
+    """Return `message_id` if it is a UUID string, as MessageDB requires; else `ValueError`."""
+    try:
+        uuid.UUID(message_id)
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"a message id must be a UUID string, not {message_id!r}") from None
+    return message_id

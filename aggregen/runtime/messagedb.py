@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import re
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -21,7 +20,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from .errors import DuplicateMessageError, EventStoreError, ExpectedVersionError
-from .message import RecordedMessage, StreamWrite
+from .message import RecordedMessage, StreamWrite, check_message_id
 from .redaction import redact, uri_password
 
 __all__ = ["MessageDBEventStore"]
@@ -114,7 +113,7 @@ class MessageDBEventStore:
         for write in sorted(writes, key=lambda w: w.category):
             expected = write.expected_version
             for message in write.messages:
-                _check_message_id(message.id)
+                check_message_id(message.id)
                 metadata = None if message.metadata is None else _json(message.metadata)
                 params.append(
                     (
@@ -256,13 +255,6 @@ def _json(data: Any) -> str:
 def _connection_lost(error: psycopg.OperationalError) -> bool:
     """Whether `error` means the connection broke (rather than, say, a lock timeout)."""
     return error.sqlstate is None or error.sqlstate.startswith(("08", "57P"))
-
-
-def _check_message_id(message_id: str) -> None:
-    try:
-        uuid.UUID(message_id)
-    except (ValueError, TypeError, AttributeError):
-        raise ValueError(f"a message id must be a UUID string, not {message_id!r}") from None
 
 
 def _translate(error: psycopg.Error, redact_text: Any) -> Exception:
