@@ -63,6 +63,7 @@ _OPTION_TYPES: Mapping[str, tuple[str, ...]] = {
     "min": _NUMBERS,
     "max": _NUMBERS,
     "values": ("Enum",),
+    "value_aliases": ("Enum",),
     "of": ("List",),
 }
 _IDENTIFIER_TYPES = ("Identifier", "String", "Integer")
@@ -299,6 +300,11 @@ def _pattern_message(path: KeyPath, value: object) -> str:
             f"category {value!r} is not a valid stream category "
             "(a letter, then letters, digits, '_')"
         )
+    if len(path) >= 2 and path[-2] == "aliases":
+        return (
+            f"field alias {value!r} is not snake_case "
+            "(a lower-case letter, then lower-case letters, digits, '_')"
+        )
     return f"{describe(path)} {value!r} has the wrong form"
 
 
@@ -354,10 +360,12 @@ class _Checker:
         for name, enum in self.enums.items():
             self._class_name(("enums", name), "enum")
             self._enum_members(("enums", name, "values"), enum["values"])
+            self._value_aliases(("enums", name), enum)
         for name, value_object in self.value_objects.items():
             self._class_name(("value_objects", name), "value object")
             for field_name, raw in value_object["fields"].items():
                 self._field(("value_objects", name, "fields", field_name), raw)
+            self._field_aliases(("value_objects", name, "fields"), value_object["fields"])
         self._value_object_cycles()
         categories: dict[str, str] = {}
         for name, aggregate in self.aggregates.items():
@@ -479,7 +487,11 @@ class _Checker:
                     f"option {option!r} does not apply to type {type_name} "
                     f"(only to {', '.join(types)})"
                 )
+                if option == "value_aliases" and type_name in self.enums:
+                    message += f"; give enum {type_name!r} its 'value_aliases' instead"
                 self._error((*path, option), message)
+        if type_name == "Enum" and "values" in spec:
+            self._value_aliases(path, spec)
         if type_name == "Enum" and "values" not in spec:
             self._value_error(type_path, "type Enum needs 'values': the list of its values")
         if type_name == "List":
@@ -647,6 +659,7 @@ class _Checker:
         wire_types: dict[str, str] = {}
         for event_name, event in aggregate["events"].items():
             self._event(base, event_name, event, fields, wire_types)
+        self._event_aliases(base, aggregate["events"], wire_types)
         for command_name, command in (aggregate.get("commands") or {}).items():
             self._command(base, command_name, command, fields)
 
@@ -698,7 +711,73 @@ class _Checker:
         fields: dict[str, Any] = event.get("fields") or {}
         for field_name, raw in fields.items():
             self._field((*path, "fields", field_name), raw)
+        self._field_aliases((*path, "fields"), fields)
         self._maps(path, event, fields, aggregate_fields)
+        version = event.get("version", 1)
+        for index, old in enumerate(event.get("hand_written_upcast") or ()):
+            if old >= version:
+                message = (
+                    f"'hand_written_upcast' lists version {old}, which is not older than "
+                    f"the event's version ({version})"
+                )
+                self._value_error((*path, "hand_written_upcast", index), message)
+
+    # -- evolution -------------------------------------------------------------
+
+    def _event_aliases(
+        self, base: KeyPath, events: dict[str, Any], wire_types: Mapping[str, str]
+    ) -> None:
+        """Earlier wire names: none is an event's current type or another event's alias."""
+        seen: dict[str, str] = {}
+        for name, event in events.items():
+            for index, alias in enumerate(event.get("aliases") or ()):
+                where: KeyPath = (*base, "events", name, "aliases", index)
+                owner = wire_types.get(alias)
+                if owner is not None:
+                    whose = (
+                        "its own current wire type"
+                        if owner == name
+                        else f"the current wire type of event {owner!r}"
+                    )
+                    message = f"event alias {alias!r} of {name!r} is {whose}"
+                    self._value_error(where, message)
+                    continue
+                other = seen.setdefault(alias, name)
+                if other != name:
+                    message = (
+                        f"event alias {alias!r} of {name!r} is already an alias of event {other!r}"
+                    )
+                    self._value_error(where, message)
+
+    def _field_aliases(self, path: KeyPath, fields: dict[str, Any]) -> None:
+        """Earlier field names: none is a current field's name or another field's alias."""
+        seen: dict[str, str] = {}
+        for name, raw in fields.items():
+            for index, alias in enumerate(_spec(raw).get("aliases") or ()):
+                where: KeyPath = (*path, name, "aliases", index)
+                if alias in fields:
+                    whose = "its own name" if alias == name else f"the name of field {alias!r}"
+                    self._value_error(where, f"field alias {alias!r} of {name!r} is {whose}")
+                    continue
+                other = seen.setdefault(alias, name)
+                if other != name:
+                    message = f"field alias {alias!r} of {name!r} is already an alias of {other!r}"
+                    self._value_error(where, message)
+
+    def _value_aliases(self, path: KeyPath, spec: Mapping[str, Any]) -> None:
+        """`old: current` enum values: the old one is gone, the current one exists."""
+        values = spec.get("values") or []
+        for old, new in (spec.get("value_aliases") or {}).items():
+            where: KeyPath = (*path, "value_aliases", old)
+            if old in values:
+                message = f"value alias {old!r} is a current value; only removed values are aliased"
+                self._error(where, message)
+            elif new not in values:
+                message = (
+                    f"value alias {old!r} maps to {new!r}, which is not one of the values "
+                    f"{', '.join(map(repr, values))}"
+                )
+                self._value_error(where, message)
 
     def _maps(
         self,
