@@ -45,6 +45,7 @@ from .namespace import (
     sorted_names,
 )
 from .naming import docstring, snake_case
+from .upcastmodel import UpcastBuilder
 
 __all__ = ["AggregateBuilder"]
 
@@ -85,8 +86,15 @@ class AggregateBuilder:
             ("", "module"),
             ("_base", "base module"),
             ("_behavior", "behaviour module"),
+            ("_upcasters", "upcasters module"),
         ):
             self.modules.claim(module + suffix, f"the {what} of {name}", key_path)
+        upcasters_module = f"{module}_upcasters"
+        upcaster = UpcastBuilder(
+            {enum.name: enum.value_aliases for enum in self.context.enums.values()},
+            self.context.value_objects,
+            upcasters_module,
+        )
 
         raw_fields = mapping(raw.get("fields"))
         identifier_name = "id"
@@ -130,6 +138,7 @@ class AggregateBuilder:
         event_fields: dict[str, list[Field]] = {}
         handlers: list[ApplyHandler] = []
         wire_types: Namespace = Namespace(self.problems, f"the aggregate {name}", {})
+        event_types: list[str] = []
         for event_name in events_raw:
             event_path: KeyPath = (*key_path, "events", event_name)
             event_raw = mapping(events_raw[event_name])
@@ -150,7 +159,19 @@ class AggregateBuilder:
                     f"wire type {type_name!r} is also the type of {wire_types.taken[type_name]}",
                 )
             wire_types.taken[type_name] = f"the event {event_name}"
+            event_types.append(f"{type_name!r}: {event_name}")
             version = event_raw.get("version", 1)
+            version = version if isinstance(version, int) and not isinstance(version, bool) else 1
+            aliases = [a for a in event_raw.get("aliases") or () if isinstance(a, str)]
+            for index, alias in enumerate(aliases):
+                if alias in wire_types.taken:
+                    self.problems.add(
+                        (*event_path, "aliases", index),
+                        f"event alias {alias!r} is also the wire type of {wire_types.taken[alias]}",
+                    )
+                    continue
+                wire_types.taken[alias] = f"the event {event_name} (an alias)"
+                event_types.append(f"{alias!r}: {event_name}")
             events.append(
                 EventModel(
                     name=event_name,
@@ -163,11 +184,10 @@ class AggregateBuilder:
                         indent=4,
                     ),
                     type_name=repr(type_name),
-                    version=version
-                    if isinstance(version, int) and not isinstance(version, bool)
-                    else 1,
+                    version=version,
                     subject=repr(f"{event_name} event"),
                     fields=tuple(field_model(f) for f in fields),
+                    upcast=upcaster.event(event_name, event_raw, version),
                 )
             )
             copies = self._copies(
@@ -237,6 +257,8 @@ class AggregateBuilder:
             (RUNTIME, "Metadata"),
         }
         event_names = [e.name for e in events]
+        if upcaster.hand_written:
+            base_imports.add((".", upcasters_module))
         identifier = None
         if identifier_name != "id":
             identifier = IdentifierProperty(
@@ -266,7 +288,7 @@ class AggregateBuilder:
             events=tuple(events),
             category=repr(category),
             snapshot_threshold=threshold_src,
-            event_types=tuple(f"{e.type_name}: {e.name}" for e in events),
+            event_types=tuple(event_types),
             state=tuple(self._state_field(f) for f in state),
             identifier=identifier,
             handlers=tuple(handlers),
@@ -298,6 +320,19 @@ class AggregateBuilder:
                 indent=4,
             ),
             behavior_imports=import_sections([(f".{module}_base", names["base"])]),
+            upcast_helpers=upcaster.helpers(),
+            upcasters_module=upcasters_module,
+            upcasters_module_docstring=docstring(
+                f"Hand-written upcasters of the {name} events: edit freely.",
+                "aggregen created this module once and never overwrites it. For the versions "
+                "an event's schema lists under `hand_written_upcast`, the generated "
+                f"`upcast` of the event (in {module}_base.py) calls `upcast_<event>(data, "
+                "version)` here, then applies its generated steps (aliases, value aliases, "
+                "defaults) to the result. Return data that the current version reads. "
+                f"{module}_base.py imports this module: do not import it here at the top "
+                "level.",
+            ),
+            upcasters=tuple(sorted(upcaster.hand_written, key=lambda u: u.function)),
         )
 
     def _state_field(self, field: Field) -> StateField:

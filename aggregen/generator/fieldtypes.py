@@ -12,7 +12,7 @@ import datetime
 import decimal
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .naming import enum_member_name
@@ -48,6 +48,8 @@ class NamedEnum:
     name: str
     values: tuple[str, ...]
     members: tuple[str, ...]
+    value_aliases: Mapping[str, str] = field(default_factory=dict)
+    """`old value: current value` of renamed values."""
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,9 @@ class _DomainBuilder:
         enums: dict[str, NamedEnum] = {}
         for name, raw in mapping(self.data.get("enums")).items():
             values = tuple(str(v) for v in mapping(raw).get("values") or ())
-            enums[name] = NamedEnum(name, values, enum_members(values))
+            renamed = mapping(mapping(raw).get("value_aliases"))
+            aliases = {str(k): str(v) for k, v in renamed.items()}
+            enums[name] = NamedEnum(name, values, enum_members(values), aliases)
         self.context = TypeContext(
             enums=enums,
             value_objects={

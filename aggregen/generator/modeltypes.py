@@ -17,8 +17,11 @@ __all__ = [
     "EnumModel",
     "EventModel",
     "FieldModel",
+    "HandWrittenUpcaster",
     "IdentifierProperty",
     "StateField",
+    "UpcastHelper",
+    "UpcastModel",
     "ValueObjectModel",
 ]
 
@@ -35,6 +38,40 @@ class FieldModel:
 
 
 @dataclass(frozen=True)
+class UpcastModel:
+    """An event's `upcast` class method: older stored data to the current version's."""
+
+    docstring: str
+    hand_written: str
+    """The condition (`version == 1`) for calling the hand-written upcaster, or ""."""
+    hand_written_call: str
+    """The statement calling it."""
+    steps: tuple[str, ...]
+    """Statements (each possibly several lines) changing the dict `data` in place."""
+
+
+@dataclass(frozen=True)
+class UpcastHelper:
+    """A private module function upcasting the data of one value object."""
+
+    name: str
+    docstring: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HandWrittenUpcaster:
+    """A function the hand-written `<aggregate>_upcasters.py` must define."""
+
+    function: str
+    event: str
+    versions: tuple[int, ...]
+    docstring: str
+    body: str
+    """The statement of the stub created with the module."""
+
+
+@dataclass(frozen=True)
 class EventModel:
     """An event class: `__type_name__`, version, fields and their conversions."""
 
@@ -44,6 +81,7 @@ class EventModel:
     version: int
     subject: str
     fields: tuple[FieldModel, ...]
+    upcast: UpcastModel | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +184,11 @@ class AggregateModel:
     behavior_module_docstring: str
     behavior_docstring: str
     behavior_imports: tuple[tuple[str, ...], ...]
+    upcast_helpers: tuple[UpcastHelper, ...] = ()
+    upcasters_module: str = ""
+    upcasters_module_docstring: str = ""
+    upcasters: tuple[HandWrittenUpcaster, ...] = ()
+    """The functions the hand-written upcasters module defines (none: no module)."""
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,14 @@ def render_domain(domain: DomainModel) -> list[RenderedFile]:
                 scaffold=True,
             ),
         ]
+        if aggregate.upcasters:
+            files.append(
+                RenderedFile(
+                    f"{package}/{aggregate.upcasters_module}.py",
+                    _render("aggregate_upcasters.py.jinja2", **context),
+                    scaffold=True,
+                )
+            )
     return sorted(files, key=lambda f: f.path)
 
 

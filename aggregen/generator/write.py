@@ -161,6 +161,8 @@ class WriteReport:
     unchanged: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     scaffolds_created: tuple[str, ...] = ()
+    unwritten: tuple[str, ...] = ()
+    """Hand-written code the generated code calls that is still to be written."""
 
 
 def write(out: Path, files: Iterable[RenderedFile]) -> WriteReport:
@@ -232,10 +234,12 @@ class CheckReport:
     foreign: tuple[str, ...] = ()
     manifest_stale: bool = False
     diff: str = ""
+    unwritten: tuple[str, ...] = ()
+    """Hand-written code the generated code calls that is missing or still a stub."""
 
     @property
-    def ok(self) -> bool:
-        """Whether the output is exactly what `generate` would write."""
+    def fresh(self) -> bool:
+        """Whether the generated files are exactly what `generate` would write."""
         return not (
             self.stale
             or self.missing
@@ -244,6 +248,11 @@ class CheckReport:
             or self.foreign
             or self.manifest_stale
         )
+
+    @property
+    def ok(self) -> bool:
+        """Whether the output is fresh and no hand-written code is still to be written."""
+        return self.fresh and not self.unwritten
 
 
 def _lines(data: bytes | None) -> list[str]:

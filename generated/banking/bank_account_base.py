@@ -215,6 +215,11 @@ class StatusChanged(Event):
             reason=data.get("reason"),
         )
 
+    @classmethod
+    def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        """Stored StatusChanged data of an older version, as version 2 reads it."""
+        return data
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NoteWritten(Event):

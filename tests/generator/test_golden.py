@@ -56,7 +56,7 @@ def test_every_golden_file_has_a_header() -> None:
     for case in golden_cases():
         for path, text in expected_files(case).items():
             first = text.splitlines()[0]
-            if path.endswith("_behavior.py"):
+            if path.endswith(("_behavior.py", "_upcasters.py")):
                 assert (
                     first
                     == "# Created by aggregen from schema.yaml, once: this file is yours to edit."

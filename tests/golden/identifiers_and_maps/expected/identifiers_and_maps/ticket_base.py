@@ -49,6 +49,11 @@ class Opened(Event):
             headline=data.get("headline"),
         )
 
+    @classmethod
+    def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        """Stored Opened data of an older version, as version 3 reads it."""
+        return data
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Assigned(Event):
