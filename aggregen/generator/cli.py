@@ -1,8 +1,10 @@
-"""The `aggregen` command line: generate, check, validate, schema.
+"""The `aggregen` command line: generate, check, validate, schema; lock, breaking, docs.
 
-Exit status: 0 success; 1 invalid schemas, stale output or another failure (one
-message, never a traceback); 2 wrong usage. Schema paths and the output directory
-default to `[tool.aggregen]` in the nearest pyproject.toml.
+Exit status: 0 success; 1 invalid schemas, a locked event version missing or
+changed in place, stale output or docs, a hand-written upcaster still to write, a
+breaking change, or another failure (one message, never a traceback); 2 wrong usage
+(or, for `breaking`, a base that cannot be read). Schema paths, the output directory
+and the docs directory default to `[tool.aggregen]` in the nearest pyproject.toml.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from aggregen.runtime.errors import AggregenError
 
 from . import pipeline
 from .config import Defaults, read_defaults
+from .docs import check_docs
 from .errors import SchemaErrors
-from .validate import json_schema
+from .lock import default_lock_path, read_lock
+from .review_cli import add_review_commands
+from .validate import json_schema, load_and_validate
 from .write import CheckReport
 
 __all__ = ["main"]
@@ -52,7 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     schemas_help = "schema files or directories of *.yaml (default: tool.aggregen.schemas)"
     for name, summary in (
         ("generate", "write the generated packages"),
-        ("check", "exit 1 when the output is not exactly what generate would write"),
+        (
+            "check",
+            "exit 1 when the output (or the docs, with tool.aggregen.docs) is not exactly "
+            "what generate (or docs) would write, a locked event version is missing or "
+            "changed, or a hand-written upcaster is still to be written",
+        ),
     ):
         command = commands.add_parser(name, help=summary, description=summary)
         command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=schemas_help)
@@ -66,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "schema", help="print the JSON Schema of the schema format", description="print it"
     )
+    add_review_commands(commands)
     return parser
 
 
@@ -93,6 +104,11 @@ def _fix_command(arguments: argparse.Namespace) -> str:
 
 
 def _report_check(report: CheckReport, arguments: argparse.Namespace, stdout: TextIO) -> None:
+    for problem in report.unwritten:
+        stdout.write(f"{problem}\n")
+    if report.fresh:
+        stdout.write("a hand-written upcaster is still to be written (see above)\n")
+        return
     stdout.write(report.diff)
     for label, names in (
         ("stale (older than its schema)", report.stale),
@@ -108,7 +124,19 @@ def _report_check(report: CheckReport, arguments: argparse.Namespace, stdout: Te
     stdout.write(f"the generated code is out of date; to fix it run: {_fix_command(arguments)}\n")
 
 
+def _stale_docs(schemas: Sequence[str], defaults: Defaults) -> list[Path]:
+    """The pages `aggregen docs` would change, when `tool.aggregen.docs` is set."""
+    if defaults.docs is None:
+        return []
+    documents = load_and_validate(schemas)
+    return check_docs(documents, defaults.docs, read_lock(default_lock_path(schemas)))
+
+
 def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    handler = getattr(arguments, "handler", None)
+    if handler is not None:
+        status: int = handler(arguments, stdout, stderr)
+        return status
     if arguments.command == "schema":
         stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -129,12 +157,23 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         )
         for name in report.scaffolds_created:
             stdout.write(f"created {Path(out, name).as_posix()}: yours to edit\n")
+        for problem in report.unwritten:
+            stdout.write(f"to do: {problem}\n")
         return 0
     check = pipeline.check(schemas, out, root)
-    if check.ok:
-        stdout.write(f"aggregen: {out} is up to date\n")
+    stale_docs = _stale_docs(schemas, defaults)
+    if check.ok and not stale_docs:
+        if defaults.docs is None:
+            stdout.write(f"aggregen: {out} is up to date\n")
+        else:
+            stdout.write(f"aggregen: {out} and {defaults.docs.as_posix()} are up to date\n")
         return 0
-    _report_check(check, arguments, stdout)
+    if not check.ok:
+        _report_check(check, arguments, stdout)
+    for page in stale_docs:
+        stdout.write(f"stale: {page.as_posix()}\n")
+    if stale_docs:
+        stdout.write("the schema docs are out of date; to fix them run: aggregen docs\n")
     return 1
 
 

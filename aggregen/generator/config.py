@@ -4,6 +4,7 @@
 [tool.aggregen]
 schemas = ["schemas"]   # files or directories, relative to pyproject.toml
 out = "generated"
+docs = "docs/domains"   # optional: where `aggregen docs` writes; `check` then covers it
 ```
 """
 
@@ -20,11 +21,12 @@ __all__ = ["Defaults", "find_pyproject", "read_defaults"]
 
 @dataclass(frozen=True)
 class Defaults:
-    """Default schema paths and output directory; None where the table sets none."""
+    """Default schema paths, output and docs directories; None where the table sets none."""
 
     schemas: tuple[Path, ...] | None = None
     out: Path | None = None
     source: Path | None = None
+    docs: Path | None = None
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -60,10 +62,11 @@ def read_defaults(start: Path | None = None) -> Defaults:
         return Defaults(source=pyproject)
     if not isinstance(table, dict):
         raise ConfigurationError(f"{pyproject}: [tool.aggregen] must be a table")
-    unknown = sorted(set(table) - {"schemas", "out"})
+    unknown = sorted(set(table) - {"schemas", "out", "docs"})
     if unknown:
         raise ConfigurationError(
-            f"{pyproject}: [tool.aggregen] has unknown key {unknown[0]!r} (known: schemas, out)"
+            f"{pyproject}: [tool.aggregen] has unknown key {unknown[0]!r} "
+            "(known: schemas, out, docs)"
         )
     base = pyproject.parent
     schemas = table.get("schemas")
@@ -74,8 +77,12 @@ def read_defaults(start: Path | None = None) -> Defaults:
         raise ConfigurationError(f"{pyproject}: tool.aggregen.schemas must be a list of paths")
     if out is not None and not isinstance(out, str):
         raise ConfigurationError(f"{pyproject}: tool.aggregen.out must be a path")
+    docs = table.get("docs")
+    if docs is not None and not isinstance(docs, str):
+        raise ConfigurationError(f"{pyproject}: tool.aggregen.docs must be a path")
     return Defaults(
         schemas=None if schemas is None else tuple(_relative(base, s) for s in schemas),
         out=None if out is None else _relative(base, out),
         source=pyproject,
+        docs=None if docs is None else _relative(base, docs),
     )

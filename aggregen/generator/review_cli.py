@@ -82,7 +82,9 @@ def add_review_commands(subparsers: Any) -> None:
     )
     command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=_SCHEMAS_HELP)
     command.add_argument(
-        "--out", metavar="DIR", default=DEFAULT_DOCS_DIR, help=f"default {DEFAULT_DOCS_DIR}"
+        "--out",
+        metavar="DIR",
+        help=f"output directory (default: tool.aggregen.docs, else {DEFAULT_DOCS_DIR})",
     )
     command.add_argument("--lock", metavar="FILE", help="lock file (default: next to the schemas)")
     command.add_argument(
@@ -171,7 +173,7 @@ def run_docs(
     """`aggregen docs [SCHEMAS] [--out DIR] [--lock FILE] [--check]`."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     schemas = _schemas(arguments)
-    out = Path(getattr(arguments, "out", None) or DEFAULT_DOCS_DIR)
+    out = Path(getattr(arguments, "out", None) or read_defaults().docs or DEFAULT_DOCS_DIR)
     try:
         documents = load_and_validate(schemas)
         lock = read_lock(_lock_path(arguments, schemas))
