@@ -4,6 +4,7 @@ refuse because of them (a broken lock, stale docs, a hand-written upcaster to wr
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -166,4 +167,90 @@ def test_hand_written_upcasters_are_a_to_do_for_generate_and_a_failure_for_check
         ),
         encoding="utf-8",
     )
+    assert run(capsys, "check")[0] == 0
+
+
+def git(repo: Path, *arguments: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *arguments],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+PLACED_V2 = SHOP.replace("      Placed:\n", "      Placed:\n        version: 2\n").replace(
+    "          total: Integer",
+    "          amount: Integer\n          coupon: {type: String, required: true}",
+)
+
+
+def test_breaking_against_the_previous_commit_through_the_command_line(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ready(capsys)
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "pyproject.toml", "schemas")
+    git(project, "commit", "-q", "-m", "v1")
+    schema = project / "schemas" / "shop.yaml"
+    schema.write_text(PLACED_V2, encoding="utf-8")
+    git(project, "commit", "-q", "-a", "-m", "v2")
+
+    status, out, err = run(capsys, "breaking", "--against", "HEAD~1")
+    assert (status, err) == (1, "")
+    assert out.splitlines() == [
+        "schemas/shop.yaml:5:7: error UPCASTER_MISSING [STORAGE] shop.Order.Placed: version 1 "
+        "payloads cannot be upcast to version 2 by the generated upcaster (see the other "
+        "findings): write an upcaster by hand and list the versions under "
+        "`hand_written_upcast: [1]`",
+        "schemas/shop.yaml:9:11: error FIELD_RENAMED_WITHOUT_ALIAS [STORAGE] shop.Order.Placed: "
+        "field 'total' seems renamed to 'amount' without an alias: version 1 payloads hold "
+        "'total', whose value would be lost; add `aliases: [total]` to 'amount' (or accept this "
+        "finding if it is not a rename)",
+        "schemas/shop.yaml:10:11: error FIELD_ADDED_REQUIRED_WITHOUT_DEFAULT [STORAGE] "
+        "shop.Order.Placed: field 'coupon' was added as required without a default: version 1 "
+        "payloads do not have it; give it a default or make it optional",
+        "3 errors, 0 warnings against HEAD~1",
+    ]
+    status, out, _ = run(capsys, "breaking", "--against", "HEAD~1", "--format", "github")
+    assert status == 1
+    assert out.splitlines()[1].startswith(
+        "::error file=schemas/shop.yaml,line=9,col=11,title=FIELD_RENAMED_WITHOUT_ALIAS::"
+        "[STORAGE] shop.Order.Placed: field 'total' seems renamed"
+    )
+    status, out, _ = run(capsys, "breaking", "--against", "HEAD~1", "--format", "markdown")
+    assert (
+        out.splitlines()[0] == "### aggregen schema review: 3 errors, 0 warnings against HEAD\\~1"
+    )
+    assert "| error | STORAGE | `FIELD_RENAMED_WITHOUT_ALIAS` | `shop.Order.Placed` |" in out
+
+    # The safe evolution: an alias and a default. Only the CODE break is left, and an
+    # acceptance naming it and quoting its fingerprint lets it through.
+    schema.write_text(
+        PLACED_V2.replace("amount: Integer", "amount: {type: Integer, aliases: [total]}").replace(
+            "coupon: {type: String, required: true}", "coupon: {type: String, default: NONE}"
+        ),
+        encoding="utf-8",
+    )
+    status, out, _ = run(capsys, "breaking", "--against", "HEAD~1", "--format", "json")
+    assert status == 1
+    (finding,) = json.loads(out)["findings"]
+    assert (finding["rule"], finding["category"]) == ("FIELD_RENAMED", "CODE")
+    (project / "schemas" / "aggregen.accepted.toml").write_text(
+        "[[accept]]\n"
+        'rule = "FIELD_RENAMED"\n'
+        'event = "Order.Placed"\n'
+        'reason = "no app reads total yet"\n'
+        f'fingerprint = "{finding["fingerprint"]}"\n',
+        encoding="utf-8",
+    )
+    status, out, _ = run(capsys, "breaking", "--against", "HEAD~1")
+    assert status == 0
+    assert out.splitlines()[-1] == "0 errors, 0 warnings, 1 accepted against HEAD~1"
+    # The new version is locked, generated and documented; check passes.
+    assert run(capsys, "lock")[0] == 0
+    assert run(capsys, "generate")[0] == 0
+    assert run(capsys, "docs")[0] == 0
     assert run(capsys, "check")[0] == 0
