@@ -15,7 +15,7 @@ from .stream_name import default_category, stream_name
 
 __all__ = ["Aggregate"]
 
-_BASE_ATTRIBUTES = frozenset({"id", "_version", "_pending"})
+_BASE_ATTRIBUTES = frozenset({"id", "_version", "_pending", "_stream"})
 
 
 class Aggregate:
@@ -39,11 +39,13 @@ class Aggregate:
     id: str
     _version: int
     _pending: list[Event]
+    _stream: tuple[str, str] | None  # (id, stream name), computed once per id
 
     def __init__(self, *, id: str | None = None) -> None:
         self.id = str(uuid.uuid4()) if id is None else id
         self._version = -1
         self._pending = []
+        self._stream = None
         self._init_state()
 
     @classmethod
@@ -63,8 +65,16 @@ class Aggregate:
         aggregate.id = aggregate_id
         aggregate._version = -1
         aggregate._pending = []
+        aggregate._stream = None
         aggregate._init_state()
         return aggregate
+
+    def _stream_name(self) -> str:
+        """This aggregate's stream name, validated once (again only if `id` changes)."""
+        cached = self._stream
+        if cached is None or cached[0] != self.id:
+            cached = self._stream = (self.id, self.stream_name(self.id))
+        return cached[1]
 
     def _init_state(self) -> None:
         """Give every state attribute its initial value (hook for subclasses)."""
@@ -93,7 +103,7 @@ class Aggregate:
         metadata = Metadata(
             id=str(uuid.uuid4()),
             time=datetime.datetime.now(datetime.UTC),
-            stream_name=self.stream_name(self.id),
+            stream_name=self._stream_name(),
             position=self._version,
             schema_version=event.__schema_version__,
             correlation_id=correlation_id,

@@ -7,7 +7,6 @@ into aggregen's errors in one place, `_translate`.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import re
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
@@ -27,13 +26,20 @@ __all__ = ["MessageDBEventStore"]
 
 T = TypeVar("T")
 
-_SEARCH_PATH = "-c search_path=message_store,public"
-_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+# MessageDB's functions call each other without a schema; READ COMMITTED keeps a version
+# conflict a version conflict (REPEATABLE READ would turn it into 23505); UTC lets
+# `time` come back as an aware datetime with no conversion per row.
+_SESSION_OPTIONS = (
+    "-c search_path=message_store,public "
+    "-c default_transaction_isolation=read\\ committed "
+    "-c timezone=UTC"
+)
+_BEGIN = "BEGIN"
 _COMMIT = "COMMIT"
 _WRITE = (
     "SELECT write_message(%s::varchar, %s::varchar, %s::varchar, %s::jsonb, %s::jsonb, %s::bigint)"
 )
-_COLUMNS = "id, type, position, global_position, data, metadata, time"
+_COLUMNS = "id, type, position, global_position, data, metadata, time AT TIME ZONE 'UTC'"
 _READ = f"SELECT {_COLUMNS} FROM get_stream_messages(%s::varchar, %s::bigint, %s::bigint)"
 _READ_LAST = f"SELECT {_COLUMNS} FROM get_last_stream_message(%s::varchar)"
 _VERSION = "SELECT stream_version(%s::varchar)"
@@ -41,7 +47,6 @@ _FIND_IDS = "SELECT id, stream_name FROM messages WHERE id = ANY(%s::uuid[])"
 _WRONG_VERSION = re.compile(
     r"Wrong expected version: (-?\d+) \(Stream: (.*), Stream Version: (-?\d+)\)"
 )
-_UTC = datetime.UTC
 
 
 class MessageDBEventStore:
@@ -71,7 +76,7 @@ class MessageDBEventStore:
         except psycopg.ProgrammingError as error:
             raise EventStoreError(f"invalid database URI: {self._redact(str(error))}") from None
         options = str(params.get("options") or "")
-        params["options"] = f"{options} {_SEARCH_PATH}".strip()
+        params["options"] = f"{options} {_SESSION_OPTIONS}".strip()
         self._batch_size = batch_size
         self._timeout = timeout
         self._conninfo = make_conninfo("", **params)
@@ -131,6 +136,9 @@ class MessageDBEventStore:
             return
 
         def write_all(conn: psycopg.Connection[Any]) -> None:
+            if len(params) == 1:  # one statement is a transaction of its own
+                conn.execute(_WRITE, params[0])
+                return
             # BEGIN, every write_message and COMMIT go out together: one round trip.
             cursor = conn.cursor()
             failure: psycopg.Error | None = None
@@ -138,8 +146,7 @@ class MessageDBEventStore:
                 with conn.pipeline():
                     try:
                         cursor.execute(_BEGIN)
-                        for row in params:
-                            cursor.execute(_WRITE, row)
+                        cursor.executemany(_WRITE, params)
                         cursor.execute(_COMMIT)
                     except psycopg.Error as error:
                         # Keep the first error; leaving the block quietly lets the
@@ -244,7 +251,7 @@ def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[Recorde
             global_position,
             loads(data),
             None if metadata is None else loads(metadata),
-            time.replace(tzinfo=_UTC),
+            time,
         )
 
 

@@ -201,7 +201,7 @@ def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) 
     for _, aggregate in entries:
         pending = aggregate._pending
         if pending:
-            stream = aggregate.stream_name(aggregate.id)
+            stream = aggregate._stream_name()
             expected = aggregate._version - len(pending)
             writes.append(StreamWrite(stream, expected, [_new_message(e) for e in pending]))
     if not writes:
