@@ -119,16 +119,20 @@ class InMemoryEventStore:
             return
         end = len(stream)
         loads = orjson.loads
+        new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
         for stored in stream[max(position, 0) : end]:
-            yield RecordedMessage(
-                stored.id,
-                stream_name,
-                stored.type,
-                stored.position,
-                stored.global_position,
-                loads(stored.data),
-                None if stored.metadata is None else loads(stored.metadata),
-                stored.time,
+            yield new_tuple(
+                RecordedMessage,
+                (
+                    stored.id,
+                    stream_name,
+                    stored.type,
+                    stored.position,
+                    stored.global_position,
+                    loads(stored.data),
+                    None if stored.metadata is None else loads(stored.metadata),
+                    stored.time,
+                ),
             )
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:

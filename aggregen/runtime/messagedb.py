@@ -242,16 +242,20 @@ def _roll_back(conn: psycopg.Connection[Any]) -> None:
 
 def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
     loads = orjson.loads
+    new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
     for message_id, type_name, position, global_position, data, metadata, time in rows:
-        yield RecordedMessage(
-            message_id,
-            stream_name,
-            type_name,
-            position,
-            global_position,
-            loads(data),
-            None if metadata is None else loads(metadata),
-            time,
+        yield new_tuple(
+            RecordedMessage,
+            (
+                message_id,
+                stream_name,
+                type_name,
+                position,
+                global_position,
+                loads(data),
+                None if metadata is None else loads(metadata),
+                time,
+            ),
         )
 
 

@@ -129,6 +129,7 @@ class Repository(Generic[A]):
 def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessage]) -> None:
     events = type(aggregate).__events__
     apply = aggregate.apply
+    new_tuple = tuple.__new__  # builds the Metadata named tuple without its Python __new__
     for message in messages:
         event_class = events.get(message.type)
         if event_class is None:
@@ -143,9 +144,9 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
         try:
             if version != event_class.__schema_version__:
                 data = _upcast(event_class, data, version)
-            event = event_class.from_data(
-                data,
-                Metadata(
+            metadata = new_tuple(
+                Metadata,
+                (
                     message.id,
                     message.time,
                     message.stream_name,
@@ -156,6 +157,7 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
                     extra.get("causationId"),
                 ),
             )
+            event = event_class.from_data(data, metadata)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise StreamDataError(
                 stream, message.position, f"{message.type} does not fit its class: {error}"
