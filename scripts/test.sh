@@ -21,5 +21,7 @@ if [ -d schemas ] && [ -e aggregen/generator/cli.py ]; then
   echo "== aggregen check (generated/ is fresh)" >&2
   .venv/bin/aggregen check
 fi
+echo "== benchmarks, aggregen only, tiny sizes (keeps the harness working)" >&2
+benchmarks/run.sh --tiny >/dev/null
 echo "== pytest" >&2
 .venv/bin/pytest "$@"
