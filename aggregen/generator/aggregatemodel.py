@@ -24,6 +24,7 @@ from .fieldmodel import (
     text,
 )
 from .fieldtypes import TypeContext, field_spec
+from .literals import literal, repr_quoted
 from .modeltypes import (
     AggregateModel,
     ApplyHandler,
@@ -159,7 +160,7 @@ class AggregateBuilder:
                     f"wire type {type_name!r} is also the type of {wire_types.taken[type_name]}",
                 )
             wire_types.taken[type_name] = f"the event {event_name}"
-            event_types.append(f"{type_name!r}: {event_name}")
+            event_types.append(f"{literal(type_name)}: {event_name}")
             version = event_raw.get("version", 1)
             version = version if isinstance(version, int) and not isinstance(version, bool) else 1
             aliases = [a for a in event_raw.get("aliases") or () if isinstance(a, str)]
@@ -171,7 +172,7 @@ class AggregateBuilder:
                     )
                     continue
                 wire_types.taken[alias] = f"the event {event_name} (an alias)"
-                event_types.append(f"{alias!r}: {event_name}")
+                event_types.append(f"{literal(alias)}: {event_name}")
             events.append(
                 EventModel(
                     name=event_name,
@@ -183,9 +184,9 @@ class AggregateBuilder:
                         ),
                         indent=4,
                     ),
-                    type_name=repr(type_name),
+                    type_name=literal(type_name),
                     version=version,
-                    subject=repr(f"{event_name} event"),
+                    subject=literal(f"{event_name} event"),
                     fields=tuple(field_model(f) for f in fields),
                     upcast=upcaster.event(event_name, event_raw, version),
                 )
@@ -223,7 +224,7 @@ class AggregateBuilder:
                 identifier_kind,
                 identifier_type,
                 None if identifier_rule is None else identifier_rule[0],
-                repr(f"{name} {identifier_name}"),
+                literal(f"{name} {identifier_name}"),
             )
             if command is not None:
                 commands.append(command)
@@ -239,7 +240,7 @@ class AggregateBuilder:
         )
 
         shape_text = ";".join(
-            f"{f.name}:{f.annotation}" for f in sorted(state, key=lambda f: f.name)
+            f"{f.name}:{repr_quoted(f.annotation)}" for f in sorted(state, key=lambda f: f.name)
         )
         shape = hashlib.sha256(shape_text.encode()).hexdigest()[:16]
 
@@ -286,14 +287,14 @@ class AggregateBuilder:
             base_imports=import_sections(base_imports),
             base_all=sorted_names([names["base"], *event_names]),
             events=tuple(events),
-            category=repr(category),
+            category=literal(category),
             snapshot_threshold=threshold_src,
             event_types=tuple(event_types),
             state=tuple(self._state_field(f) for f in state),
             identifier=identifier,
             handlers=tuple(handlers),
             commands=tuple(commands),
-            shape=repr(shape),
+            shape=literal(shape),
             module_docstring=docstring(f"The {name} aggregate, its events and its repository."),
             module_imports=import_sections(
                 [(RUNTIME, "EventStore"), (RUNTIME, "Repository"), (f".{module}_behavior", name)]
@@ -342,7 +343,7 @@ class AggregateBuilder:
             name=field.name,
             declaration=f"{field.name}: {field.annotation}",
             init=f"self.{field.name} = {initial}",
-            snapshot=f"{field.name!r}: {encode(field, 'self.' + field.name)}",
+            snapshot=f"{literal(field.name)}: {encode(field, 'self.' + field.name)}",
             restore=f"self.{field.name} = {restored}",
         )
 
@@ -470,7 +471,7 @@ class AggregateBuilder:
         if identifier_rule is not None:
             nullable = own.nullable if own is not None else identifier_kind == "Identifier"
             checks = (
-                f"check_value({identifier_name!r}, {identifier_name}, {identifier_rule}, "
+                f"check_value({literal(identifier_name)}, {identifier_name}, {identifier_rule}, "
                 f"nullable={nullable}, subject={identifier_subject})",
             )
         return CommandModel(

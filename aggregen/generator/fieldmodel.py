@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fieldtypes import TypeContext, TypeInfo, TypeProblem, field_spec, resolve_type
+from .literals import literal
 from .modeltypes import FieldModel
 from .namespace import VALIDATION, Namespace, Problems
 
@@ -89,7 +90,7 @@ def encode(field: Field, expr: str) -> str:
 
 def decode(field: Field, data: str, *, strict: bool = False) -> str:
     """Decoding `data[name]`; unless `strict`, a missing key means the default or None."""
-    key = repr(field.name)
+    key = literal(field.name)
     item = f"{data}[{key}]"
     decoded = field.info.decode(item)
     if field.default is not None and not strict:
@@ -115,11 +116,12 @@ def _dataclass_default(field: Field) -> str:
 
 def field_model(field: Field) -> FieldModel:
     nullable = ", nullable=True" if field.nullable else ""
+    key = literal(field.name)
     return FieldModel(
         name=field.name,
         declaration=f"{field.name}: {field.annotation}{_dataclass_default(field)}",
-        check=f"check(errors, {field.name!r}, self.{field.name}, {field.info.rule}{nullable})",
-        to_data=f"{field.name!r}: {encode(field, 'self.' + field.name)}",
+        check=f"check(errors, {key}, self.{field.name}, {field.info.rule}{nullable})",
+        to_data=f"{key}: {encode(field, 'self.' + field.name)}",
         from_data=f"{field.name}={decode(field, 'data')}",
     )
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .literals import literal
 from .naming import enum_member_name
 
 __all__ = [
@@ -98,9 +99,9 @@ def _options(**options: str | None) -> str:
 
 def _float_src(value: float) -> str:
     if math.isnan(value):
-        return "float('nan')"
+        return 'float("nan")'
     if math.isinf(value):
-        return "float('inf')" if value > 0 else "float('-inf')"
+        return 'float("inf")' if value > 0 else 'float("-inf")'
     return repr(value)
 
 
@@ -128,7 +129,7 @@ def _decimal_src(value: Any) -> str:
         raise TypeProblem(f"must be a decimal number, not {value!r}") from None
     if not number.is_finite():
         raise TypeProblem(f"must be a finite decimal number, not {value!r}")
-    return f"decimal.Decimal({str(number)!r})"
+    return f"decimal.Decimal({literal(str(number))})"
 
 
 def _scalar(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
@@ -136,7 +137,7 @@ def _scalar(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
         expected = {"String": str, "Text": str, "Identifier": str, "Boolean": bool}[kind]
         if not isinstance(value, expected):
             raise TypeProblem(f"must be a {expected.__name__}, not {value!r}", "default")
-        return repr(value)
+        return literal(value)
 
     if kind in ("String", "Text"):
         pattern = spec.get("pattern")
@@ -145,7 +146,7 @@ def _scalar(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
             + _options(
                 min_length=_number(spec.get("min_length"), "Integer"),
                 max_length=_number(spec.get("max_length"), "Integer"),
-                pattern=None if pattern is None else repr(str(pattern)),
+                pattern=None if pattern is None else literal(str(pattern)),
             )
             + ")"
         )
@@ -235,16 +236,16 @@ def _temporal(kind: str) -> TypeInfo:
 
 def _choice(spec: Mapping[str, Any]) -> TypeInfo:
     values = tuple(str(v) for v in spec.get("values") or ())
-    literal = ", ".join(repr(v) for v in values)
+    choices = ", ".join(literal(v) for v in values)
 
     def default(value: Any) -> str:
         if value not in values:
             raise TypeProblem(f"must be one of the enum's values, not {value!r}", "default")
-        return repr(value)
+        return literal(value)
 
     return TypeInfo(
-        f"Literal[{literal}]",
-        f"ChoiceRule({values!r})",
+        f"Literal[{choices}]",
+        f"ChoiceRule({literal(values)})",
         _same,
         _same,
         default,

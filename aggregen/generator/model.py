@@ -24,6 +24,7 @@ from .fieldmodel import (
     resolve_fields,
 )
 from .fieldtypes import NamedEnum, TypeContext, enum_members
+from .literals import literal
 from .modeltypes import (
     AggregateModel,
     ApplyHandler,
@@ -202,7 +203,7 @@ class _DomainBuilder:
             name=name,
             docstring=docstring(*described(f"The {name} enum.", raw.get("description")), indent=4),
             members=tuple(
-                EnumMember(member, repr(value))
+                EnumMember(member, literal(value))
                 for value, member in zip(found.values, found.members, strict=True)
             ),
         )
@@ -229,7 +230,7 @@ class _DomainBuilder:
             docstring=docstring(
                 *described(f"The {name} value object.", raw.get("description"), fields), indent=4
             ),
-            subject=repr(name),
+            subject=literal(name),
             fields=tuple(field_model(f) for f in fields),
         )
 

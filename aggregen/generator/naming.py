@@ -116,7 +116,9 @@ def docstring(*parts: str, indent: int = 0) -> str:
         lines = [""]
     pad = " " * indent
     if len(lines) == 1:
-        return f'"""{lines[0]}"""'
+        # A closing `\"` would run into the quotes; black pads it with a space too.
+        padding = " " if lines[0].endswith('"') else ""
+        return f'"""{lines[0]}{padding}"""'
     body = "\n".join((pad + line) if line else "" for line in lines[1:])
     return f'"""{lines[0]}\n{body}\n{pad}"""'
 

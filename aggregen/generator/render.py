@@ -2,8 +2,10 @@
 
 One template per kind of output file (`aggregen/templates/*.jinja2`), loaded as
 package resources. Templates only print model fields, which the model stage made
-safe (names checked, strings `repr`-ed, free text escaped); `StrictUndefined` turns
-a misspelled field into an error instead of an empty string.
+safe (names checked, literals written as black writes them, free text escaped);
+`StrictUndefined` turns a misspelled field into an error instead of an empty string.
+The `fit` and `fit_lines` filters lay out lines that would be too long
+(`layout.fit`), so that most files come out already formatted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from functools import cache
 
 import jinja2
 
+from .layout import fit
 from .model import DomainModel
 
 __all__ = ["RenderedFile", "environment", "render", "render_domain"]
@@ -30,10 +33,24 @@ class RenderedFile:
     scaffold: bool = False
 
 
+def fit_lines(text: str, indent: int) -> str:
+    """Each line of a block of statements `fit` at its column; the first at `indent`."""
+    lines = []
+    for number, line in enumerate(text.split("\n")):
+        code = line.lstrip(" ")
+        if not code:
+            lines.append("")
+            continue
+        column = indent + len(line) - len(code)
+        fitted = fit(code, column)
+        lines.append(fitted if number == 0 else " " * column + fitted)
+    return "\n".join(lines)
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The template environment: strict, no autoescaping (output is Python, not HTML)."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("aggregen", "templates"),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -41,6 +58,9 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["fit"] = fit
+    env.filters["fit_lines"] = fit_lines
+    return env
 
 
 def _render(template: str, **context: object) -> str:

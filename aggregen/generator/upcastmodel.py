@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fieldtypes import field_spec
+from .literals import literal
 from .modeltypes import HandWrittenUpcaster, UpcastHelper, UpcastModel
 from .naming import docstring, snake_case
 
@@ -79,7 +80,9 @@ class UpcastBuilder:
         function = f"upcast_{snake_case(name)}"
         if versions:
             condition = (
-                f"version == {versions[0]}" if len(versions) == 1 else f"version in {versions!r}"
+                f"version == {versions[0]}"
+                if len(versions) == 1
+                else f"version in {literal(versions)}"
             )
             call = f"data = {self.upcasters_module}.{function}(data, version)"
             listed = ", ".join(str(v) for v in versions)
@@ -95,7 +98,7 @@ class UpcastBuilder:
                         indent=4,
                     ),
                     body="raise NotImplementedError(f"
-                    + repr(f"{name}: no upcaster from version {{version}} yet")
+                    + literal(f"{name}: no upcaster from version {{version}} yet")
                     + ")",
                 )
             )
@@ -141,22 +144,22 @@ class UpcastBuilder:
         for name, raw in fields.items():
             for alias in _strings(field_spec(raw).get("aliases")):
                 statements.append(
-                    f"if {name!r} not in data and {alias!r} in data:\n"
-                    f"    data[{name!r}] = data.pop({alias!r})"
+                    f"if {literal(name)} not in data and {literal(alias)} in data:\n"
+                    f"    data[{literal(name)}] = data.pop({literal(alias)})"
                 )
         defaulted = tuple(name for name, raw in fields.items() if _has_default(field_spec(raw)))
         if defaulted:
             statements.append(
-                f"for key in {defaulted!r}:\n"
+                f"for key in {literal(defaulted)}:\n"
                 "    if key in data and data[key] is None:\n"
                 "        del data[key]"
             )
         for name, raw in fields.items():
             conversion = self._conversion(field_spec(raw), depth)
             if conversion is not None:
-                item = f"data[{name!r}]"
+                item = f"data[{literal(name)}]"
                 statements.append(
-                    f"if isinstance(data.get({name!r}), {conversion.guard}):\n"
+                    f"if isinstance(data.get({literal(name)}), {conversion.guard}):\n"
                     f"    {item} = {conversion.apply(item)}"
                 )
         return tuple(statements)
@@ -214,7 +217,7 @@ def _strings(value: object) -> list[str]:
 def _value_aliases(raw: object) -> _Conversion | None:
     if not isinstance(raw, Mapping) or not raw:
         return None
-    pairs = ", ".join(f"{str(old)!r}: {str(new)!r}" for old, new in raw.items())
+    pairs = ", ".join(f"{literal(str(old))}: {literal(str(new))}" for old, new in raw.items())
     table = "{" + pairs + "}"
     return _Conversion("str", lambda expr: f"{table}.get({expr}, {expr})")
 

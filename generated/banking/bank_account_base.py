@@ -122,7 +122,11 @@ class Deposited(Event):
         errors: dict[str, list[str]] = {}
         check(errors, "amount", self.amount, DecimalRule(min=decimal.Decimal("0.01")))
         check(
-            errors, "reference", self.reference, TextRule(max_length=140), nullable=True
+            errors,
+            "reference",
+            self.reference,
+            TextRule(max_length=140),
+            nullable=True,
         )
         raise_errors(errors, subject="Deposited event")
 
@@ -157,7 +161,11 @@ class Withdrawn(Event):
         errors: dict[str, list[str]] = {}
         check(errors, "amount", self.amount, DecimalRule(min=decimal.Decimal("0.01")))
         check(
-            errors, "reference", self.reference, TextRule(max_length=140), nullable=True
+            errors,
+            "reference",
+            self.reference,
+            TextRule(max_length=140),
+            nullable=True,
         )
         raise_errors(errors, subject="Withdrawn event")
 
@@ -342,7 +350,10 @@ class BankAccountBase(Aggregate):
         self.raise_(Deposited(amount=amount, reference=reference))
 
     def withdraw(
-        self, *, amount: decimal.Decimal, reference: str | None = None
+        self,
+        *,
+        amount: decimal.Decimal,
+        reference: str | None = None,
     ) -> None:
         """Pay money out; never below the overdraft limit.
 

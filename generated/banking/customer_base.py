@@ -39,7 +39,7 @@ class Enrolled(Event):
     name: str
     addresses: list[Address] = dataclasses.field(default_factory=list)
     preferred_currencies: list[Currency] = dataclasses.field(
-        default_factory=lambda: [Currency.EUR]
+        default_factory=lambda: [Currency.EUR],
     )
 
     def __post_init__(self) -> None:

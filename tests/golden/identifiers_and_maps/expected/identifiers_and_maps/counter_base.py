@@ -79,7 +79,11 @@ class CounterBase(Aggregate):
         Raises `ValidationError` listing every field that breaks its rules.
         """
         check_value(
-            "number", number, IntegerRule(), nullable=False, subject="Counter number"
+            "number",
+            number,
+            IntegerRule(),
+            nullable=False,
+            subject="Counter number",
         )
         aggregate = cls(id=str(number))
         aggregate.raise_(Started(total=total))

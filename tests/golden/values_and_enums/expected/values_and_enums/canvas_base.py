@@ -124,7 +124,11 @@ class CanvasBase(Aggregate):
 
     @classmethod
     def draw(
-        cls, *, shape: Shape, colours: list[Colour] | None = None, id: str | None = None
+        cls,
+        *,
+        shape: Shape,
+        colours: list[Colour] | None = None,
+        id: str | None = None,
     ) -> Self:
         """Create a new aggregate and raise Drawn.
 
