@@ -27,7 +27,6 @@ from .docs import check_docs
 from .errors import SchemaErrors
 from .lock import default_lock_path, read_lock
 from .review_cli import add_review_commands
-from .validate import json_schema, load_and_validate
 from .write import CheckReport
 
 __all__ = ["main"]
@@ -128,6 +127,8 @@ def _stale_docs(schemas: Sequence[str], defaults: Defaults) -> list[Path]:
     """The pages `aggregen docs` would change, when `tool.aggregen.docs` is set."""
     if defaults.docs is None:
         return []
+    from .validate import load_and_validate
+
     documents = load_and_validate(schemas)
     return check_docs(documents, defaults.docs, read_lock(default_lock_path(schemas)))
 
@@ -138,6 +139,8 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         status: int = handler(arguments, stdout, stderr)
         return status
     if arguments.command == "schema":
+        from .validate import json_schema
+
         stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
         return 0
     defaults = read_defaults()
@@ -150,6 +153,13 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     out = _out(arguments.out, defaults)
     if arguments.command == "generate":
         report = pipeline.generate(schemas, out, root)
+        if report.skipped:
+            stdout.write(
+                f"aggregen: nothing changed: the schemas, the lock file and the generator "
+                f"match the manifest and all {len(report.unchanged)} generated files in "
+                f"{out} are intact; nothing written\n"
+            )
+            return 0
         stdout.write(
             f"aggregen: {len(report.written)} written, {len(report.unchanged)} unchanged, "
             f"{len(report.removed)} removed, {len(report.scaffolds_created)} hand-written "

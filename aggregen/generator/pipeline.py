@@ -4,6 +4,11 @@
 failure anywhere leaves the output directory untouched; `generate` then writes
 them, `check` compares them with what is on disk. Both refuse schemas that lost or
 changed a version recorded in the lock file next to them (`lock.check_lock`).
+
+Both first try the no-change shortcut (`freshness`): when the manifest's
+fingerprint of the inputs matches and every generated file still has its hash,
+there is nothing to do. The stages are imported when first needed, so that the
+shortcut does not pay for importing YAML, JSON Schema, Jinja2 and black.
 """
 
 from __future__ import annotations
@@ -11,52 +16,43 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import model
 from .errors import SchemaErrors
-from .format import format_files
-from .handwritten import unwritten_upcasters
-from .load import SchemaDocument
+from .freshness import display_path, fingerprint, inputs_digest, unchanged
 from .lock import check_lock, default_lock_path, read_lock
-from .render import RenderedFile, render
-from .validate import load_and_validate
-from .write import CheckReport, WriteReport, compare, write
+from .write import CheckReport, Manifest, WriteReport, compare, sha256, write
+
+if TYPE_CHECKING:
+    from .load import SchemaDocument
+    from .model import DomainModel
+    from .render import RenderedFile
 
 __all__ = ["build", "check", "display_path", "generate", "models"]
 
 
-def display_path(path: Path, root: Path | None = None) -> str:
-    """How a schema path is named in generated headers, with `/` separators.
-
-    Relative to `root` (default: the working directory) when the file is under it,
-    so that the output does not depend on where the project is checked out or
-    which directory the command runs in; otherwise as given.
-    """
-    base = (root or Path.cwd()).absolute()
-    try:
-        return path.absolute().relative_to(base).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def models(paths: Sequence[str | Path], root: Path | None = None) -> tuple[model.DomainModel, ...]:
+def models(paths: Sequence[str | Path], root: Path | None = None) -> tuple[DomainModel, ...]:
     """Load, validate and model the schemas named by `paths`; raises `SchemaErrors`.
 
     Headers name schema files relative to `root` (see `display_path`).
     """
+    from .validate import load_and_validate
+
     return _models(load_and_validate(paths), root)
 
 
-def _models(
-    documents: Sequence[SchemaDocument], root: Path | None
-) -> tuple[model.DomainModel, ...]:
+def _models(documents: Sequence[SchemaDocument], root: Path | None) -> tuple[DomainModel, ...]:
+    from . import model
+
     return model.build(documents, [display_path(d.path, root) for d in documents])
 
 
 def _locked_models(
     paths: Sequence[str | Path], root: Path | None, lock_path: str | Path | None
-) -> tuple[model.DomainModel, ...]:
+) -> tuple[DomainModel, ...]:
     """`models`, after checking the schemas against the lock file (if there is one)."""
+    from .validate import load_and_validate
+
     documents = load_and_validate(paths)
     lock = read_lock(default_lock_path(paths) if lock_path is None else lock_path)
     if lock is not None:
@@ -75,7 +71,15 @@ def build(
     file checks nothing. Raises `SchemaErrors` listing every problem of every
     schema, or every locked version missing or changed in place.
     """
-    return format_files(render(_locked_models(paths, root, lock_path)))
+    return _files(_locked_models(paths, root, lock_path))
+
+
+def _files(domains: tuple[DomainModel, ...]) -> list[RenderedFile]:
+    """Stages 4 and 5: render and format."""
+    from .format import format_files
+    from .render import render
+
+    return format_files(render(domains))
 
 
 def generate(
@@ -87,11 +91,50 @@ def generate(
 ) -> WriteReport:
     """Generate the packages of `paths` into `out`; raises `SchemaErrors`, `OutputError`.
 
-    The report's `unwritten` names hand-written upcasters still to be written.
+    The report's `unwritten` names hand-written upcasters still to be written; its
+    `skipped` says that nothing had changed since the last run (`freshness`).
     """
+    out = Path(out)
+    inputs = _inputs(paths, out, root, lock_path)
+    old = Manifest.read(out)
+    if unchanged(out, old, inputs):
+        assert old is not None
+        return WriteReport(unchanged=tuple(sorted(old.files)), skipped=True)
+    from .handwritten import unwritten_upcasters
+
     domains = _locked_models(paths, root, lock_path)
-    report = write(Path(out), format_files(render(domains)))
-    return dataclasses.replace(report, unwritten=tuple(unwritten_upcasters(domains, Path(out))))
+    files = _files(domains)
+    # Upcaster stubs still to write (or about to be created) leave no fingerprint.
+    to_create = any(
+        aggregate.upcasters
+        and not (out / domain.package / f"{aggregate.upcasters_module}.py").exists()
+        for domain in domains
+        for aggregate in domain.aggregates
+    )
+    pending = unwritten_upcasters(domains, out)
+    recorded = None if pending or to_create else _fingerprint(inputs, out, files)
+    report = write(out, files, recorded)
+    return dataclasses.replace(report, unwritten=tuple(unwritten_upcasters(domains, out)))
+
+
+def _inputs(
+    paths: Sequence[str | Path], out: Path, root: Path | None, lock_path: str | Path | None
+) -> str:
+    from .load import discover
+
+    lock = default_lock_path(paths) if lock_path is None else Path(lock_path)
+    return inputs_digest(discover(paths), lock, out, root)
+
+
+def _fingerprint(inputs: str, out: Path, files: Sequence[RenderedFile]) -> str:
+    """The fingerprint of `files` once written: hand-written files are kept if present."""
+    scaffolds: dict[str, bytes | None] = {}
+    for file in files:
+        if file.scaffold:
+            path = out / file.path
+            scaffolds[file.path] = path.read_bytes() if path.is_file() else file.text.encode()
+    generated = {f.path: sha256(f.text.encode()) for f in files if not f.scaffold}
+    return fingerprint(inputs, scaffolds, generated)
 
 
 def check(
@@ -105,6 +148,10 @@ def check(
 
     Hand-written upcasters that are missing or still stubs make it fail too.
     """
+    if unchanged(Path(out), Manifest.read(Path(out)), _inputs(paths, Path(out), root, lock_path)):
+        return CheckReport()
+    from .handwritten import unwritten_upcasters
+
     domains = _locked_models(paths, root, lock_path)
-    report = compare(Path(out), format_files(render(domains)))
+    report = compare(Path(out), _files(domains))
     return dataclasses.replace(report, unwritten=tuple(unwritten_upcasters(domains, Path(out))))

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from .layout import fit
-from .model import DomainModel
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from .model import DomainModel
 
 __all__ = ["RenderedFile", "environment", "render", "render_domain"]
 
@@ -50,6 +53,8 @@ def fit_lines(text: str, indent: int) -> str:
 @cache
 def environment() -> jinja2.Environment:
     """The template environment: strict, no autoescaping (output is Python, not HTML)."""
+    import jinja2  # imported here: the no-change shortcut never renders
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("aggregen", "templates"),
         undefined=jinja2.StrictUndefined,

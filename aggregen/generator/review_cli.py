@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .breaking import (
     ACCEPTED_FILE_NAME,
@@ -29,7 +29,9 @@ from .config import read_defaults
 from .docs import check_docs, write_docs
 from .errors import SchemaErrors
 from .lock import check_lock, default_lock_path, merge_locks, read_lock, update_lock
-from .validate import load_and_validate
+
+if TYPE_CHECKING:
+    from .load import SchemaDocument
 
 __all__ = ["add_review_commands", "run_breaking", "run_docs", "run_lock"]
 
@@ -191,3 +193,10 @@ def run_docs(
     written = write_docs(documents, out, lock)
     stdout.write(f"aggregen: {len(written)} page(s) written in {out.as_posix()}\n")
     return 0
+
+
+def load_and_validate(paths: Sequence[str | Path]) -> list[SchemaDocument]:
+    """`validate.load_and_validate`, imported when a review command first needs it."""
+    from .validate import load_and_validate as load
+
+    return load(paths)

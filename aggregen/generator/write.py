@@ -4,7 +4,8 @@ Writing is deterministic and atomic: every file is first written into a temporar
 directory beside the output directory, then only the files whose bytes change are
 moved into place (`os.replace`, atomic per file), files that are no longer generated
 are removed, and the manifest (`.aggregen-manifest.json`, the sha256 of every
-generated file) is replaced last. Nothing is touched when any check fails first.
+generated file, and the fingerprint of the inputs they were generated from, see
+`freshness`) is replaced last. Nothing is touched when any check fails first.
 
 Hand-written scaffold files are created when missing and otherwise never touched:
 not overwritten, not deleted, not hashed.
@@ -12,6 +13,7 @@ not overwritten, not deleted, not hashed.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -55,15 +57,19 @@ class Manifest:
 
     files: Mapping[str, str]
     scaffolds: tuple[str, ...] = ()
+    inputs: str | None = None
+    """The fingerprint of what the files were generated from (`freshness`), if recorded."""
 
     def to_bytes(self) -> bytes:
         """The manifest file's content: sorted, indented JSON, no timestamp."""
-        data = {
+        data: dict[str, object] = {
             "generator": "aggregen",
             "format": 1,
             "files": dict(sorted(self.files.items())),
             "scaffolds": sorted(self.scaffolds),
         }
+        if self.inputs is not None:
+            data["inputs"] = self.inputs
         return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
 
     @classmethod
@@ -80,19 +86,22 @@ class Manifest:
             data = json.loads(raw)
             files = data["files"]
             scaffolds = data.get("scaffolds", [])
+            inputs = data.get("inputs")
             if not isinstance(files, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in files.items()
             ):
                 raise ValueError("'files' is not a mapping of paths to hashes")
             if not isinstance(scaffolds, list) or not all(isinstance(s, str) for s in scaffolds):
                 raise ValueError("'scaffolds' is not a list of paths")
+            if inputs is not None and not isinstance(inputs, str):
+                raise ValueError("'inputs' is not a fingerprint")
         except (ValueError, KeyError, TypeError) as error:
             raise OutputError(
                 f"{path} is not an aggregen manifest ({error}); delete it and generate again"
             ) from error
         for name in [*files, *scaffolds]:
             _check_relative(name, path)
-        return cls(files=files, scaffolds=tuple(scaffolds))
+        return cls(files=files, scaffolds=tuple(scaffolds), inputs=inputs)
 
 
 def _check_relative(name: str, source: Path) -> None:
@@ -131,7 +140,7 @@ class _Plan:
         return content.startswith(GENERATED_MARK)
 
 
-def _plan(out: Path, files: Iterable[RenderedFile]) -> _Plan:
+def _plan(out: Path, files: Iterable[RenderedFile], inputs: str | None = None) -> _Plan:
     generated: dict[str, bytes] = {}
     scaffolds: dict[str, bytes] = {}
     for file in files:
@@ -140,6 +149,7 @@ def _plan(out: Path, files: Iterable[RenderedFile]) -> _Plan:
     manifest = Manifest(
         files={name: sha256(data) for name, data in generated.items()},
         scaffolds=tuple(sorted(scaffolds)),
+        inputs=inputs,
     )
     old = Manifest.read(out)
     on_disk = {name: _read(out / name) for name in [*generated, *scaffolds]}
@@ -163,15 +173,18 @@ class WriteReport:
     scaffolds_created: tuple[str, ...] = ()
     unwritten: tuple[str, ...] = ()
     """Hand-written code the generated code calls that is still to be written."""
+    skipped: bool = False
+    """Nothing was generated: the inputs and outputs matched the manifest (`freshness`)."""
 
 
-def write(out: Path, files: Iterable[RenderedFile]) -> WriteReport:
+def write(out: Path, files: Iterable[RenderedFile], inputs: str | None = None) -> WriteReport:
     """Bring `out` to exactly `files` (scaffolds only created when missing).
 
+    `inputs` is the fingerprint the manifest records (None: none).
     Raises `OutputError`, writing nothing, when a generated path holds a file that
     aggregen did not write (not in the manifest, no generated header).
     """
-    plan = _plan(out, files)
+    plan = _plan(out, files, inputs)
     foreign = sorted(name for name in plan.generated if not plan.ours(name))
     if foreign:
         listed = ", ".join(str(out / name) for name in foreign)
@@ -301,7 +314,10 @@ def compare(out: Path, files: Iterable[RenderedFile]) -> CheckReport:
             diffs.append(_diff(name, None, plan.scaffolds[name]))
     for name in plan.orphans:
         diffs.append(_diff(name, _read(out / name), None))
-    manifest_stale = _read(out / MANIFEST) != plan.manifest.to_bytes()
+    # The recorded fingerprint only lets the next run skip work: it is not compared.
+    recorded = plan.old.inputs if plan.old is not None else None
+    expected = dataclasses.replace(plan.manifest, inputs=recorded)
+    manifest_stale = _read(out / MANIFEST) != expected.to_bytes()
     return CheckReport(
         stale=tuple(stale),
         missing=tuple(sorted(missing)),
