@@ -38,7 +38,8 @@ from .namespace import (
     EVENT_ATTRIBUTES,
     RUNTIME,
     SHADOWING,
-    VALIDATION,
+    VALIDATION_ALIAS,
+    VALIDATION_IMPORT,
     Namespace,
     Problems,
     import_sections,
@@ -117,7 +118,7 @@ class AggregateBuilder:
             )
             if found:
                 info = found[0].info
-                identifier_rule = (info.rule, info.rules | {(VALIDATION, "check_value")})
+                identifier_rule = (info.rule, info.rules | {VALIDATION_IMPORT})
         state = self._fields(state_raw, (*key_path, "fields"), state=True)
         attributes = Namespace(
             self.problems,
@@ -245,7 +246,7 @@ class AggregateBuilder:
         shape = hashlib.sha256(shape_text.encode()).hexdigest()[:16]
 
         base_imports = field_imports(f for fs in event_fields.values() for f in fs)
-        base_imports |= {i for f in state for i in f.info.imports}
+        base_imports |= {i for f in state for i in f.imports}
         if identifier_rule is not None and any(c.decorators for c in commands):
             base_imports |= identifier_rule[1]
         base_imports |= {
@@ -471,8 +472,8 @@ class AggregateBuilder:
         if identifier_rule is not None:
             nullable = own.nullable if own is not None else identifier_kind == "Identifier"
             checks = (
-                f"check_value({literal(identifier_name)}, {identifier_name}, {identifier_rule}, "
-                f"nullable={nullable}, subject={identifier_subject})",
+                f"{VALIDATION_ALIAS}.check_value({literal(identifier_name)}, {identifier_name}, "
+                f"{identifier_rule}, nullable={nullable}, subject={identifier_subject})",
             )
         return CommandModel(
             name=name,

@@ -15,7 +15,7 @@ from typing import Any
 from .fieldtypes import TypeContext, TypeInfo, TypeProblem, field_spec, resolve_type
 from .literals import literal
 from .modeltypes import FieldModel
-from .namespace import VALIDATION, Namespace, Problems
+from .namespace import VALIDATION_ALIAS, VALIDATION_IMPORT, Namespace, Problems
 
 __all__ = [
     "Field",
@@ -44,6 +44,13 @@ class Field:
     nullable: bool
     default: str | None
     key_path: KeyPath
+    default_imports: frozenset[tuple[str, str]] = frozenset()
+    """What the default's source refers to."""
+
+    @property
+    def imports(self) -> frozenset[tuple[str, str]]:
+        """What the annotation, the conversions and the default need (not the rule)."""
+        return self.info.imports | self.default_imports
 
     @property
     def annotation(self) -> str:
@@ -67,7 +74,9 @@ def resolve_field(
     spec = field_spec(raw)
     try:
         info = resolve_type(spec, context)
-        default = info.default(spec["default"]) if "default" in spec else None
+        default, default_imports = (
+            info.default(spec["default"]) if "default" in spec else (None, frozenset())
+        )
     except TypeProblem as problem:
         where = key_path
         if problem.key is not None and isinstance(raw, dict) and problem.key in raw:
@@ -78,7 +87,7 @@ def resolve_field(
         default = "[]"
     required = bool(spec.get("required")) and not state
     nullable = default is None and not required
-    return Field(name, spec, info, nullable, default, key_path)
+    return Field(name, spec, info, nullable, default, key_path, default_imports)
 
 
 def encode(field: Field, expr: str) -> str:
@@ -120,7 +129,10 @@ def field_model(field: Field) -> FieldModel:
     return FieldModel(
         name=field.name,
         declaration=f"{field.name}: {field.annotation}{_dataclass_default(field)}",
-        check=f"check(errors, {key}, self.{field.name}, {field.info.rule}{nullable})",
+        check=(
+            f"{VALIDATION_ALIAS}.check(errors, {key}, self.{field.name}, "
+            f"{field.info.rule}{nullable})"
+        ),
         to_data=f"{key}: {encode(field, 'self.' + field.name)}",
         from_data=f"{field.name}={decode(field, 'data')}",
     )
@@ -130,9 +142,9 @@ def field_imports(fields: Iterable[Field]) -> set[tuple[str, str]]:
     """What validating and converting `fields` needs."""
     imports: set[tuple[str, str]] = set()
     for field in fields:
-        imports |= field.info.imports | field.info.rules
+        imports |= field.imports | field.info.rules
     if imports:
-        imports |= {(VALIDATION, "check"), (VALIDATION, "raise_errors")}
+        imports.add(VALIDATION_IMPORT)
     return imports
 
 

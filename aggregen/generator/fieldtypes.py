@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .literals import literal
+from .namespace import VALIDATION_ALIAS, VALIDATION_IMPORT
 from .naming import enum_member_name
 
 __all__ = [
+    "Default",
     "NamedEnum",
     "TypeContext",
     "TypeInfo",
@@ -30,7 +32,10 @@ __all__ = [
 Import = tuple[str, str]
 """(module, name): `from module import name`; name "" means `import module`."""
 
-VALIDATION = "aggregen.runtime.validation"
+Default = tuple[str, frozenset[Import]]
+"""A default value as source, and the imports that source refers to."""
+
+_V = VALIDATION_ALIAS + "."
 
 
 class TypeProblem(Exception):
@@ -70,10 +75,11 @@ class TypeInfo:
     rule: str
     encode: Callable[[str], str]
     decode: Callable[[str], str]
-    default: Callable[[Any], str]
+    default: Callable[[Any], Default]
+    """The source of a default value and what it refers to (derived from the source)."""
     mutable: bool
     imports: frozenset[Import]
-    """What the annotation, the conversions and defaults need."""
+    """What the annotation and the conversions need."""
     rules: frozenset[Import]
     """What the rule needs besides `imports`."""
     plain: bool
@@ -133,16 +139,17 @@ def _decimal_src(value: Any) -> str:
 
 
 def _scalar(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
-    def default(value: Any) -> str:
+    def default(value: Any) -> Default:
         expected = {"String": str, "Text": str, "Identifier": str, "Boolean": bool}[kind]
         if not isinstance(value, expected):
             raise TypeProblem(f"must be a {expected.__name__}, not {value!r}", "default")
-        return literal(value)
+        return literal(value), _NONE
 
     if kind in ("String", "Text"):
         pattern = spec.get("pattern")
         rule = (
-            "TextRule("
+            _V
+            + "TextRule("
             + _options(
                 min_length=_number(spec.get("min_length"), "Integer"),
                 max_length=_number(spec.get("max_length"), "Integer"),
@@ -152,52 +159,55 @@ def _scalar(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
         )
         return TypeInfo("str", rule, _same, _same, default, False, _NONE, _rules("TextRule"), True)
     if kind == "Identifier":
-        rule = "IdentifierRule()"
+        rule = _V + "IdentifierRule()"
         return TypeInfo(
             "str", rule, _same, _same, default, False, _NONE, _rules("IdentifierRule"), True
         )
-    rule = "BooleanRule()"
+    rule = _V + "BooleanRule()"
     return TypeInfo("bool", rule, _same, _same, default, False, _NONE, _rules("BooleanRule"), True)
 
 
 def _rules(*names: str) -> frozenset[Import]:
-    return frozenset((VALIDATION, name) for name in names)
+    """What rules `names` need: the runtime's validation module, under its alias."""
+    return frozenset({VALIDATION_IMPORT}) if names else frozenset()
 
 
 _NONE: frozenset[Import] = frozenset()
+_DECIMAL: frozenset[Import] = frozenset({("decimal", "")})
+_DATETIME: frozenset[Import] = frozenset({("datetime", "")})
 
 
 def _numeric(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
     low = _number(spec.get("min"), kind)
     high = _number(spec.get("max"), kind)
 
-    def default(value: Any) -> str:
+    def default(value: Any) -> Default:
         try:
             source = _number(value, kind)
         except TypeProblem as problem:
             raise TypeProblem(problem.message, "default") from None
         assert source is not None
-        return source
+        return source, _DECIMAL if kind == "Decimal" else _NONE
 
     if kind == "Integer":
-        rule = f"IntegerRule({_options(min=low, max=high)})"
+        rule = f"{_V}IntegerRule({_options(min=low, max=high)})"
         return TypeInfo(
             "int", rule, _same, _same, default, False, _NONE, _rules("IntegerRule"), True
         )
     if kind == "Float":
-        rule = f"FloatRule({_options(min=low, max=high)})"
+        rule = f"{_V}FloatRule({_options(min=low, max=high)})"
         return TypeInfo(
             "float", rule, _same, _same, default, False, _NONE, _rules("FloatRule"), True
         )
-    rule = f"DecimalRule({_options(min=low, max=high)})"
+    rule = f"{_V}DecimalRule({_options(min=low, max=high)})"
     return TypeInfo(
         "decimal.Decimal",
         rule,
         lambda expr: f"str({expr})",
-        lambda expr: f"decimal_from_data({expr})",
+        lambda expr: f"{_V}decimal_from_data({expr})",
         default,
         False,
-        frozenset({("decimal", ""), (VALIDATION, "decimal_from_data")}),
+        frozenset({("decimal", ""), VALIDATION_IMPORT}),
         _rules("DecimalRule"),
         False,
     )
@@ -207,7 +217,7 @@ def _temporal(kind: str) -> TypeInfo:
     cls = datetime.date if kind == "Date" else datetime.datetime
     annotation = f"datetime.{cls.__name__}"
 
-    def default(value: Any) -> str:
+    def default(value: Any) -> Default:
         if isinstance(value, datetime.date):
             parsed: datetime.date = value
         else:
@@ -218,9 +228,9 @@ def _temporal(kind: str) -> TypeInfo:
                 raise TypeProblem(message, "default") from None
         if kind == "Date" and isinstance(parsed, datetime.datetime):
             raise TypeProblem(f"must be an ISO 8601 date, not {value!r}", "default")
-        return repr(parsed)
+        return repr(parsed), _DATETIME
 
-    rule_name = "DateRule" if kind == "Date" else "DateTimeRule"
+    rule_name = _V + ("DateRule" if kind == "Date" else "DateTimeRule")
     return TypeInfo(
         annotation,
         f"{rule_name}()",
@@ -228,7 +238,7 @@ def _temporal(kind: str) -> TypeInfo:
         lambda expr: f"{annotation}.fromisoformat({expr})",
         default,
         False,
-        frozenset({("datetime", "")}),
+        _DATETIME,
         _rules(rule_name),
         False,
     )
@@ -238,14 +248,14 @@ def _choice(spec: Mapping[str, Any]) -> TypeInfo:
     values = tuple(str(v) for v in spec.get("values") or ())
     choices = ", ".join(literal(v) for v in values)
 
-    def default(value: Any) -> str:
+    def default(value: Any) -> Default:
         if value not in values:
             raise TypeProblem(f"must be one of the enum's values, not {value!r}", "default")
-        return literal(value)
+        return literal(value), _NONE
 
     return TypeInfo(
         f"Literal[{choices}]",
-        f"ChoiceRule({literal(values)})",
+        f"{_V}ChoiceRule({literal(values)})",
         _same,
         _same,
         default,
@@ -259,14 +269,14 @@ def _choice(spec: Mapping[str, Any]) -> TypeInfo:
 def _named_enum(found: NamedEnum, module: str) -> TypeInfo:
     name = found.name
 
-    def default(value: Any) -> str:
+    def default(value: Any) -> Default:
         if value not in found.values:
             raise TypeProblem(f"must be one of {name}'s values, not {value!r}", "default")
-        return f"{name}.{found.members[found.values.index(value)]}"
+        return f"{name}.{found.members[found.values.index(value)]}", frozenset({(module, name)})
 
     return TypeInfo(
         name,
-        f"InstanceRule({name})",
+        f"{_V}InstanceRule({name})",
         lambda expr: f"{expr}.value",
         lambda expr: f"{name}({expr})",
         default,
@@ -280,25 +290,28 @@ def _named_enum(found: NamedEnum, module: str) -> TypeInfo:
 def _value_object(name: str, context: TypeContext, depth: int) -> TypeInfo:
     fields = context.value_objects[name].get("fields") or {}
 
-    def default(value: Any) -> str:
+    def default(value: Any) -> Default:
         if not isinstance(value, dict):
             raise TypeProblem(f"must be a mapping of {name}'s fields, not {value!r}", "default")
         unknown = sorted(set(value) - set(fields))
         if unknown:
             raise TypeProblem(f"{name} has no field {unknown[0]!r}", "default")
         arguments = []
+        imports = {(context.values_module, name)}
         for field_name, raw in fields.items():
             spec = field_spec(raw)
             if field_name in value:
                 inner = resolve_type(spec, context, depth + 1)
-                arguments.append(f"{field_name}={inner.default(value[field_name])}")
+                source, needs = inner.default(value[field_name])
+                arguments.append(f"{field_name}={source}")
+                imports |= needs
             elif spec.get("required") and "default" not in spec:
                 raise TypeProblem(f"the default {name} needs its field {field_name!r}", "default")
-        return f"{name}({', '.join(arguments)})"
+        return f"{name}({', '.join(arguments)})", frozenset(imports)
 
     return TypeInfo(
         name,
-        f"InstanceRule({name})",
+        f"{_V}InstanceRule({name})",
         lambda expr: f"{expr}.to_data()",
         lambda expr: f"{name}.from_data({expr})",
         default,
@@ -321,14 +334,16 @@ def _list(spec: Mapping[str, Any], context: TypeContext, depth: int) -> TypeInfo
         inner = item.decode(var)
         return expr if inner == var else f"[{inner} for {var} in {expr}]"
 
-    def default(value: Any) -> str:
+    def default(value: Any) -> Default:
         if not isinstance(value, list):
             raise TypeProblem(f"must be a list, not {value!r}", "default")
-        return "[" + ", ".join(item.default(v) for v in value) + "]"
+        items = [item.default(v) for v in value]
+        imports = frozenset(i for _, needs in items for i in needs)
+        return "[" + ", ".join(source for source, _ in items) + "]", imports
 
     return TypeInfo(
         f"list[{item.annotation}]",
-        f"ListRule({item.rule})",
+        f"{_V}ListRule({item.rule})",
         encode,
         decode,
         default,

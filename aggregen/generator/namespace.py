@@ -23,6 +23,8 @@ __all__ = [
     "RUNTIME",
     "SHADOWING",
     "VALIDATION",
+    "VALIDATION_ALIAS",
+    "VALIDATION_IMPORT",
     "VALUES_MODULE",
     "VALUE_OBJECT_ATTRIBUTES",
     "Namespace",
@@ -36,31 +38,23 @@ __all__ = [
 
 RUNTIME = "aggregen.runtime"
 VALIDATION = "aggregen.runtime.validation"
+VALIDATION_ALIAS = "_validation"
+"""Generated code refers to the runtime's rules and helpers as `_validation.<name>`:
+schema names never start with `_`, so no field, parameter or class can shadow them."""
+VALIDATION_IMPORT = (f"{VALIDATION} as {VALIDATION_ALIAS}", "")
 VALUES_MODULE = "values"
 
 RESERVED_IMPORTS = frozenset(
     {
         "Aggregate",
         "Any",
-        "BooleanRule",
-        "ChoiceRule",
         "ClassVar",
-        "DateRule",
-        "DateTimeRule",
-        "DecimalRule",
         "Event",
         "EventStore",
-        "FloatRule",
-        "IdentifierRule",
-        "InstanceRule",
-        "IntegerRule",
-        "ListRule",
         "Literal",
         "Metadata",
         "Repository",
         "Self",
-        "TextRule",
-        "ValidationError",
     }
 )
 """Names generated modules may import: no generated class may take one of them."""
@@ -68,6 +62,7 @@ RESERVED_IMPORTS = frozenset(
 SHADOWING = frozenset(
     {
         "bool",
+        "classmethod",
         "cls",
         "dataclasses",
         "datetime",
@@ -78,7 +73,9 @@ SHADOWING = frozenset(
         "int",
         "list",
         "object",
+        "property",
         "self",
+        "staticmethod",
         "str",
         "super",
         "type",
@@ -119,7 +116,10 @@ def sorted_names(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def import_sections(imports: Iterable[tuple[str, str]]) -> tuple[tuple[str, ...], ...]:
-    """Import statements in ruff's isort order: future, stdlib, aggregen, relative."""
+    """Import statements in ruff's isort order: future, stdlib, aggregen, relative.
+
+    (module, "") is `import module` (module may read `name as alias`).
+    """
     modules: dict[str, set[str]] = {}
     for module, name in imports:
         modules.setdefault(module, set())
@@ -127,6 +127,7 @@ def import_sections(imports: Iterable[tuple[str, str]]) -> tuple[tuple[str, ...]
             modules[module].add(name)
     stdlib: list[str] = []
     stdlib_from: list[str] = []
+    runtime_bare: list[str] = []
     runtime: list[str] = []
     local: list[str] = []
     for module in sorted(modules):
@@ -135,13 +136,16 @@ def import_sections(imports: Iterable[tuple[str, str]]) -> tuple[tuple[str, ...]
         if module.startswith("."):
             local.append(statement)
         elif module.startswith("aggregen"):
-            runtime.append(statement)
+            if names:
+                runtime.append(statement)
+            else:
+                runtime_bare.append(f"import {module}")
         elif names:
             stdlib_from.append(statement)
         else:
             stdlib.append(f"import {module}")
     sections = [("from __future__ import annotations",), (*stdlib, *stdlib_from)]
-    sections += [tuple(runtime), tuple(local)]
+    sections += [(*runtime_bare, *runtime), tuple(local)]
     return tuple(section for section in sections if section)
 
 

@@ -81,6 +81,13 @@ RESERVED_NAMES = frozenset(
         "stream_name",
         "to_data",
         "type_name",
+        # names generated methods use for themselves, and decorators of class bodies
+        # (a class attribute of that name would hide the decorator below it)
+        "classmethod",
+        "cls",
+        "property",
+        "self",
+        "staticmethod",
         # builtins and modules that generated code uses by name
         "bool",
         "bytes",

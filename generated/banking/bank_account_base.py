@@ -9,20 +9,8 @@ import datetime
 import decimal
 from typing import Any, ClassVar, Literal, Self
 
+import aggregen.runtime.validation as _validation
 from aggregen.runtime import Aggregate, Event, Metadata
-from aggregen.runtime.validation import (
-    BooleanRule,
-    ChoiceRule,
-    DateTimeRule,
-    DecimalRule,
-    FloatRule,
-    InstanceRule,
-    ListRule,
-    TextRule,
-    check,
-    decimal_from_data,
-    raise_errors,
-)
 
 from .values import AccountKind, Currency, Holder
 
@@ -54,26 +42,56 @@ class Opened(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "holder", self.holder, InstanceRule(Holder))
-        check(errors, "kind", self.kind, InstanceRule(AccountKind))
-        check(errors, "currency", self.currency, InstanceRule(Currency))
-        check(
+        _validation.check(
+            errors,
+            "holder",
+            self.holder,
+            _validation.InstanceRule(Holder),
+        )
+        _validation.check(
+            errors,
+            "kind",
+            self.kind,
+            _validation.InstanceRule(AccountKind),
+        )
+        _validation.check(
+            errors,
+            "currency",
+            self.currency,
+            _validation.InstanceRule(Currency),
+        )
+        _validation.check(
             errors,
             "overdraft_limit",
             self.overdraft_limit,
-            DecimalRule(min=decimal.Decimal("0")),
+            _validation.DecimalRule(min=decimal.Decimal("0")),
         )
-        check(
+        _validation.check(
             errors,
             "interest_rate",
             self.interest_rate,
-            FloatRule(min=0.0, max=1.0),
+            _validation.FloatRule(min=0.0, max=1.0),
             nullable=True,
         )
-        check(errors, "opened_at", self.opened_at, DateTimeRule())
-        check(errors, "tags", self.tags, ListRule(TextRule(max_length=20)))
-        check(errors, "statements_by_post", self.statements_by_post, BooleanRule())
-        raise_errors(errors, subject="Opened event")
+        _validation.check(
+            errors,
+            "opened_at",
+            self.opened_at,
+            _validation.DateTimeRule(),
+        )
+        _validation.check(
+            errors,
+            "tags",
+            self.tags,
+            _validation.ListRule(_validation.TextRule(max_length=20)),
+        )
+        _validation.check(
+            errors,
+            "statements_by_post",
+            self.statements_by_post,
+            _validation.BooleanRule(),
+        )
+        _validation.raise_errors(errors, subject="Opened event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -97,7 +115,7 @@ class Opened(Event):
             kind=AccountKind(data["kind"]) if "kind" in data else AccountKind.CHECKING,
             currency=Currency(data["currency"]) if "currency" in data else Currency.EUR,
             overdraft_limit=(
-                decimal_from_data(data["overdraft_limit"])
+                _validation.decimal_from_data(data["overdraft_limit"])
                 if "overdraft_limit" in data
                 else decimal.Decimal("0")
             ),
@@ -120,15 +138,20 @@ class Deposited(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "amount", self.amount, DecimalRule(min=decimal.Decimal("0.01")))
-        check(
+        _validation.check(
+            errors,
+            "amount",
+            self.amount,
+            _validation.DecimalRule(min=decimal.Decimal("0.01")),
+        )
+        _validation.check(
             errors,
             "reference",
             self.reference,
-            TextRule(max_length=140),
+            _validation.TextRule(max_length=140),
             nullable=True,
         )
-        raise_errors(errors, subject="Deposited event")
+        _validation.raise_errors(errors, subject="Deposited event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -142,7 +165,7 @@ class Deposited(Event):
         """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
         return cls(
             metadata=metadata,
-            amount=decimal_from_data(data["amount"]),
+            amount=_validation.decimal_from_data(data["amount"]),
             reference=data.get("reference"),
         )
 
@@ -159,15 +182,20 @@ class Withdrawn(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "amount", self.amount, DecimalRule(min=decimal.Decimal("0.01")))
-        check(
+        _validation.check(
+            errors,
+            "amount",
+            self.amount,
+            _validation.DecimalRule(min=decimal.Decimal("0.01")),
+        )
+        _validation.check(
             errors,
             "reference",
             self.reference,
-            TextRule(max_length=140),
+            _validation.TextRule(max_length=140),
             nullable=True,
         )
-        raise_errors(errors, subject="Withdrawn event")
+        _validation.raise_errors(errors, subject="Withdrawn event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -181,7 +209,7 @@ class Withdrawn(Event):
         """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
         return cls(
             metadata=metadata,
-            amount=decimal_from_data(data["amount"]),
+            amount=_validation.decimal_from_data(data["amount"]),
             reference=data.get("reference"),
         )
 
@@ -198,14 +226,20 @@ class StatusChanged(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(
+        _validation.check(
             errors,
             "new_status",
             self.new_status,
-            ChoiceRule(("open", "frozen", "closed")),
+            _validation.ChoiceRule(("open", "frozen", "closed")),
         )
-        check(errors, "reason", self.reason, TextRule(), nullable=True)
-        raise_errors(errors, subject="StatusChanged event")
+        _validation.check(
+            errors,
+            "reason",
+            self.reason,
+            _validation.TextRule(),
+            nullable=True,
+        )
+        _validation.raise_errors(errors, subject="StatusChanged event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -240,8 +274,13 @@ class NoteWritten(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "notes", self.notes, TextRule(max_length=2000))
-        raise_errors(errors, subject="NoteWritten event")
+        _validation.check(
+            errors,
+            "notes",
+            self.notes,
+            _validation.TextRule(max_length=2000),
+        )
+        _validation.raise_errors(errors, subject="NoteWritten event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -459,8 +498,8 @@ class BankAccountBase(Aggregate):
         )
         self.kind = AccountKind(state["kind"])
         self.currency = Currency(state["currency"])
-        self.balance = decimal_from_data(state["balance"])
-        self.overdraft_limit = decimal_from_data(state["overdraft_limit"])
+        self.balance = _validation.decimal_from_data(state["balance"])
+        self.overdraft_limit = _validation.decimal_from_data(state["overdraft_limit"])
         self.interest_rate = state["interest_rate"]
         self.status = state["status"]
         self.opened_at = (

@@ -7,17 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar, Self
 
+import aggregen.runtime.validation as _validation
 from aggregen.runtime import Aggregate, Event, Metadata
-from aggregen.runtime.validation import (
-    FloatRule,
-    InstanceRule,
-    IntegerRule,
-    ListRule,
-    TextRule,
-    check,
-    check_value,
-    raise_errors,
-)
 
 from .values import Address, Currency
 
@@ -44,16 +35,26 @@ class Enrolled(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "number", self.number, IntegerRule(min=1))
-        check(errors, "name", self.name, TextRule(max_length=100))
-        check(errors, "addresses", self.addresses, ListRule(InstanceRule(Address)))
-        check(
+        _validation.check(errors, "number", self.number, _validation.IntegerRule(min=1))
+        _validation.check(
+            errors,
+            "name",
+            self.name,
+            _validation.TextRule(max_length=100),
+        )
+        _validation.check(
+            errors,
+            "addresses",
+            self.addresses,
+            _validation.ListRule(_validation.InstanceRule(Address)),
+        )
+        _validation.check(
             errors,
             "preferred_currencies",
             self.preferred_currencies,
-            ListRule(InstanceRule(Currency)),
+            _validation.ListRule(_validation.InstanceRule(Currency)),
         )
-        raise_errors(errors, subject="Enrolled event")
+        _validation.raise_errors(errors, subject="Enrolled event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -95,8 +96,13 @@ class Scored(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "risk_scores", self.risk_scores, ListRule(ListRule(FloatRule())))
-        raise_errors(errors, subject="Scored event")
+        _validation.check(
+            errors,
+            "risk_scores",
+            self.risk_scores,
+            _validation.ListRule(_validation.ListRule(_validation.FloatRule())),
+        )
+        _validation.raise_errors(errors, subject="Scored event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -160,10 +166,10 @@ class CustomerBase(Aggregate):
 
         Raises `ValidationError` listing every field that breaks its rules.
         """
-        check_value(
+        _validation.check_value(
             "number",
             number,
-            IntegerRule(min=1),
+            _validation.IntegerRule(min=1),
             nullable=False,
             subject="Customer number",
         )

@@ -9,14 +9,7 @@ import datetime
 import enum
 from typing import Any, Self
 
-from aggregen.runtime.validation import (
-    DateRule,
-    IdentifierRule,
-    InstanceRule,
-    TextRule,
-    check,
-    raise_errors,
-)
+import aggregen.runtime.validation as _validation
 
 __all__ = [
     "AccountKind",
@@ -52,11 +45,31 @@ class Address:
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "street", self.street, TextRule(max_length=100))
-        check(errors, "city", self.city, TextRule(max_length=60))
-        check(errors, "postcode", self.postcode, TextRule(pattern="[0-9]{5}"))
-        check(errors, "country", self.country, TextRule(min_length=2, max_length=2))
-        raise_errors(errors, subject="Address")
+        _validation.check(
+            errors,
+            "street",
+            self.street,
+            _validation.TextRule(max_length=100),
+        )
+        _validation.check(
+            errors,
+            "city",
+            self.city,
+            _validation.TextRule(max_length=60),
+        )
+        _validation.check(
+            errors,
+            "postcode",
+            self.postcode,
+            _validation.TextRule(pattern="[0-9]{5}"),
+        )
+        _validation.check(
+            errors,
+            "country",
+            self.country,
+            _validation.TextRule(min_length=2, max_length=2),
+        )
+        _validation.raise_errors(errors, subject="Address")
 
     def to_data(self) -> dict[str, Any]:
         """This value as JSON-ready data."""
@@ -89,11 +102,33 @@ class Holder:
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "customer_id", self.customer_id, IdentifierRule())
-        check(errors, "name", self.name, TextRule(max_length=100))
-        check(errors, "born_on", self.born_on, DateRule(), nullable=True)
-        check(errors, "address", self.address, InstanceRule(Address), nullable=True)
-        raise_errors(errors, subject="Holder")
+        _validation.check(
+            errors,
+            "customer_id",
+            self.customer_id,
+            _validation.IdentifierRule(),
+        )
+        _validation.check(
+            errors,
+            "name",
+            self.name,
+            _validation.TextRule(max_length=100),
+        )
+        _validation.check(
+            errors,
+            "born_on",
+            self.born_on,
+            _validation.DateRule(),
+            nullable=True,
+        )
+        _validation.check(
+            errors,
+            "address",
+            self.address,
+            _validation.InstanceRule(Address),
+            nullable=True,
+        )
+        _validation.raise_errors(errors, subject="Holder")
 
     def to_data(self) -> dict[str, Any]:
         """This value as JSON-ready data."""

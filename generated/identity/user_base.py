@@ -8,8 +8,8 @@ import dataclasses
 import datetime
 from typing import Any, ClassVar, Self
 
+import aggregen.runtime.validation as _validation
 from aggregen.runtime import Aggregate, Event, Metadata
-from aggregen.runtime.validation import DateRule, TextRule, check, raise_errors
 
 __all__ = [
     "Registered",
@@ -31,16 +31,22 @@ class Registered(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "email", self.email, TextRule())
-        check(
+        _validation.check(errors, "email", self.email, _validation.TextRule())
+        _validation.check(
             errors,
             "first_name",
             self.first_name,
-            TextRule(max_length=50),
+            _validation.TextRule(max_length=50),
             nullable=True,
         )
-        check(errors, "joined_on", self.joined_on, DateRule(), nullable=True)
-        raise_errors(errors, subject="Registered event")
+        _validation.check(
+            errors,
+            "joined_on",
+            self.joined_on,
+            _validation.DateRule(),
+            nullable=True,
+        )
+        _validation.raise_errors(errors, subject="Registered event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -76,8 +82,13 @@ class Renamed(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "first_name", self.first_name, TextRule(max_length=50))
-        raise_errors(errors, subject="Renamed event")
+        _validation.check(
+            errors,
+            "first_name",
+            self.first_name,
+            _validation.TextRule(max_length=50),
+        )
+        _validation.raise_errors(errors, subject="Renamed event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""

@@ -120,7 +120,8 @@ def test_check_names_stale_missing_edited_and_orphaned_files(
     assert "missing: pets/pet.py" in text
     assert "hand-edited (generated files must not be edited): pets/pet_base.py" in text
     assert "orphaned (no longer generated): pets/stray.py" in text
-    assert '+        check(errors, "name", self.name, TextRule(max_length=5))' in text
+    changed = '_validation.check(errors, "name", self.name, _validation.TextRule(max_length=5))'
+    assert f"+        {changed}" in text
     assert "--- a/people/person_base.py" in text
     assert text.rstrip().endswith("to fix it run: aggregen generate")
     assert run(capsys, "generate")[0] == 0

@@ -57,10 +57,6 @@ CLASHES: dict[str, tuple[dict[str, Any], str]] = {
         {"domain": "d", "aggregates": {"A": aggregate({"Done": {"fields": {"upcast": "String"}}})}},
         "the field 'upcast' clashes with a name the generated event uses",
     ),
-    "enum_named_like_an_imported_name": (
-        {"domain": "d", "enums": {"TextRule": {"values": ["a"]}}, "aggregates": {"A": aggregate()}},
-        "the enum 'TextRule' clashes with a name generated code imports",
-    ),
     "event_named_like_the_base_class": (
         {"domain": "d", "aggregates": {"A": aggregate({"ABase": {}})}},
         "the event A.ABase 'ABase' clashes with the base class of A",

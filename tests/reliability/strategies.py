@@ -24,7 +24,6 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from aggregen.generator.namespace import RESERVED_IMPORTS
 from aggregen.generator.naming import enum_member_name
 from aggregen.generator.validate import (
     BUILTIN_TYPES,
@@ -122,14 +121,12 @@ def free_text() -> st.SearchStrategy[str]:
 
 # Valid per docs/schema-format.md, yet refused (with a proper schema error) by the
 # model stage: a gap between the documentation and the generator, reported to the lead.
-DOCUMENTATION_GAP_SNAKE = frozenset({"self", "cls", "upcast"})
-DOCUMENTATION_GAP_PASCAL = frozenset({*RESERVED_IMPORTS, "Values"})
-# Valid per the documentation, but the generated code does not import or run:
-# bugs reported to the lead; remove a name here to reproduce.
-KNOWN_BUG_SNAKE = frozenset({"classmethod", "check_value"})
+DOCUMENTATION_GAP_SNAKE = frozenset({"upcast"})
+DOCUMENTATION_GAP_PASCAL = frozenset({"Values"})
 
 _SNAKE_POOL = (
     "check",
+    "check_value",
     "raise_errors",
     "decimal_from_data",
     "data",
@@ -158,8 +155,6 @@ _SNAKE_POOL = (
     "annotations",
     "none",
     "true",
-    "staticmethod",
-    "property",
     "dataclass",
     "literal",
     "any",
@@ -174,6 +169,8 @@ _SNAKE_POOL = (
 )
 _PASCAL_POOL = (
     "A",
+    "TextRule",
+    "ValidationError",
     "X1",
     "Rule",
     "Check",
@@ -203,7 +200,6 @@ def _snake_ok(name: str) -> bool:
         or keyword.issoftkeyword(name)
         or name in RESERVED_NAMES
         or name in DOCUMENTATION_GAP_SNAKE
-        or name in KNOWN_BUG_SNAKE
         or name.startswith("apply_")
     )
 
@@ -810,7 +806,20 @@ def _wrong_type(draw: Draw, schema: ValidSchema, data: dict[str, Any]) -> None:
 
 _BAD_SNAKE = ("Bad", "has-dash", "with space", "_private", "1st", "é", "a.b", "")
 _BAD_PASCAL = ("lower", "Has_Underscore", "With Space", "9Lives", "Ünï", "A-B", "")
-_KEYWORD_SNAKE = ("class", "match", "case", "lambda", "metadata", "to_data", "str", "id", "apply")
+_KEYWORD_SNAKE = (
+    "class",
+    "match",
+    "case",
+    "lambda",
+    "metadata",
+    "to_data",
+    "str",
+    "id",
+    "apply",
+    "classmethod",
+    "property",
+    "self",
+)
 _KEYWORD_PASCAL = ("None", "True", "String", "Exception", "Aggregate", "List", "Self", "Literal")
 
 

@@ -8,17 +8,8 @@ import dataclasses
 import decimal
 from typing import Any, ClassVar, Literal, Self
 
+import aggregen.runtime.validation as _validation
 from aggregen.runtime import Aggregate, Event, Metadata
-from aggregen.runtime.validation import (
-    ChoiceRule,
-    DecimalRule,
-    InstanceRule,
-    ListRule,
-    TextRule,
-    check,
-    decimal_from_data,
-    raise_errors,
-)
 
 from . import account_upcasters
 from .values import Channel, Note, Party
@@ -54,8 +45,8 @@ class Opened(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "owner", self.owner, InstanceRule(Party))
-        raise_errors(errors, subject="Opened event")
+        _validation.check(errors, "owner", self.owner, _validation.InstanceRule(Party))
+        _validation.raise_errors(errors, subject="Opened event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -91,16 +82,54 @@ class Deposited(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "amount", self.amount, DecimalRule())
-        check(errors, "reference", self.reference, TextRule(), nullable=True)
-        check(errors, "channel", self.channel, InstanceRule(Channel))
-        check(errors, "kind", self.kind, ChoiceRule(("cash", "card")), nullable=True)
-        check(errors, "payer", self.payer, InstanceRule(Party), nullable=True)
-        check(errors, "cosigners", self.cosigners, ListRule(InstanceRule(Party)))
-        check(errors, "tags", self.tags, ListRule(ChoiceRule(("vip", "new"))))
-        check(errors, "notes", self.notes, ListRule(InstanceRule(Note)))
-        check(errors, "currency", self.currency, TextRule())
-        raise_errors(errors, subject="Deposited event")
+        _validation.check(errors, "amount", self.amount, _validation.DecimalRule())
+        _validation.check(
+            errors,
+            "reference",
+            self.reference,
+            _validation.TextRule(),
+            nullable=True,
+        )
+        _validation.check(
+            errors,
+            "channel",
+            self.channel,
+            _validation.InstanceRule(Channel),
+        )
+        _validation.check(
+            errors,
+            "kind",
+            self.kind,
+            _validation.ChoiceRule(("cash", "card")),
+            nullable=True,
+        )
+        _validation.check(
+            errors,
+            "payer",
+            self.payer,
+            _validation.InstanceRule(Party),
+            nullable=True,
+        )
+        _validation.check(
+            errors,
+            "cosigners",
+            self.cosigners,
+            _validation.ListRule(_validation.InstanceRule(Party)),
+        )
+        _validation.check(
+            errors,
+            "tags",
+            self.tags,
+            _validation.ListRule(_validation.ChoiceRule(("vip", "new"))),
+        )
+        _validation.check(
+            errors,
+            "notes",
+            self.notes,
+            _validation.ListRule(_validation.InstanceRule(Note)),
+        )
+        _validation.check(errors, "currency", self.currency, _validation.TextRule())
+        _validation.raise_errors(errors, subject="Deposited event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -121,7 +150,7 @@ class Deposited(Event):
         """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
         return cls(
             metadata=metadata,
-            amount=decimal_from_data(data["amount"]),
+            amount=_validation.decimal_from_data(data["amount"]),
             reference=data.get("reference"),
             channel=Channel(data["channel"]) if "channel" in data else Channel.WEB,
             kind=data.get("kind"),
@@ -193,9 +222,15 @@ class Withdrawn(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "amount", self.amount, DecimalRule())
-        check(errors, "reason", self.reason, TextRule(), nullable=True)
-        raise_errors(errors, subject="Withdrawn event")
+        _validation.check(errors, "amount", self.amount, _validation.DecimalRule())
+        _validation.check(
+            errors,
+            "reason",
+            self.reason,
+            _validation.TextRule(),
+            nullable=True,
+        )
+        _validation.raise_errors(errors, subject="Withdrawn event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -209,7 +244,7 @@ class Withdrawn(Event):
         """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
         return cls(
             metadata=metadata,
-            amount=decimal_from_data(data["amount"]),
+            amount=_validation.decimal_from_data(data["amount"]),
             reason=data.get("reason"),
         )
 
@@ -378,7 +413,7 @@ class AccountBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.balance = decimal_from_data(state["balance"])
+        self.balance = _validation.decimal_from_data(state["balance"])
 
     @classmethod
     def _state_shape(cls) -> str:

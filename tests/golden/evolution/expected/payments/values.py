@@ -8,7 +8,7 @@ import dataclasses
 import enum
 from typing import Any, Self
 
-from aggregen.runtime.validation import TextRule, check, raise_errors
+import aggregen.runtime.validation as _validation
 
 __all__ = [
     "Channel",
@@ -33,8 +33,8 @@ class Note:
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "text", self.text, TextRule())
-        raise_errors(errors, subject="Note")
+        _validation.check(errors, "text", self.text, _validation.TextRule())
+        _validation.raise_errors(errors, subject="Note")
 
     def to_data(self) -> dict[str, Any]:
         """This value as JSON-ready data."""
@@ -59,9 +59,9 @@ class Party:
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "name", self.name, TextRule())
-        check(errors, "country", self.country, TextRule())
-        raise_errors(errors, subject="Party")
+        _validation.check(errors, "name", self.name, _validation.TextRule())
+        _validation.check(errors, "country", self.country, _validation.TextRule())
+        _validation.raise_errors(errors, subject="Party")
 
     def to_data(self) -> dict[str, Any]:
         """This value as JSON-ready data."""

@@ -9,22 +9,8 @@ import datetime
 import decimal
 from typing import Any, ClassVar, Literal, Self
 
+import aggregen.runtime.validation as _validation
 from aggregen.runtime import Aggregate, Event, Metadata
-from aggregen.runtime.validation import (
-    BooleanRule,
-    ChoiceRule,
-    DateRule,
-    DateTimeRule,
-    DecimalRule,
-    FloatRule,
-    IdentifierRule,
-    IntegerRule,
-    ListRule,
-    TextRule,
-    check,
-    decimal_from_data,
-    raise_errors,
-)
 
 __all__ = [
     "Cleared",
@@ -58,28 +44,63 @@ class Recorded(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(
+        _validation.check(
             errors,
             "code",
             self.code,
-            TextRule(min_length=2, max_length=8, pattern="[A-Z]+[0-9]*"),
+            _validation.TextRule(min_length=2, max_length=8, pattern="[A-Z]+[0-9]*"),
         )
-        check(errors, "body", self.body, TextRule(), nullable=True)
-        check(errors, "count", self.count, IntegerRule(min=0, max=100))
-        check(errors, "ratio", self.ratio, FloatRule(min=-1.5, max=1.5), nullable=True)
-        check(
+        _validation.check(
+            errors,
+            "body",
+            self.body,
+            _validation.TextRule(),
+            nullable=True,
+        )
+        _validation.check(
+            errors,
+            "count",
+            self.count,
+            _validation.IntegerRule(min=0, max=100),
+        )
+        _validation.check(
+            errors,
+            "ratio",
+            self.ratio,
+            _validation.FloatRule(min=-1.5, max=1.5),
+            nullable=True,
+        )
+        _validation.check(
             errors,
             "price",
             self.price,
-            DecimalRule(min=decimal.Decimal("0"), max=decimal.Decimal("9999.99")),
+            _validation.DecimalRule(
+                min=decimal.Decimal("0"),
+                max=decimal.Decimal("9999.99"),
+            ),
         )
-        check(errors, "active", self.active, BooleanRule())
-        check(errors, "due_on", self.due_on, DateRule())
-        check(errors, "updated_at", self.updated_at, DateTimeRule())
-        check(errors, "owner", self.owner, IdentifierRule())
-        check(errors, "level", self.level, ChoiceRule(("low", "mid", "high")))
-        check(errors, "labels", self.labels, ListRule(TextRule(max_length=10)))
-        raise_errors(errors, subject="Recorded event")
+        _validation.check(errors, "active", self.active, _validation.BooleanRule())
+        _validation.check(errors, "due_on", self.due_on, _validation.DateRule())
+        _validation.check(
+            errors,
+            "updated_at",
+            self.updated_at,
+            _validation.DateTimeRule(),
+        )
+        _validation.check(errors, "owner", self.owner, _validation.IdentifierRule())
+        _validation.check(
+            errors,
+            "level",
+            self.level,
+            _validation.ChoiceRule(("low", "mid", "high")),
+        )
+        _validation.check(
+            errors,
+            "labels",
+            self.labels,
+            _validation.ListRule(_validation.TextRule(max_length=10)),
+        )
+        _validation.raise_errors(errors, subject="Recorded event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -107,7 +128,7 @@ class Recorded(Event):
             count=data.get("count", 1),
             ratio=data.get("ratio"),
             price=(
-                decimal_from_data(data["price"])
+                _validation.decimal_from_data(data["price"])
                 if "price" in data
                 else decimal.Decimal("0.00")
             ),
@@ -290,7 +311,7 @@ class SampleBase(Aggregate):
         self.body = state["body"]
         self.count = state["count"]
         self.ratio = state["ratio"]
-        self.price = decimal_from_data(state["price"])
+        self.price = _validation.decimal_from_data(state["price"])
         self.active = state["active"]
         self.due_on = datetime.date.fromisoformat(state["due_on"])
         self.updated_at = (

@@ -7,8 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar, Self
 
+import aggregen.runtime.validation as _validation
 from aggregen.runtime import Aggregate, Event, Metadata
-from aggregen.runtime.validation import IntegerRule, check, check_value, raise_errors
 
 __all__ = [
     "CounterBase",
@@ -27,8 +27,14 @@ class Started(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "total", self.total, IntegerRule(), nullable=True)
-        raise_errors(errors, subject="Started event")
+        _validation.check(
+            errors,
+            "total",
+            self.total,
+            _validation.IntegerRule(),
+            nullable=True,
+        )
+        _validation.raise_errors(errors, subject="Started event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -78,10 +84,10 @@ class CounterBase(Aggregate):
 
         Raises `ValidationError` listing every field that breaks its rules.
         """
-        check_value(
+        _validation.check_value(
             "number",
             number,
-            IntegerRule(),
+            _validation.IntegerRule(),
             nullable=False,
             subject="Counter number",
         )

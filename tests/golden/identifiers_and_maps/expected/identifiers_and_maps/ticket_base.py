@@ -7,8 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar, Self
 
+import aggregen.runtime.validation as _validation
 from aggregen.runtime import Aggregate, Event, Metadata
-from aggregen.runtime.validation import TextRule, check, check_value, raise_errors
 
 __all__ = [
     "Assigned",
@@ -29,9 +29,15 @@ class Opened(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "code", self.code, TextRule())
-        check(errors, "headline", self.headline, TextRule(), nullable=True)
-        raise_errors(errors, subject="Opened event")
+        _validation.check(errors, "code", self.code, _validation.TextRule())
+        _validation.check(
+            errors,
+            "headline",
+            self.headline,
+            _validation.TextRule(),
+            nullable=True,
+        )
+        _validation.raise_errors(errors, subject="Opened event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -67,9 +73,15 @@ class Assigned(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "assignee", self.assignee, TextRule())
-        check(errors, "note", self.note, TextRule(), nullable=True)
-        raise_errors(errors, subject="Assigned event")
+        _validation.check(errors, "assignee", self.assignee, _validation.TextRule())
+        _validation.check(
+            errors,
+            "note",
+            self.note,
+            _validation.TextRule(),
+            nullable=True,
+        )
+        _validation.raise_errors(errors, subject="Assigned event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -124,10 +136,10 @@ class TicketBase(Aggregate):
 
         Raises `ValidationError` listing every field that breaks its rules.
         """
-        check_value(
+        _validation.check_value(
             "code",
             code,
-            TextRule(pattern="[A-Z]{3}-[0-9]+"),
+            _validation.TextRule(pattern="[A-Z]{3}-[0-9]+"),
             nullable=False,
             subject="Ticket code",
         )

@@ -7,14 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar, Self
 
+import aggregen.runtime.validation as _validation
 from aggregen.runtime import Aggregate, Event, Metadata
-from aggregen.runtime.validation import (
-    InstanceRule,
-    IntegerRule,
-    ListRule,
-    check,
-    raise_errors,
-)
 
 from .values import Colour, Shape
 
@@ -37,9 +31,14 @@ class Drawn(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "shape", self.shape, InstanceRule(Shape))
-        check(errors, "colours", self.colours, ListRule(InstanceRule(Colour)))
-        raise_errors(errors, subject="Drawn event")
+        _validation.check(errors, "shape", self.shape, _validation.InstanceRule(Shape))
+        _validation.check(
+            errors,
+            "colours",
+            self.colours,
+            _validation.ListRule(_validation.InstanceRule(Colour)),
+        )
+        _validation.raise_errors(errors, subject="Drawn event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""
@@ -74,9 +73,19 @@ class Painted(Event):
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "background", self.background, InstanceRule(Colour))
-        check(errors, "grid", self.grid, ListRule(ListRule(IntegerRule())))
-        raise_errors(errors, subject="Painted event")
+        _validation.check(
+            errors,
+            "background",
+            self.background,
+            _validation.InstanceRule(Colour),
+        )
+        _validation.check(
+            errors,
+            "grid",
+            self.grid,
+            _validation.ListRule(_validation.ListRule(_validation.IntegerRule())),
+        )
+        _validation.raise_errors(errors, subject="Painted event")
 
     def to_data(self) -> dict[str, Any]:
         """The event's fields as JSON-ready data."""

@@ -8,13 +8,7 @@ import dataclasses
 import enum
 from typing import Any, Self
 
-from aggregen.runtime.validation import (
-    FloatRule,
-    InstanceRule,
-    ListRule,
-    check,
-    raise_errors,
-)
+import aggregen.runtime.validation as _validation
 
 __all__ = [
     "Colour",
@@ -40,9 +34,9 @@ class Point:
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "x", self.x, FloatRule())
-        check(errors, "y", self.y, FloatRule())
-        raise_errors(errors, subject="Point")
+        _validation.check(errors, "x", self.x, _validation.FloatRule())
+        _validation.check(errors, "y", self.y, _validation.FloatRule())
+        _validation.raise_errors(errors, subject="Point")
 
     def to_data(self) -> dict[str, Any]:
         """This value as JSON-ready data."""
@@ -70,10 +64,25 @@ class Shape:
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        check(errors, "points", self.points, ListRule(InstanceRule(Point)))
-        check(errors, "colour", self.colour, InstanceRule(Colour))
-        check(errors, "origin", self.origin, InstanceRule(Point))
-        raise_errors(errors, subject="Shape")
+        _validation.check(
+            errors,
+            "points",
+            self.points,
+            _validation.ListRule(_validation.InstanceRule(Point)),
+        )
+        _validation.check(
+            errors,
+            "colour",
+            self.colour,
+            _validation.InstanceRule(Colour),
+        )
+        _validation.check(
+            errors,
+            "origin",
+            self.origin,
+            _validation.InstanceRule(Point),
+        )
+        _validation.raise_errors(errors, subject="Shape")
 
     def to_data(self) -> dict[str, Any]:
         """This value as JSON-ready data."""
