@@ -25,6 +25,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError as JsonSchemaError
 
+from aggregen.runtime.validation import INTEGER_MAX, INTEGER_MIN
+
 from .errors import SchemaError, SchemaErrors
 from .load import KeyPath, SchemaDocument, describe_value, load
 from .naming import enum_member_name, snake_case
@@ -221,9 +223,22 @@ def _schema_text() -> str:
     return importlib.resources.files("aggregen").joinpath("schema.json").read_text("utf-8")
 
 
+def _is_integer(checker: object, instance: object) -> bool:
+    """JSON Schema's "integer", but only a YAML integer: not `5.0`, not a boolean."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_STRICT_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+
+
 @functools.cache
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json_schema())
+    """The schema's validator; an "integer" must be a real integer (JSON Schema takes 5.0)."""
+    strict = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, type_checker=_STRICT_TYPES
+    )
+    validator: jsonschema.Draft202012Validator = strict(json_schema())
+    return validator
 
 
 def _structure_errors(document: SchemaDocument) -> list[SchemaError]:
@@ -541,6 +556,10 @@ class _Checker:
             if type_name == "Integer" and isinstance(value, float):
                 message = f"{option!r} of an Integer field must be an integer, not {value!r}"
                 self._value_error((*path, option), message)
+            elif type_name == "Integer" and isinstance(value, int):
+                problem = _integer_range_problem(value)
+                if problem is not None:
+                    self._value_error((*path, option), f"{option!r} {problem}")
         low, high = spec.get("min"), spec.get("max")
         if low is not None and high is not None and low > high:
             self._value_error((*path, "max"), f"'max' ({high}) is less than 'min' ({low})")
@@ -980,12 +999,24 @@ def _number_problem(value: Any, type_name: str, spec: Mapping[str, Any]) -> str 
     if number is None:
         wanted = {"Integer": "an integer", "Float": "a number"}.get(type_name, "a decimal number")
         return f"must be {wanted}, not {describe_value(value)}"
+    if type_name == "Integer":
+        problem = _integer_range_problem(value)
+        if problem is not None:
+            return problem
     low, high = spec.get("min"), spec.get("max")
     if low is not None and number < decimal.Decimal(repr(low)):
         return f"{value!r} is less than 'min' ({low})"
     if high is not None and number > decimal.Decimal(repr(high)):
         return f"{value!r} is greater than 'max' ({high})"
     return None
+
+
+def _integer_range_problem(value: int) -> str | None:
+    """Why an Integer option or default does not fit the runtime's 64-bit integers."""
+    if INTEGER_MIN <= value <= INTEGER_MAX:
+        return None
+    shown = str(value) if abs(value) < 10**30 else "a number that large"
+    return f"{shown} does not fit in 64 bits (from {INTEGER_MIN} to {INTEGER_MAX})"
 
 
 def _parse_decimal(value: Any) -> decimal.Decimal | None:

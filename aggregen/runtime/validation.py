@@ -23,6 +23,8 @@ from typing import Protocol
 from .errors import ValidationError
 
 __all__ = [
+    "INTEGER_MAX",
+    "INTEGER_MIN",
     "BooleanRule",
     "ChoiceRule",
     "DateRule",
@@ -43,6 +45,10 @@ __all__ = [
 ]
 
 Errors = dict[str, list[str]]
+
+INTEGER_MIN = -(2**63)
+INTEGER_MAX = 2**63 - 1
+"""The range of an Integer field: a signed 64-bit integer, what the store can encode."""
 
 
 class Rule(Protocol):
@@ -95,7 +101,7 @@ class TextRule:
 
 @dataclass(frozen=True, slots=True)
 class IntegerRule:
-    """An `int` (not a `bool`), with optional inclusive bounds."""
+    """An `int` (not a `bool`) that fits in 64 bits (signed), with optional inclusive bounds."""
 
     min: int | None = None
     max: int | None = None
@@ -103,6 +109,9 @@ class IntegerRule:
     def check(self, errors: Errors, name: str, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             _wrong_type(errors, name, "an int", value)
+            return
+        if not INTEGER_MIN <= value <= INTEGER_MAX:
+            _add(errors, name, f"must fit in 64 bits (from {INTEGER_MIN} to {INTEGER_MAX})")
             return
         _check_bounds(errors, name, value, self.min, self.max)
 

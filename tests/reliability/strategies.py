@@ -31,6 +31,7 @@ from aggregen.generator.validate import (
     RESERVED_DOMAIN_NAMES,
     RESERVED_NAMES,
 )
+from aggregen.runtime.validation import INTEGER_MAX, INTEGER_MIN
 
 __all__ = [
     "ATTACKS",
@@ -335,13 +336,13 @@ def _string_field(draw: Draw, spec: dict[str, Any], identifier: bool) -> Value:
 
 
 def _integer_field(draw: Draw, spec: dict[str, Any], identifier: bool) -> Value:
-    limit = 10**6 if identifier else 2**62  # the store (orjson) refuses more: see the report
-    low = 0 if identifier else -limit
-    number: int = draw(st.integers(low, limit) | st.sampled_from([0, 1, low]))
+    limit = 10**6 if identifier else INTEGER_MAX
+    low = 0 if identifier else INTEGER_MIN
+    number: int = draw(st.integers(low, limit) | st.sampled_from([0, 1, low, limit]))
     if draw(st.booleans()):
         spec["min"] = draw(st.integers(low, number))
     if draw(st.booleans()):
-        spec["max"] = draw(st.integers(number, number + 10**6))
+        spec["max"] = draw(st.integers(number, min(number + 10**6, INTEGER_MAX)))
     return Value(number)
 
 
@@ -779,9 +780,9 @@ def _wrong_type(draw: Draw, schema: ValidSchema, data: dict[str, Any]) -> None:
     elif choice == 2:
         aggregate["events"] = draw(st.sampled_from([["Done"], "Done", None]))
     elif choice == 3:
-        aggregate["snapshot_threshold"] = draw(st.sampled_from([-1, "10", 1.5, True]))
+        aggregate["snapshot_threshold"] = draw(st.sampled_from([-1, "10", 1.5, 5.0, True]))
     elif choice == 4:
-        event["version"] = draw(st.sampled_from([0, -3, "2", 1.5]))
+        event["version"] = draw(st.sampled_from([0, -3, "2", 1.5, 3.0]))
     elif choice == 5:
         event["type"] = draw(st.sampled_from(["", 5, None, ["x"]]))
     elif choice == 6:
@@ -907,7 +908,7 @@ def _bad_default(draw: Draw, schema: ValidSchema, data: dict[str, Any]) -> None:
         spec["max_length"] = 2
         bad.append("abc")
     elif kind == "Integer":
-        bad += ["ten", 1.5, True, "1"]
+        bad += ["ten", 1.5, 2.0, True, "1", 2**64, INTEGER_MIN - 1]
         spec["max"] = 3
         bad.append(4)
     elif kind == "Float":
@@ -947,6 +948,9 @@ def _bad_options(draw: Draw, schema: ValidSchema, data: dict[str, Any]) -> None:
                 {"type": "Float", "min": 0.5, "max": -0.5},
                 {"type": "Decimal", "min": 10, "max": 9.99},
                 {"type": "Integer", "min": 1.5},
+                {"type": "Integer", "min": 1.0},
+                {"type": "Integer", "max": INTEGER_MAX + 1},
+                {"type": "String", "max_length": 3.0},
                 {"type": "String", "min_length": 3, "max_length": 1},
                 {"type": "Text", "min_length": -1},
                 {"type": "String", "pattern": "[a-"},
@@ -1033,7 +1037,7 @@ def _broken_rule(draw: Draw, schema: ValidSchema, data: dict[str, Any]) -> None:
 def _format_or_structure(draw: Draw, schema: ValidSchema, data: dict[str, Any]) -> None:
     choice = draw(st.integers(0, 4))
     if choice == 0:
-        data["format"] = draw(st.sampled_from([2, 0, "1", 1.5]))
+        data["format"] = draw(st.sampled_from([2, 0, "1", 1.5, 1.0]))
     elif choice == 1:
         del data["aggregates"]
     elif choice == 2:
