@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime
 import hashlib
 import typing
-import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 from .codec import decoder_for, encode
 from .event import Event, Metadata
+from .message import uuid4_string
 from .stream_name import default_category, stream_name
 
 __all__ = ["Aggregate"]
 
+_UTC = datetime.UTC
+_new_tuple = tuple.__new__  # builds Metadata without its Python-level __new__
 _BASE_ATTRIBUTES = frozenset({"id", "_version", "_pending", "_stream"})
 
 
@@ -42,7 +44,7 @@ class Aggregate:
     _stream: tuple[str, str] | None  # (id, stream name), computed once per id
 
     def __init__(self, *, id: str | None = None) -> None:
-        self.id = str(uuid.uuid4()) if id is None else id
+        self.id = uuid4_string() if id is None else id
         self._version = -1
         self._pending = []
         self._stream = None
@@ -100,14 +102,18 @@ class Aggregate:
             raise ValueError(f"this {type(event).__name__} event was raised already")
         self.apply(event)
         self._version += 1
-        metadata = Metadata(
-            id=str(uuid.uuid4()),
-            time=datetime.datetime.now(datetime.UTC),
-            stream_name=self._stream_name(),
-            position=self._version,
-            schema_version=event.__schema_version__,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
+        metadata = _new_tuple(
+            Metadata,
+            (
+                uuid4_string(),
+                datetime.datetime.now(_UTC),
+                self._stream_name(),
+                self._version,
+                None,
+                event.__schema_version__,
+                correlation_id,
+                causation_id,
+            ),
         )
         object.__setattr__(event, "metadata", metadata)
         self._pending.append(event)

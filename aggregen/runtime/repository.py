@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
@@ -11,7 +10,7 @@ from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
 from .errors import AggregateNotFoundError, StreamDataError
 from .event import Event, Metadata
-from .message import NewMessage, RecordedMessage, StreamWrite
+from .message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
 from .store import EventStore
 from .stream_name import snapshot_stream_name
 from .unit_of_work import active_unit_of_work
@@ -118,7 +117,7 @@ class Repository(Generic[A]):
             "shape": cls._state_shape(),
             "state": aggregate._snapshot_state(),
         }
-        message = NewMessage(str(uuid.uuid4()), SNAPSHOT_TYPE, data, None)
+        message = NewMessage(uuid4_string(), SNAPSHOT_TYPE, data, None)
         stream = snapshot_stream_name(cls.category(), aggregate.id)
         try:
             self.store.append([StreamWrite(stream, None, [message])])
