@@ -2,8 +2,10 @@
 
 YAML is read with the YAML 1.2 core schema rules, not PyYAML's YAML 1.1 ones: only
 `true`/`false` are booleans (`yes`, `no`, `on`, `off` stay strings), dates and times
-stay strings, `010` is ten, and `1:20` is a string. Every mapping key and sequence
-item keeps its 1-based line and column, so later stages can point at it.
+stay strings, `010` is ten, and `1:20` is a string. U+0085, U+2028 and U+2029 are
+ordinary characters, as in YAML 1.2 (PyYAML reads them as line breaks): they are kept
+exactly in every value. Every mapping key and sequence item keeps its 1-based line
+and column, so later stages can point at it.
 """
 
 from __future__ import annotations
@@ -53,6 +55,29 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+
+
+_NOT_BREAKS = ("\x85", "\u2028", "\u2029")
+"""Line breaks to YAML 1.1 and PyYAML, ordinary characters to YAML 1.2."""
+
+
+def _protect(text: str) -> tuple[str, dict[int, str]]:
+    """`text` with each of `_NOT_BREAKS` swapped for an unused private-use character.
+
+    PyYAML then reads them as the plain characters YAML 1.2 says they are; the
+    returned table (`str.translate`) swaps them back in the values read.
+    """
+    table: dict[int, str] = {}
+    candidates = (chr(code) for code in range(0xE000, 0xF900))
+    for char in _NOT_BREAKS:
+        if char not in text:
+            continue
+        stand_in = next((c for c in candidates if c not in text), None)
+        if stand_in is None:  # every candidate is in use: leave PyYAML's reading
+            break
+        text = text.replace(char, stand_in)
+        table[ord(stand_in)] = char
+    return text, table
 
 
 class _CoreSchemaLoader(yaml.SafeLoader):
@@ -246,7 +271,7 @@ class _Builder:
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.text = text
+        self.text, self.restore = _protect(text)
         self.errors: list[SchemaError] = []
         self.locations: dict[KeyPath, tuple[int, int]] = {}
         self.value_locations: dict[KeyPath, tuple[int, int]] = {}
@@ -317,6 +342,8 @@ class _Builder:
 
     def _scalar(self, loader: _CoreSchemaLoader, event: yaml.ScalarEvent) -> None:
         line, column = _mark(event.start_mark)
+        if self.restore:
+            event.value = event.value.translate(self.restore)
         tag = event.tag
         if tag is None or tag == "!":
             resolved = loader.resolve(  # type: ignore[no-untyped-call]

@@ -81,6 +81,32 @@ def test_load_keeps_scalars_as_yaml_1_2_core(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
+def test_next_line_and_separators_are_characters_as_in_yaml_1_2(tmp_path: Path, char: str) -> None:
+    """PyYAML reads U+0085 (and U+2028, U+2029) as line breaks; YAML 1.2 does not."""
+    text = (
+        f'double: "next{char}line"\n'
+        f"single: 'next{char}line'\n"
+        f"plain: next{char}line\n"
+        f"block: |\n  next{char}line\n"
+        f"key{char}name: [a{char}, '{char}']\n"
+        f"# comment{char}hidden: 1\n"
+        f"after: {char}\\N{char}\n"
+        'escapes: "\\N\\L\\P"\n'
+    )
+    (document,) = load([_write(tmp_path, "s.yaml", text)])
+    assert document.data == {
+        "double": f"next{char}line",
+        "single": f"next{char}line",
+        "plain": f"next{char}line",
+        "block": f"next{char}line\n",
+        f"key{char}name": [f"a{char}", char],
+        "after": f"{char}\\N{char}",
+        "escapes": "\x85\u2028\u2029",
+    }
+    assert document.locate(("after",)) == (8, 1)
+
+
 def test_load_records_positions_of_keys_items_and_values(tmp_path: Path) -> None:
     path = _write(
         tmp_path,

@@ -44,6 +44,7 @@ __all__ = [
     "free_text",
     "invalid_schemas",
     "valid_schemas",
+    "yaml_text",
 ]
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
@@ -480,20 +481,50 @@ class ValidSchema:
     """Every name used (to pick names that are not)."""
 
     def text(self, **dump: Any) -> str:
-        """The schema as YAML; `dump` goes to `yaml.safe_dump` (`allow_unicode`, say).
-
-        A raw U+0085 in a quoted scalar is read back as a line break (reported to the
-        lead), so text holding one is always written with escapes.
-        """
-        text: str = yaml.safe_dump(self.data, sort_keys=False, **dump)
-        if "\x85" in text:
-            text = yaml.safe_dump(self.data, sort_keys=False, **(dump | {"allow_unicode": False}))
-        return text
+        """The schema as YAML; `dump` goes to `yaml.safe_dump` (`allow_unicode`, say)."""
+        return yaml_text(self.data, **dump)
 
     def renamed(self, domain: str) -> ValidSchema:
         data = dict(self.data)
         data["domain"] = domain
         return ValidSchema(data, self.creations, self.names)
+
+
+_NOT_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+class _RawDumper(yaml.SafeDumper):
+    stand_ins: dict[str, str] = {}  # noqa: RUF012
+
+
+def _represent_str(dumper: _RawDumper, value: str) -> yaml.ScalarNode:
+    if not any(char in value for char in dumper.stand_ins):
+        return dumper.represent_str(value)
+    for char, stand_in in dumper.stand_ins.items():
+        value = value.replace(char, stand_in)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+
+
+_RawDumper.add_representer(str, _represent_str)
+
+
+def yaml_text(data: Any, **dump: Any) -> str:
+    """`data` as YAML by `yaml.safe_dump`, but with U+0085, U+2028, U+2029 written raw.
+
+    PyYAML's emitter writes those characters as YAML 1.1 line breaks (a break and an
+    indentation, which YAML 1.2 reads as content); with `allow_unicode` they are
+    written raw inside double-quoted scalars instead, as YAML 1.2 has them.
+    """
+    text: str = yaml.safe_dump(data, sort_keys=False, **dump)
+    if not dump.get("allow_unicode"):
+        return text
+    free = (chr(code) for code in range(0xE000, 0xF900) if chr(code) not in text)
+    stand_ins = {char: next(free) for char in _NOT_BREAKS}
+    dumper = type("Dumper", (_RawDumper,), {"stand_ins": stand_ins})
+    text = yaml.dump(data, Dumper=dumper, sort_keys=False, **dump)
+    for char, stand_in in stand_ins.items():
+        text = text.replace(stand_in, char)
+    return text
 
 
 def _description(draw: Draw, target: dict[str, Any]) -> None:
