@@ -23,7 +23,7 @@ from .fieldmodel import (
     resolve_fields,
     text,
 )
-from .fieldtypes import TypeContext, field_spec
+from .fieldtypes import TypeContext, field_spec, type_shape
 from .literals import literal, repr_quoted
 from .modeltypes import (
     AggregateModel,
@@ -371,7 +371,7 @@ class AggregateBuilder:
                     )
                 continue
             aim = state[target]
-            if aim.info.annotation != field.info.annotation:
+            if type_shape(aim.spec) != type_shape(field.spec):
                 self.problems.add(
                     field.key_path,
                     f"event field {field.name!r} ({field.info.annotation}) cannot set the "

@@ -27,6 +27,7 @@ __all__ = [
     "TypeProblem",
     "field_spec",
     "resolve_type",
+    "type_shape",
 ]
 
 Import = tuple[str, str]
@@ -381,3 +382,21 @@ def resolve_type(spec: Mapping[str, Any], context: TypeContext, depth: int = 0) 
 def enum_members(values: tuple[str, ...]) -> tuple[str, ...]:
     """Member names for enum values, in order (clashes are the caller's to report)."""
     return tuple(enum_member_name(v) for v in values)
+
+
+def type_shape(raw: object, depth: int = 0) -> object:
+    """What decides whether one field's value can be copied into another's.
+
+    The type name, except that String and Text are one shape, an Enum is the set of
+    its values (in any order: `Literal` types are unions) and a List the shape of its
+    items.
+    """
+    spec = field_spec(raw)
+    kind = spec.get("type")
+    if kind in ("String", "Text"):
+        return "str"
+    if kind == "Enum":
+        return ("Enum", frozenset(str(v) for v in spec.get("values") or ()))
+    if kind == "List" and depth < 20:
+        return ("List", type_shape(spec.get("of", "String"), depth + 1))
+    return kind

@@ -28,6 +28,7 @@ from jsonschema.exceptions import ValidationError as JsonSchemaError
 from aggregen.runtime.validation import INTEGER_MAX, INTEGER_MIN
 
 from .errors import SchemaError, SchemaErrors
+from .fieldtypes import type_shape
 from .load import KeyPath, SchemaDocument, describe_value, load
 from .naming import enum_member_name, snake_case
 
@@ -134,6 +135,9 @@ RESERVED_CLASS_NAMES = frozenset(
     }
 )
 """PascalCase names no aggregate, event, value object or enum may take."""
+
+_EVENT_METHODS = frozenset({"upcast"})
+"""snake_case names no event field may take (methods of generated events)."""
 
 _PYTHON_BUILTINS = frozenset(dir(builtins))
 
@@ -393,6 +397,7 @@ class _Checker:
         for name, aggregate in self.aggregates.items():
             self._class_name(("aggregates", name), "aggregate")
             self._aggregate(name, aggregate, categories)
+        self._generated_names()
         return self.errors
 
     # -- names -----------------------------------------------------------------
@@ -688,6 +693,64 @@ class _Checker:
         self._event_aliases(base, aggregate["events"], wire_types)
         for command_name, command in (aggregate.get("commands") or {}).items():
             self._command(base, command_name, command, fields)
+        self._apply_methods(base, aggregate)
+
+    def _apply_methods(self, base: KeyPath, aggregate: dict[str, Any]) -> None:
+        """`apply_<event>` methods: one per event, not the name of a field or command."""
+        methods: dict[str, str] = {}
+        for event_name in aggregate["events"]:
+            method = f"apply_{snake_case(event_name)}"
+            other = methods.setdefault(method, event_name)
+            if other != event_name:
+                message = (
+                    f"event {event_name!r} would get the apply method {method!r} of event {other!r}"
+                )
+                self._error((*base, "events", event_name), message)
+        for kind, key in (("field", "fields"), ("command", "commands")):
+            for name in aggregate.get(key) or {}:
+                if name in methods:
+                    message = (
+                        f"{kind} name {name!r} is the apply method of event {methods[name]!r} "
+                        "(generated code uses it)"
+                    )
+                    self._error((*base, key, name), message)
+
+    def _generated_names(self) -> None:
+        """Names the generator makes must not be schema names: classes and modules."""
+        made: dict[str, str] = {}
+        for name in self.aggregates:
+            made[f"{name}Base"] = f"the base class of aggregate {name!r}"
+            made[f"{name}Repository"] = f"the repository of aggregate {name!r}"
+        places: list[tuple[KeyPath, str]] = [
+            *((("value_objects", n), "value object") for n in self.value_objects),
+            *((("enums", n), "enum") for n in self.enums),
+            *((("aggregates", n), "aggregate") for n in self.aggregates),
+        ]
+        for aggregate_name, aggregate in self.aggregates.items():
+            places += [
+                (("aggregates", aggregate_name, "events", n), "event") for n in aggregate["events"]
+            ]
+        events: dict[str, str] = {}
+        for path, kind in sorted(places, key=lambda place: self.document.locate(place[0])):
+            name = str(path[-1])
+            if name in made:
+                self._error(path, f"{kind} name {name!r} is {made[name]}")
+            if kind == "event":
+                first = events.setdefault(name, str(path[1]))
+                if first != path[1]:
+                    message = (
+                        f"event {name!r} is also an event of aggregate {first!r} "
+                        "(event names are unique within the domain)"
+                    )
+                    self._error(path, message)
+        if self.value_objects or self.enums:
+            for name in self.aggregates:
+                if snake_case(name) == "values":
+                    message = (
+                        f"aggregate {name!r} would generate module 'values', the module of the "
+                        "domain's value objects and enums"
+                    )
+                    self._error(("aggregates", name), message)
 
     def _identifier(self, base: KeyPath, fields: dict[str, Any]) -> None:
         first: str | None = None
@@ -737,6 +800,12 @@ class _Checker:
         fields: dict[str, Any] = event.get("fields") or {}
         for field_name, raw in fields.items():
             self._field((*path, "fields", field_name), raw)
+            if field_name in _EVENT_METHODS:
+                message = (
+                    f"field name {field_name!r} is reserved in events "
+                    "(the generated event's class method)"
+                )
+                self._error((*path, "fields", field_name), message)
         self._field_aliases((*path, "fields"), fields)
         self._maps(path, event, fields, aggregate_fields)
         version = event.get("version", 1)
@@ -824,11 +893,19 @@ class _Checker:
                     f"aggregate {path[1]!r}"
                 )
                 self._value_error(where, message + _did_you_mean(target, aggregate_fields))
+            elif target is not None and _spec(aggregate_fields[target]).get("identifier") is True:
+                message = (
+                    f"'maps' sends {source!r} to the identifier {target!r}, which events do "
+                    "not change (a creating command sets it); map it to another field or null"
+                )
+                self._value_error(where, message)
         receivers: dict[str, str] = {}
         for source, raw in fields.items():
             target = maps.get(source, source)
             if target is None or target not in aggregate_fields:
                 continue
+            if source in maps and _spec(aggregate_fields[target]).get("identifier") is True:
+                continue  # reported above
             where = (*path, "maps", source) if source in maps else (*path, "fields", source)
             locate = self._value_error if source in maps else self._error
             other = receivers.setdefault(target, source)
@@ -842,7 +919,7 @@ class _Checker:
             target_raw = aggregate_fields[target]
             if not (self._resolvable(raw) and self._resolvable(target_raw)):
                 continue
-            if _shape(raw) != _shape(target_raw):
+            if type_shape(raw) != type_shape(target_raw):
                 message = (
                     f"event field {source!r} ({_shape_text(raw)}) is copied into aggregate "
                     f"field {target!r} ({_shape_text(aggregate_fields[target])}), a different "
@@ -895,19 +972,6 @@ def _path_to(graph: Mapping[str, list[tuple[str, str]]], start: str, goal: str) 
                 trail[target] = [*trail[current], f"{current}.{field_name}"]
                 queue.append(target)
     return None
-
-
-def _shape(raw: Any, depth: int = 0) -> object:
-    """What decides a field's Python type: String and Text are both `str`."""
-    spec = _spec(raw)
-    type_name = spec["type"]
-    if type_name in _STRINGS:
-        return "str"
-    if type_name == "Enum":
-        return ("Enum", tuple(sorted(spec.get("values") or ())))
-    if type_name == "List" and depth < 20:
-        return ("List", _shape(spec.get("of", "String"), depth + 1))
-    return type_name
 
 
 def _shape_text(raw: Any) -> str:

@@ -1,4 +1,4 @@
-"""The model stage never produces a clashing name: it reports the schema node instead."""
+"""Generated names never clash: validate (and, behind it, the model stage) reports the node."""
 
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ def aggregate(
 CLASHES: dict[str, tuple[dict[str, Any], str]] = {
     "aggregate_module_named_values": (
         {"domain": "d", "enums": {"E": {"values": ["a"]}}, "aggregates": {"Values": aggregate()}},
-        "s.yaml:7:3: the module of Values 'values' clashes with the values module",
+        "s.yaml:7:3: aggregate 'Values' would generate module 'values', the module of the domain's",
     ),
     "aggregate_named_like_a_base_class": (
         {"domain": "d", "aggregates": {"Foo": aggregate(), "FooBase": aggregate({"Other": {}})}},
-        "the aggregate 'FooBase' clashes with the base class of Foo",
+        "s.yaml:8:3: aggregate name 'FooBase' is the base class of aggregate 'Foo'",
     ),
     "value_object_named_like_a_repository": (
         {
@@ -39,27 +39,27 @@ CLASHES: dict[str, tuple[dict[str, Any], str]] = {
             "value_objects": {"OrderRepository": {"fields": {"x": "String"}}},
             "aggregates": {"Order": aggregate()},
         },
-        "the repository of Order 'OrderRepository' clashes with the value object",
+        "s.yaml:3:3: value object name 'OrderRepository' is the repository of aggregate 'Order'",
     ),
     "one_event_name_in_two_aggregates": (
         {"domain": "d", "aggregates": {"A": aggregate(), "B": aggregate()}},
-        "s.yaml:10:7: the event B.Done 'Done' clashes with the event A.Done",
+        "s.yaml:10:7: event 'Done' is also an event of aggregate 'A'",
     ),
     "apply_methods_of_similar_event_names": (
         {"domain": "d", "aggregates": {"A": aggregate({"HTTPDone": {}, "HttpDone": {}})}},
-        "the apply method of HttpDone 'apply_http_done' clashes with the apply method of HTTPDone",
+        "event 'HttpDone' would get the apply method 'apply_http_done' of event 'HTTPDone'",
     ),
     "field_named_like_an_apply_method": (
         {"domain": "d", "aggregates": {"A": aggregate(fields={"apply_done": "String"})}},
-        "the apply method of Done 'apply_done' clashes with the field",
+        "s.yaml:7:7: field name 'apply_done' is the apply method of event 'Done'",
     ),
     "event_field_named_like_a_runtime_method": (
         {"domain": "d", "aggregates": {"A": aggregate({"Done": {"fields": {"upcast": "String"}}})}},
-        "the field 'upcast' clashes with a name the generated event uses",
+        "s.yaml:7:11: field name 'upcast' is reserved in events",
     ),
     "event_named_like_the_base_class": (
         {"domain": "d", "aggregates": {"A": aggregate({"ABase": {}})}},
-        "the event A.ABase 'ABase' clashes with the base class of A",
+        "s.yaml:5:7: event name 'ABase' is the base class of aggregate 'A'",
     ),
 }
 

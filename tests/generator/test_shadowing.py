@@ -75,7 +75,7 @@ def test_classes_may_take_the_names_of_validation_rules(tmp_path: Path) -> None:
         assert module.IntegerRule.make(error=error).pending_events[0].error == error
 
 
-@pytest.mark.parametrize("name", ["classmethod", "staticmethod", "property"])
+@pytest.mark.parametrize("name", ["classmethod", "staticmethod", "property", "self", "cls"])
 @pytest.mark.parametrize(
     "where",
     ["command", "event field", "value object field", "aggregate field"],
@@ -141,3 +141,34 @@ def test_a_value_object_default_imports_the_enums_inside_it(tmp_path: Path) -> N
         assert thing.note.mood is module.Mood.SAD
         assert thing.note.inner.mood is module.Mood.HAPPY
         assert thing.pending_events[0].notes[0].mood is module.Mood.HAPPY
+
+
+def test_enums_with_the_same_values_in_another_order_copy(tmp_path: Path) -> None:
+    schema = {
+        "domain": "enum_order",
+        "aggregates": {
+            "Thing": {
+                "fields": {
+                    "state": {"type": "Enum", "values": ["on", "off"]},
+                    "states": {"type": "List", "of": {"type": "Enum", "values": ["on", "off"]}},
+                },
+                "events": {
+                    "Done": {
+                        "fields": {
+                            "state": {"type": "Enum", "values": ["off", "on"]},
+                            "states": {
+                                "type": "List",
+                                "of": {"type": "Enum", "values": ["off", "on"]},
+                            },
+                        }
+                    }
+                },
+                "commands": {"make": {"event": "Done", "creates": True}},
+            }
+        },
+    }
+    out = _generate(tmp_path, schema)
+    with importable(out, ["enum_order"]):
+        module = importlib.import_module("enum_order")
+        thing = module.Thing.make(state="off", states=["on"])
+        assert (thing.state, thing.states) == ("off", ["on"])

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from aggregen.generator.naming import enum_member_name
+from aggregen.generator.naming import enum_member_name, snake_case
 from aggregen.generator.validate import (
     BUILTIN_TYPES,
     RESERVED_CLASS_NAMES,
@@ -121,10 +121,9 @@ def free_text() -> st.SearchStrategy[str]:
 
 # -- names ---------------------------------------------------------------------
 
-# Valid per docs/schema-format.md, yet refused (with a proper schema error) by the
-# model stage: a gap between the documentation and the generator, reported to the lead.
-DOCUMENTATION_GAP_SNAKE = frozenset({"upcast"})
-DOCUMENTATION_GAP_PASCAL = frozenset({"Values"})
+# Documented rules the strategies do not model per position: `upcast` is reserved for
+# event fields only, an aggregate named `Values` only beside value objects or enums.
+_RESERVED_IN_PLACES = frozenset({"upcast", "Values"})
 
 _SNAKE_POOL = (
     "check",
@@ -201,7 +200,7 @@ def _snake_ok(name: str) -> bool:
         keyword.iskeyword(name)
         or keyword.issoftkeyword(name)
         or name in RESERVED_NAMES
-        or name in DOCUMENTATION_GAP_SNAKE
+        or name in _RESERVED_IN_PLACES
         or name.startswith("apply_")
     )
 
@@ -210,7 +209,7 @@ def _pascal_ok(name: str) -> bool:
     return not (
         keyword.iskeyword(name)
         or name in RESERVED_CLASS_NAMES
-        or name in DOCUMENTATION_GAP_PASCAL
+        or name in _RESERVED_IN_PLACES
         or name.endswith(("Base", "Repository", "Behavior"))
     )
 
@@ -691,7 +690,9 @@ def _event(
     for target, spec in aggregate_fields.items():
         mode = draw(st.sampled_from(["skip", "same", "same", "renamed", "null"]))
         if target == identifier_name and mode in ("renamed", "null"):
-            mode = "same"  # see DOCUMENTATION_GAP: the model refuses the other two
+            # 'maps' to the identifier is an error (documented); an event field named
+            # like it is the creating command's id parameter, so of the identifier's type
+            mode = "same"
         if mode == "same":
             fields[target] = _copy(draw, spec)
         elif mode == "renamed":
@@ -722,6 +723,8 @@ def _copy(draw: Draw, original: _Field) -> _Field:
     spec.pop("identifier", None)
     if spec["type"] in ("String", "Text") and draw(st.booleans()):
         spec["type"] = "Text" if spec["type"] == "String" else "String"
+    if spec["type"] == "Enum" and draw(st.booleans()):
+        spec["values"] = list(reversed(spec["values"]))  # the same values in any order
     required = original.required
     if draw(st.booleans()):
         required = draw(st.booleans())
@@ -1008,7 +1011,7 @@ def _broken_rule(draw: Draw, schema: ValidSchema, data: dict[str, Any]) -> None:
     """A rule beyond structure: duplicates, cycles, identifiers, clashes."""
     aggregate = _any_aggregate(draw, data)
     aggregate_name = next(n for n, a in data["aggregates"].items() if a is aggregate)
-    choice = draw(st.integers(0, 9))
+    choice = draw(st.integers(0, 13))
     if choice == 0:  # two events with one wire type name
         events = aggregate["events"]
         first = sorted(events)[0]
@@ -1059,6 +1062,24 @@ def _broken_rule(draw: Draw, schema: ValidSchema, data: dict[str, Any]) -> None:
         aggregate.setdefault("commands", {})[_unused(schema, "zz_mutated_command")] = {
             "event": event
         }
+    elif choice == 10:  # an event field named like the event's upcast method
+        event = aggregate["events"][sorted(aggregate["events"])[0]]
+        event.setdefault("fields", {})["upcast"] = "String"
+    elif choice == 11:  # a field named like an apply method
+        first = sorted(aggregate["events"])[0]
+        aggregate.setdefault("fields", {})[f"apply_{snake_case(first)}"] = "String"
+    elif choice == 12:  # one event name in two aggregates
+        first = sorted(aggregate["events"])[0]
+        data["aggregates"][_unused(schema, "ZzMutatedTwin")] = {"events": {first: {}}}
+    elif choice == 13:  # 'maps' sending an event field to the identifier
+        fields = aggregate.setdefault("fields", {})
+        if not any(isinstance(f, dict) and f.get("identifier") for f in fields.values()):
+            fields[_unused(schema, "zz_mutated_key")] = {"type": "String", "identifier": True}
+        key = next(n for n, f in fields.items() if isinstance(f, dict) and f.get("identifier"))
+        event = aggregate["events"][sorted(aggregate["events"])[0]]
+        source = _unused(schema, "zz_mutated_source")
+        event.setdefault("fields", {})[source] = "String"
+        event.setdefault("maps", {})[source] = key
     else:  # enum values naming one member
         data.setdefault("enums", {})[_unused(schema, "ZzMutatedEnum")] = {
             "values": draw(st.sampled_from([["in progress", "in-progress"], ["!!"], ["a", "A"]]))
