@@ -30,6 +30,7 @@ from aggregen.runtime.validation import INTEGER_MAX, INTEGER_MIN
 from .errors import SchemaError, SchemaErrors
 from .fieldtypes import type_shape
 from .load import KeyPath, SchemaDocument, describe_value, load
+from .namespace import RESERVED_IMPORTS
 from .naming import enum_member_name, snake_case
 
 __all__ = [
@@ -120,15 +121,7 @@ RESERVED_NAMES = frozenset(
 RESERVED_CLASS_NAMES = frozenset(
     {
         *BUILTIN_TYPES,
-        "Aggregate",
-        "Any",
-        "ClassVar",
-        "Event",
-        "EventStore",
-        "Literal",
-        "Metadata",
-        "Repository",
-        "Self",
+        *RESERVED_IMPORTS,
         "StrEnum",
         "UnitOfWork",
         *(name for name in dir(builtins) if name[:1].isupper()),
