@@ -11,6 +11,8 @@ AGGREGEN_TEST_MESSAGEDB_URI=$(scripts/messagedb-setup.sh) || {
   exit 1
 }
 export AGGREGEN_TEST_MESSAGEDB_URI
+# Property-based schema tests: 2x the default examples, about 2,000 schemas a run.
+export AGGREGEN_RELIABILITY_SCALE="${AGGREGEN_RELIABILITY_SCALE:-2}"
 
 echo "== ruff" >&2
 .venv/bin/ruff check .

@@ -16,6 +16,7 @@ import copy
 import datetime
 import decimal
 import keyword
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -492,34 +493,50 @@ class ValidSchema:
 _NOT_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
-class _RawDumper(yaml.SafeDumper):
+# Plain scalars that YAML 1.2's core schema (aggregen's reading) takes for a number,
+# a boolean or null, while PyYAML's YAML 1.1 resolver would write them unquoted
+# (`4E+1`, `0o17`, `.NaN`...). Such strings are written quoted.
+_YAML12_NOT_STRING = re.compile(
+    r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+    r"|null|Null|NULL|~|true|True|TRUE|false|False|FALSE"
+)
+
+
+class _Yaml12Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting strings that YAML 1.2 would not read as strings."""
+
     stand_ins: dict[str, str] = {}  # noqa: RUF012
 
 
-def _represent_str(dumper: _RawDumper, value: str) -> yaml.ScalarNode:
-    if not any(char in value for char in dumper.stand_ins):
-        return dumper.represent_str(value)
-    for char, stand_in in dumper.stand_ins.items():
-        value = value.replace(char, stand_in)
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+def _represent_str(dumper: _Yaml12Dumper, value: str) -> yaml.ScalarNode:
+    if any(char in value for char in dumper.stand_ins):
+        for char, stand_in in dumper.stand_ins.items():
+            value = value.replace(char, stand_in)
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    if _YAML12_NOT_STRING.fullmatch(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
+    return dumper.represent_str(value)
 
 
-_RawDumper.add_representer(str, _represent_str)
+_Yaml12Dumper.add_representer(str, _represent_str)
 
 
 def yaml_text(data: Any, **dump: Any) -> str:
-    """`data` as YAML by `yaml.safe_dump`, but with U+0085, U+2028, U+2029 written raw.
+    """`data` as YAML that aggregen reads back as `data`.
 
-    PyYAML's emitter writes those characters as YAML 1.1 line breaks (a break and an
+    Strings YAML 1.2 would take for numbers, booleans or null are quoted. PyYAML's
+    emitter writes U+0085, U+2028 and U+2029 as YAML 1.1 line breaks (a break and an
     indentation, which YAML 1.2 reads as content); with `allow_unicode` they are
     written raw inside double-quoted scalars instead, as YAML 1.2 has them.
     """
-    text: str = yaml.safe_dump(data, sort_keys=False, **dump)
+    text: str = yaml.dump(data, Dumper=_Yaml12Dumper, sort_keys=False, **dump)
     if not dump.get("allow_unicode"):
         return text
     free = (chr(code) for code in range(0xE000, 0xF900) if chr(code) not in text)
     stand_ins = {char: next(free) for char in _NOT_BREAKS}
-    dumper = type("Dumper", (_RawDumper,), {"stand_ins": stand_ins})
+    dumper = type("Dumper", (_Yaml12Dumper,), {"stand_ins": stand_ins})
     text = yaml.dump(data, Dumper=dumper, sort_keys=False, **dump)
     for char, stand_in in stand_ins.items():
         text = text.replace(stand_in, char)
