@@ -11,8 +11,14 @@ Storage rules are checked against the base schemas *and* every version in the lo
 file (BACKWARD_TRANSITIVE): the current version of an event must read the payloads
 of every earlier version, through the upcaster the generator writes for the safe
 evolutions (a field added with a default, a field or event renamed with an alias, a
-field dropped, an enum value renamed, a widening) or a hand-written one the schema
-declares in `hand_written_upcast`. CODE rules compare with the base schemas only.
+field dropped, an enum value renamed, a widening, a rule changed) or a hand-written
+one the schema declares in `hand_written_upcast`. CODE rules compare with the base
+schemas only.
+
+Field rules (`min_length`, `max_length`, `pattern`, `min`, `max`) are checked when an
+event or value is made (by a command or other code), not when a stored one is read:
+`from_data` checks types only. So a stricter rule is a CODE finding
+(`FIELD_CONSTRAINT_TIGHTENED`), never a storage one.
 
 See docs/schema-evolution.md for the rules and the schema keys they read.
 """
@@ -102,7 +108,6 @@ RULES: Mapping[str, Rule] = _rules(
         "a required field without a default was added",
     ),
     Rule("FIELD_MADE_REQUIRED", STORAGE, ERROR, "an optional field was made required"),
-    Rule("FIELD_CONSTRAINT_TIGHTENED", STORAGE, ERROR, "a field's rule got stricter"),
     Rule("ENUM_VALUE_REMOVED", STORAGE, ERROR, "an enum value was removed without an alias"),
     Rule(
         "SHAPE_CHANGED_WITHOUT_VERSION_BUMP",
@@ -119,6 +124,12 @@ RULES: Mapping[str, Rule] = _rules(
     Rule("FIELD_REMOVED", CODE, ERROR, "an event field was removed"),
     Rule("FIELD_RENAMED", CODE, ERROR, "an event field was renamed"),
     Rule("FIELD_TYPE_CHANGED", CODE, ERROR, "an event field's Python type changed"),
+    Rule(
+        "FIELD_CONSTRAINT_TIGHTENED",
+        CODE,
+        ERROR,
+        "an event field's rule got stricter: commands may reject values they accepted",
+    ),
     Rule("STATE_FIELD_REMOVED", CODE, ERROR, "an aggregate state attribute was removed"),
     Rule("IDENTIFIER_RENAMED", CODE, ERROR, "an aggregate's identifier property was renamed"),
     Rule("COMMAND_REMOVED", CODE, ERROR, "a command method was removed"),
@@ -539,6 +550,17 @@ class _Checker:
                     field_path,
                     definition,
                 )
+            for problem in _stricter_rules(
+                old.fields[old_name], new.fields[new_name], field_path, new_name, new.name
+            ):
+                self.add(
+                    problem.rule,
+                    new.subject,
+                    problem.message,
+                    new.document,
+                    problem.key_path,
+                    definition,
+                )
 
     # -- against the lock file ------------------------------------------------
 
@@ -881,16 +903,55 @@ def _compare_type(
                 old.get("fields", {}), new.get("fields", {}), container, shown + ".", version
             )
         )
+    return problems
+
+
+# -- field rules (CODE) ---------------------------------------------------------------
+
+
+def _stricter_rules(
+    old: Mapping[str, Any], new: Mapping[str, Any], path: KeyPath, shown: str, maker: str
+) -> list[_Problem]:
+    """Where the rules of field `new`, its list items and value object fields are stricter.
+
+    Rules are checked when an event or value is made, not when a stored one is read,
+    so this is a CODE comparison, with the base schemas only. `maker` names the class
+    whose construction checks the rule (the event, or the value object holding the
+    field). A type change outside the widenings is left to the type findings.
+    """
+    before, after = str(old.get("kind")), str(new.get("kind"))
+    if before != after and (before, after) not in _WIDENINGS:
+        return []
+    problems: list[_Problem] = []
     tightened = _tightened(old, new)
     if tightened:
         problems.append(
             _Problem(
                 "FIELD_CONSTRAINT_TIGHTENED",
                 path,
-                f"field {shown!r} has a stricter rule ({'; '.join(tightened)}): version "
-                f"{version} payloads that met the old rule may fail the new one",
+                f"field {shown!r} has a stricter rule ({'; '.join(tightened)}): a value that "
+                "met the old rule but not the new one now raises ValidationError where a "
+                f"command or other code makes {maker}; stored events still read (reading "
+                "checks types, not rules)",
             )
         )
+    if after == "List":
+        problems.extend(
+            _stricter_rules(old.get("items", {}), new.get("items", {}), path, shown + "[]", maker)
+        )
+    elif after == "Object":
+        value_object = str(new.get("schema_type"))
+        old_fields, new_fields = old.get("fields", {}), new.get("fields", {})
+        for old_name, new_name in _match_fields(old_fields, new_fields).pairs:
+            problems.extend(
+                _stricter_rules(
+                    old_fields[old_name],
+                    new_fields[new_name],
+                    ("value_objects", value_object, "fields", new_name),
+                    f"{shown}.{new_name}",
+                    value_object,
+                )
+            )
     return problems
 
 

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from aggregen.generator.breaking import (
+    CODE,
     RULES,
     STORAGE,
+    Acceptance,
     Finding,
     apply_acceptances,
     exit_code,
@@ -92,6 +94,33 @@ def test_accepted_break_does_not_fail_and_stale_one_does(tmp_path: Path) -> None
     stale = run_case(CATALOGUE / "accepted_break_stale", tmp_path)
     assert exit_code(stale) == 1
     assert any("no longer applies" in f.note for f in stale)
+
+
+def test_a_tightened_rule_is_a_code_finding_against_the_base_only(tmp_path: Path) -> None:
+    # Reads check types, not rules: a stricter rule breaks callers, not stored events.
+    assert RULES["FIELD_CONSTRAINT_TIGHTENED"].category == CODE
+    case = CATALOGUE / "field_constraint_tightened"
+    findings = run_case(case, tmp_path)
+    assert {(f.rule, f.category) for f in findings} == {("FIELD_CONSTRAINT_TIGHTENED", CODE)}
+    # The same change, known only from the lock (version 1 locked, no base schemas).
+    lock_path = tmp_path / "aggregen.lock.json"
+    update_lock(load_schemas([case / "old.yaml"]), lock_path)
+    against_lock = find_breaking_changes(
+        None, load_schemas([case / "new.yaml"]), lock=read_lock(lock_path)
+    )
+    assert against_lock == []
+
+
+def test_a_tightened_rule_can_be_accepted(tmp_path: Path) -> None:
+    findings = run_case(CATALOGUE / "field_constraint_tightened", tmp_path)
+    assert exit_code(findings) == 1
+    acceptances = [
+        Acceptance(f.rule, "Order.Placed", "no caller sends such values", f.fingerprint)
+        for f in findings
+    ]
+    accepted = apply_acceptances(findings, acceptances)
+    assert all(f.accepted == "no caller sends such values" for f in accepted)
+    assert exit_code(accepted) == 0
 
 
 def test_exit_code_counts_unaccepted_errors_only(tmp_path: Path) -> None:
