@@ -101,7 +101,7 @@ def decode(field: Field, data: str, *, strict: bool = False) -> str:
     """Decoding `data[name]`; unless `strict`, a missing key means the default or None."""
     key = literal(field.name)
     item = f"{data}[{key}]"
-    decoded = field.info.decode(item)
+    decoded = field.info.decode(item, field.name)
     if field.default is not None and not strict:
         if decoded == item:
             return f"{data}.get({key}, {field.default})"
@@ -134,7 +134,8 @@ def field_model(field: Field) -> FieldModel:
             f"{field.info.rule}{nullable})"
         ),
         to_data=f"{key}: {encode(field, 'self.' + field.name)}",
-        from_data=f"{field.name}={decode(field, 'data')}",
+        key=key,
+        read=decode(field, "data"),
     )
 
 

@@ -1,9 +1,10 @@
 """Part of the model stage: what each schema field type becomes in Python.
 
 `resolve_type` turns a validated field spec into a `TypeInfo`: its annotation, the
-rule that validates it, the expressions that encode it to and decode it from JSON
-data, the source of a default value, and the imports all of these need. Every
-schema string that ends up in code passes through `repr`.
+rule that validates it, the expressions that encode it to JSON data and read it
+back (checking its type, not its rule: see `aggregen.runtime.validation`), the
+source of a default value, and the imports all of these need. Every schema string
+that ends up in code passes through `repr`.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class TypeInfo:
     annotation: str
     rule: str
     encode: Callable[[str], str]
-    decode: Callable[[str], str]
+    reader: str
+    """The runtime function reading a stored value: `reader(value, name, *reader_args)`."""
     default: Callable[[Any], Default]
     """The source of a default value and what it refers to (derived from the source)."""
     mutable: bool
@@ -84,7 +86,14 @@ class TypeInfo:
     rules: frozenset[Import]
     """What the rule needs besides `imports`."""
     plain: bool
-    """Whether encode and decode leave a value as it is (str, int, float, bool)."""
+    """Whether encode leaves a value as it is (str, int, float, bool, inline enums)."""
+    reader_args: tuple[str, ...] = ()
+    """What `reader` needs besides the value and the field's name, as source."""
+
+    def decode(self, expr: str, name: str) -> str:
+        """Reading `expr`, type checked; its errors name the field `name`."""
+        tail = "".join(f", {arg}" for arg in self.reader_args)
+        return f"{self.reader}({expr}, {literal(name)}{tail})"
 
 
 def field_spec(raw: object) -> dict[str, Any]:
@@ -158,14 +167,18 @@ def _scalar(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
             )
             + ")"
         )
-        return TypeInfo("str", rule, _same, _same, default, False, _NONE, _rules("TextRule"), True)
+        return TypeInfo(
+            "str", rule, _same, _READ_STR, default, False, _READ, _rules("TextRule"), True
+        )
     if kind == "Identifier":
         rule = _V + "IdentifierRule()"
         return TypeInfo(
-            "str", rule, _same, _same, default, False, _NONE, _rules("IdentifierRule"), True
+            "str", rule, _same, _READ_STR, default, False, _READ, _rules("IdentifierRule"), True
         )
     rule = _V + "BooleanRule()"
-    return TypeInfo("bool", rule, _same, _same, default, False, _NONE, _rules("BooleanRule"), True)
+    return TypeInfo(
+        "bool", rule, _same, _V + "read_bool", default, False, _READ, _rules("BooleanRule"), True
+    )
 
 
 def _rules(*names: str) -> frozenset[Import]:
@@ -174,6 +187,10 @@ def _rules(*names: str) -> frozenset[Import]:
 
 
 _NONE: frozenset[Import] = frozenset()
+_READ: frozenset[Import] = frozenset({VALIDATION_IMPORT})
+"""What reading a value needs: the runtime's `read_*` functions."""
+_READ_STR = _V + "read_str"
+_READ_FLOAT = _V + "read_float"
 _DECIMAL: frozenset[Import] = frozenset({("decimal", "")})
 _DATETIME: frozenset[Import] = frozenset({("datetime", "")})
 
@@ -193,19 +210,19 @@ def _numeric(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
     if kind == "Integer":
         rule = f"{_V}IntegerRule({_options(min=low, max=high)})"
         return TypeInfo(
-            "int", rule, _same, _same, default, False, _NONE, _rules("IntegerRule"), True
+            "int", rule, _same, _V + "read_int", default, False, _READ, _rules("IntegerRule"), True
         )
     if kind == "Float":
         rule = f"{_V}FloatRule({_options(min=low, max=high)})"
         return TypeInfo(
-            "float", rule, _same, _same, default, False, _NONE, _rules("FloatRule"), True
+            "float", rule, _same, _READ_FLOAT, default, False, _READ, _rules("FloatRule"), True
         )
     rule = f"{_V}DecimalRule({_options(min=low, max=high)})"
     return TypeInfo(
         "decimal.Decimal",
         rule,
         lambda expr: f"str({expr})",
-        lambda expr: f"{_V}decimal_from_data({expr})",
+        _V + "read_decimal",
         default,
         False,
         frozenset({("decimal", ""), VALIDATION_IMPORT}),
@@ -236,10 +253,10 @@ def _temporal(kind: str) -> TypeInfo:
         annotation,
         f"{rule_name}()",
         lambda expr: f"{expr}.isoformat()",
-        lambda expr: f"{annotation}.fromisoformat({expr})",
+        _V + "read_" + kind.lower(),
         default,
         False,
-        _DATETIME,
+        _DATETIME | _READ,
         _rules(rule_name),
         False,
     )
@@ -258,12 +275,13 @@ def _choice(spec: Mapping[str, Any]) -> TypeInfo:
         f"Literal[{choices}]",
         f"{_V}ChoiceRule({literal(values)})",
         _same,
-        _same,
+        _V + "read_choice",
         default,
         False,
-        frozenset({("typing", "Literal")}),
+        frozenset({("typing", "Literal"), VALIDATION_IMPORT}),
         _rules("ChoiceRule"),
         True,
+        (literal(values),),
     )
 
 
@@ -279,12 +297,13 @@ def _named_enum(found: NamedEnum, module: str) -> TypeInfo:
         name,
         f"{_V}InstanceRule({name})",
         lambda expr: f"{expr}.value",
-        lambda expr: f"{name}({expr})",
+        _V + "read_enum",
         default,
         False,
-        frozenset({(module, name)}),
+        frozenset({(module, name), VALIDATION_IMPORT}),
         _rules("InstanceRule"),
         False,
+        (name,),
     )
 
 
@@ -314,12 +333,13 @@ def _value_object(name: str, context: TypeContext, depth: int) -> TypeInfo:
         name,
         f"{_V}InstanceRule({name})",
         lambda expr: f"{expr}.to_data()",
-        lambda expr: f"{name}.from_data({expr})",
+        _V + "read_object",
         default,
         True,
-        frozenset({(context.values_module, name)}),
+        frozenset({(context.values_module, name), VALIDATION_IMPORT}),
         _rules("InstanceRule"),
         False,
+        (f"{name}.from_data",),
     )
 
 
@@ -330,10 +350,6 @@ def _list(spec: Mapping[str, Any], context: TypeContext, depth: int) -> TypeInfo
     def encode(expr: str) -> str:
         inner = item.encode(var)
         return f"list({expr})" if inner == var else f"[{inner} for {var} in {expr}]"
-
-    def decode(expr: str) -> str:
-        inner = item.decode(var)
-        return expr if inner == var else f"[{inner} for {var} in {expr}]"
 
     def default(value: Any) -> Default:
         if not isinstance(value, list):
@@ -346,12 +362,13 @@ def _list(spec: Mapping[str, Any], context: TypeContext, depth: int) -> TypeInfo
         f"list[{item.annotation}]",
         f"{_V}ListRule({item.rule})",
         encode,
-        decode,
+        _V + "read_list",
         default,
         True,
-        item.imports,
+        item.imports | _READ,
         item.rules | _rules("ListRule"),
         False,
+        (item.reader, *item.reader_args),
     )
 
 

@@ -11,7 +11,7 @@ it alone:
   puts that argument on its own line, without a comma, as black does;
 - a conditional expression (the value of a statement, keyword argument or dict
   item) in parentheses, on one line if it fits there, else split before `if` and
-  `else`.
+  `else`, each part laid out in turn.
 
 Anything else (and any line with non-ASCII text, whose width black measures in
 its own way) is printed as it is; `format.needs_black` then sees the long line and
@@ -183,7 +183,7 @@ def fit(code: str, indent: int, *, comma: bool = False) -> str:
         if _fits(indent + 4, value):
             body = inner + value
         else:
-            body = "\n".join(inner + part for part in ternary)
+            body = "\n".join(inner + fit(part, indent + 4) for part in ternary)
         return f"{prefix}(\n{body}\n{' ' * indent}){suffix}"
     if _is_call(value):
         opening = value.find("(")

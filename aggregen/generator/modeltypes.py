@@ -34,7 +34,10 @@ class FieldModel:
     declaration: str
     check: str
     to_data: str
-    from_data: str
+    key: str
+    """The field's name as a string literal: its key in the data."""
+    read: str
+    """The expression reading the field from `data` in `from_data`, type checked."""
 
 
 @dataclass(frozen=True)

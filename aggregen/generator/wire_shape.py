@@ -3,8 +3,9 @@
 A stored event is a wire type name, a schema version and a JSON object. Its *wire
 shape* says, for each key of that object, what a reader accepts: the JSON type, the
 schema type it decodes to, whether the key may be missing or null (`presence`), the
-default used when it is missing, the rules checked when the event is rebuilt
-(length, pattern, bounds), enum values, list items and value object fields. Names of
+default used when it is missing, the field's rules (length, pattern, bounds: checked
+when an event is made, not when it is read, but recorded so that a lock pins the
+whole version), enum values, list items and value object fields. Names of
 value objects and enums and all descriptions are left out: they never reach the
 wire.
 

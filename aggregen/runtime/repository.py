@@ -126,23 +126,26 @@ class Repository(Generic[A]):
 
 
 def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessage]) -> None:
-    events = type(aggregate).__events__
+    cls = type(aggregate)
+    readers = {
+        type_name: (event_class.from_data, event_class.__schema_version__, event_class)
+        for type_name, event_class in cls.__events__.items()
+    }
     apply = aggregate.apply
     new_tuple = tuple.__new__  # builds the Metadata named tuple without its Python __new__
     for message in messages:
-        event_class = events.get(message.type)
-        if event_class is None:
+        reader = readers.get(message.type)
+        if reader is None:
             raise StreamDataError(
-                stream,
-                message.position,
-                f"unknown event type {message.type!r} for {type(aggregate).__name__}",
+                stream, message.position, f"unknown event type {message.type!r} for {cls.__name__}"
             )
+        from_data, current, event_class = reader
         extra = message.metadata or _NO_METADATA
-        version = extra.get("schemaVersion", 1)
+        schema_version = extra.get("schemaVersion", 1)
         data = message.data
         try:
-            if version != event_class.__schema_version__:
-                data = _upcast(event_class, data, version)
+            if schema_version != current:
+                data = _upcast(event_class, data, schema_version)
             metadata = new_tuple(
                 Metadata,
                 (
@@ -151,13 +154,17 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
                     message.stream_name,
                     message.position,
                     message.global_position,
-                    version,
+                    schema_version,
                     extra.get("correlationId"),
                     extra.get("causationId"),
                 ),
             )
-            event = event_class.from_data(data, metadata)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            event = from_data(data, metadata)
+        except KeyError as error:
+            raise StreamDataError(
+                stream, message.position, f"{message.type} lacks its field {error}"
+            ) from error
+        except (TypeError, ValueError, AttributeError) as error:
             raise StreamDataError(
                 stream, message.position, f"{message.type} does not fit its class: {error}"
             ) from error

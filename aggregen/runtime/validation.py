@@ -1,4 +1,4 @@
-"""Field rules that generated classes check in `__post_init__`.
+"""Field rules that generated classes check in `__post_init__`, and the type checks of reads.
 
 Generated code builds one rule per field and calls `check` for each field, then
 `raise_errors`, so that a `ValidationError` lists every failing field at once:
@@ -7,18 +7,29 @@ Generated code builds one rule per field and calls `check` for each field, then
     check(errors, "email", self.email, TextRule(max_length=254))
     check(errors, "nickname", self.nickname, TextRule(), nullable=True)
     raise_errors(errors, subject="Registered")
+
+Rules run when a value is made, not when it is read back: a stored event is a fact,
+and a rule tightened later must not make it unreadable. Reading (`from_data`, and
+restoring a snapshot) checks types only, with the `read_*` functions below, each of
+which returns the value in its Python form or raises `TypeError` or `ValueError`
+naming the field:
+
+    first_name = read_str(data["first_name"], "first_name")
+    tags = read_list(data["tags"], "tags", read_str)
+    home = read_object(data["home"], "home", Address.from_data)
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import enum
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from .errors import ValidationError
 
@@ -42,6 +53,17 @@ __all__ = [
     "check_value",
     "decimal_from_data",
     "raise_errors",
+    "read_bool",
+    "read_choice",
+    "read_date",
+    "read_datetime",
+    "read_decimal",
+    "read_enum",
+    "read_float",
+    "read_int",
+    "read_list",
+    "read_object",
+    "read_str",
 ]
 
 Errors = dict[str, list[str]]
@@ -263,3 +285,128 @@ def check_value(
     errors: Errors = {}
     check(errors, name, value, rule, nullable=nullable)
     raise_errors(errors, subject=subject)
+
+
+# Reading stored data: types, not rules.
+
+_E = TypeVar("_E", bound=enum.Enum)
+_T = TypeVar("_T")
+
+
+def _not_a(name: str, expected: str, value: object) -> TypeError:
+    return TypeError(f"{name} must be {expected}, not {type(value).__name__}")
+
+
+def read_str(value: object, name: str) -> str:
+    """`value` if it is a `str`; raises `TypeError` naming the field `name`."""
+    if isinstance(value, str):
+        return value
+    raise _not_a(name, "a str", value)
+
+
+def read_int(value: object, name: str) -> int:
+    """`value` if it is an `int` (not a `bool`) within 64 bits; raises `TypeError`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if INTEGER_MIN <= value <= INTEGER_MAX:
+            return value
+        raise TypeError(f"{name} must fit in 64 bits, not {value}")
+    raise _not_a(name, "an int", value)
+
+
+def read_float(value: object, name: str) -> float:
+    """`value` as a `float` (an `int` is widened, a `bool` refused); raises `TypeError`."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    raise _not_a(name, "a float", value)
+
+
+def read_bool(value: object, name: str) -> bool:
+    """`value` if it is a `bool`; raises `TypeError`."""
+    if isinstance(value, bool):
+        return value
+    raise _not_a(name, "a bool", value)
+
+
+def read_choice(value: object, name: str, values: tuple[str, ...]) -> Any:
+    """`value` if it is one of `values` (an inline enum's `Literal` type); raises `ValueError`.
+
+    Typed `Any` because the caller's `Literal[...]` type is what `values` spell.
+    """
+    if isinstance(value, str) and value in values:
+        return value
+    if not isinstance(value, str):
+        raise _not_a(name, "a str", value)
+    raise ValueError(f"{name} must be one of {list(values)!r}, not {value!r}")
+
+
+def read_decimal(value: object, name: str) -> decimal.Decimal:
+    """A finite `Decimal` from its stored string (or int); raises `TypeError`/`ValueError`."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _not_a(name, "a decimal string", value)
+    try:
+        number = decimal.Decimal(value)
+    except decimal.InvalidOperation:
+        raise ValueError(f"{name} must be a decimal number, not {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"{name} must be a finite decimal number, not {value!r}")
+    return number
+
+
+def read_date(value: object, name: str) -> datetime.date:
+    """A `date` from its ISO 8601 string; raises `TypeError`/`ValueError`."""
+    if not isinstance(value, str):
+        raise _not_a(name, "an ISO 8601 date string", value)
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO 8601 date, not {value!r}") from None
+
+
+def read_datetime(value: object, name: str) -> datetime.datetime:
+    """A `datetime` from its ISO 8601 string; raises `TypeError`/`ValueError`."""
+    if not isinstance(value, str):
+        raise _not_a(name, "an ISO 8601 date-time string", value)
+    try:
+        return datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO 8601 date-time, not {value!r}") from None
+
+
+def read_enum(value: object, name: str, cls: type[_E]) -> _E:
+    """The member of the enum `cls` whose value is `value`; raises `ValueError`."""
+    try:
+        return cls(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a value of {cls.__name__}, not {value!r}") from None
+
+
+def read_list(
+    value: object, name: str, read_item: Callable[..., _T], *item_args: object
+) -> list[_T]:
+    """A `list` whose items are each read with `read_item(item, name + "[]", *item_args)`.
+
+    Raises `TypeError` or `ValueError`, from the list or from the first bad item.
+    """
+    if not isinstance(value, list):
+        raise _not_a(name, "a list", value)
+    item_name = name + "[]"
+    return [read_item(item, item_name, *item_args) for item in value]
+
+
+def read_object(value: object, name: str, from_data: Callable[[dict[str, Any]], _T]) -> _T:
+    """A value object built by `from_data` (its class's) from a `dict`; raises `TypeError`.
+
+    Errors from inside the value are prefixed with the field's name.
+    """
+    if not isinstance(value, dict):
+        raise _not_a(name, "an object", value)
+    try:
+        return from_data(value)
+    except KeyError as error:
+        raise ValueError(f"{name} lacks its field {error}") from None
+    except TypeError as error:
+        raise TypeError(f"{name}.{error}") from None
+    except ValueError as error:
+        raise ValueError(f"{name}.{error}") from None

@@ -108,22 +108,79 @@ class Opened(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            holder=Holder.from_data(data["holder"]),
-            kind=AccountKind(data["kind"]) if "kind" in data else AccountKind.CHECKING,
-            currency=Currency(data["currency"]) if "currency" in data else Currency.EUR,
-            overdraft_limit=(
-                _validation.decimal_from_data(data["overdraft_limit"])
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(
+            event,
+            "holder",
+            _validation.read_object(data["holder"], "holder", Holder.from_data),
+        )
+        set_field(
+            event,
+            "kind",
+            (
+                _validation.read_enum(data["kind"], "kind", AccountKind)
+                if "kind" in data
+                else AccountKind.CHECKING
+            ),
+        )
+        set_field(
+            event,
+            "currency",
+            (
+                _validation.read_enum(data["currency"], "currency", Currency)
+                if "currency" in data
+                else Currency.EUR
+            ),
+        )
+        set_field(
+            event,
+            "overdraft_limit",
+            (
+                _validation.read_decimal(data["overdraft_limit"], "overdraft_limit")
                 if "overdraft_limit" in data
                 else decimal.Decimal("0")
             ),
-            interest_rate=data.get("interest_rate"),
-            opened_at=datetime.datetime.fromisoformat(data["opened_at"]),
-            tags=data.get("tags", []),
-            statements_by_post=data.get("statements_by_post", False),
         )
+        set_field(
+            event,
+            "interest_rate",
+            (
+                None
+                if data.get("interest_rate") is None
+                else _validation.read_float(data["interest_rate"], "interest_rate")
+            ),
+        )
+        set_field(
+            event,
+            "opened_at",
+            _validation.read_datetime(data["opened_at"], "opened_at"),
+        )
+        set_field(
+            event,
+            "tags",
+            (
+                _validation.read_list(data["tags"], "tags", _validation.read_str)
+                if "tags" in data
+                else []
+            ),
+        )
+        set_field(
+            event,
+            "statements_by_post",
+            (
+                _validation.read_bool(data["statements_by_post"], "statements_by_post")
+                if "statements_by_post" in data
+                else False
+            ),
+        )
+        return event
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,12 +219,25 @@ class Deposited(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            amount=_validation.decimal_from_data(data["amount"]),
-            reference=data.get("reference"),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
+        set_field(
+            event,
+            "reference",
+            (
+                None
+                if data.get("reference") is None
+                else _validation.read_str(data["reference"], "reference")
+            ),
         )
+        return event
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,12 +276,25 @@ class Withdrawn(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            amount=_validation.decimal_from_data(data["amount"]),
-            reference=data.get("reference"),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
+        set_field(
+            event,
+            "reference",
+            (
+                None
+                if data.get("reference") is None
+                else _validation.read_str(data["reference"], "reference")
+            ),
         )
+        return event
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,12 +333,33 @@ class StatusChanged(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            new_status=data["new_status"],
-            reason=data.get("reason"),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(
+            event,
+            "new_status",
+            _validation.read_choice(
+                data["new_status"],
+                "new_status",
+                ("open", "frozen", "closed"),
+            ),
         )
+        set_field(
+            event,
+            "reason",
+            (
+                None
+                if data.get("reason") is None
+                else _validation.read_str(data["reason"], "reason")
+            ),
+        )
+        return event
 
     @classmethod
     def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
@@ -290,11 +394,16 @@ class NoteWritten(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            notes=data["notes"],
-        )
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "notes", _validation.read_str(data["notes"], "notes"))
+        return event
 
 
 class BankAccountBase(Aggregate):
@@ -494,22 +603,42 @@ class BankAccountBase(Aggregate):
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
         self.holder = (
-            None if state["holder"] is None else Holder.from_data(state["holder"])
+            None
+            if state["holder"] is None
+            else _validation.read_object(state["holder"], "holder", Holder.from_data)
         )
-        self.kind = AccountKind(state["kind"])
-        self.currency = Currency(state["currency"])
-        self.balance = _validation.decimal_from_data(state["balance"])
-        self.overdraft_limit = _validation.decimal_from_data(state["overdraft_limit"])
-        self.interest_rate = state["interest_rate"]
-        self.status = state["status"]
+        self.kind = _validation.read_enum(state["kind"], "kind", AccountKind)
+        self.currency = _validation.read_enum(state["currency"], "currency", Currency)
+        self.balance = _validation.read_decimal(state["balance"], "balance")
+        self.overdraft_limit = _validation.read_decimal(
+            state["overdraft_limit"],
+            "overdraft_limit",
+        )
+        self.interest_rate = (
+            None
+            if state["interest_rate"] is None
+            else _validation.read_float(state["interest_rate"], "interest_rate")
+        )
+        self.status = _validation.read_choice(
+            state["status"],
+            "status",
+            ("open", "frozen", "closed"),
+        )
         self.opened_at = (
             None
             if state["opened_at"] is None
-            else datetime.datetime.fromisoformat(state["opened_at"])
+            else _validation.read_datetime(state["opened_at"], "opened_at")
         )
-        self.tags = state["tags"]
-        self.notes = state["notes"]
-        self.statements_by_post = state["statements_by_post"]
+        self.tags = _validation.read_list(state["tags"], "tags", _validation.read_str)
+        self.notes = (
+            None
+            if state["notes"] is None
+            else _validation.read_str(state["notes"], "notes")
+        )
+        self.statements_by_post = _validation.read_bool(
+            state["statements_by_post"],
+            "statements_by_post",
+        )
 
     @classmethod
     def _state_shape(cls) -> str:

@@ -67,22 +67,45 @@ class Enrolled(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            number=data["number"],
-            name=data["name"],
-            addresses=(
-                [Address.from_data(item) for item in data["addresses"]]
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "number", _validation.read_int(data["number"], "number"))
+        set_field(event, "name", _validation.read_str(data["name"], "name"))
+        set_field(
+            event,
+            "addresses",
+            (
+                _validation.read_list(
+                    data["addresses"],
+                    "addresses",
+                    _validation.read_object,
+                    Address.from_data,
+                )
                 if "addresses" in data
                 else []
             ),
-            preferred_currencies=(
-                [Currency(item) for item in data["preferred_currencies"]]
+        )
+        set_field(
+            event,
+            "preferred_currencies",
+            (
+                _validation.read_list(
+                    data["preferred_currencies"],
+                    "preferred_currencies",
+                    _validation.read_enum,
+                    Currency,
+                )
                 if "preferred_currencies" in data
                 else [Currency.EUR]
             ),
         )
+        return event
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,11 +135,29 @@ class Scored(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            risk_scores=data.get("risk_scores", []),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(
+            event,
+            "risk_scores",
+            (
+                _validation.read_list(
+                    data["risk_scores"],
+                    "risk_scores",
+                    _validation.read_list,
+                    _validation.read_float,
+                )
+                if "risk_scores" in data
+                else []
+            ),
         )
+        return event
 
 
 class CustomerBase(Aggregate):
@@ -232,12 +273,29 @@ class CustomerBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.name = state["name"]
-        self.addresses = [Address.from_data(item) for item in state["addresses"]]
-        self.preferred_currencies = [
-            Currency(item) for item in state["preferred_currencies"]
-        ]
-        self.risk_scores = state["risk_scores"]
+        self.name = (
+            None
+            if state["name"] is None
+            else _validation.read_str(state["name"], "name")
+        )
+        self.addresses = _validation.read_list(
+            state["addresses"],
+            "addresses",
+            _validation.read_object,
+            Address.from_data,
+        )
+        self.preferred_currencies = _validation.read_list(
+            state["preferred_currencies"],
+            "preferred_currencies",
+            _validation.read_enum,
+            Currency,
+        )
+        self.risk_scores = _validation.read_list(
+            state["risk_scores"],
+            "risk_scores",
+            _validation.read_list,
+            _validation.read_float,
+        )
 
     @classmethod
     def _state_shape(cls) -> str:

@@ -82,13 +82,26 @@ class Address:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Self:
-        """Rebuild a value from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            street=data["street"],
-            city=data["city"],
-            postcode=data["postcode"],
-            country=data.get("country", "DE"),
+        """Rebuild a stored value from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        value = object.__new__(cls)  # not __init__: rules run when values are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(value, "street", _validation.read_str(data["street"], "street"))
+        set_field(value, "city", _validation.read_str(data["city"], "city"))
+        set_field(value, "postcode", _validation.read_str(data["postcode"], "postcode"))
+        set_field(
+            value,
+            "country",
+            (
+                _validation.read_str(data["country"], "country")
+                if "country" in data
+                else "DE"
+            ),
         )
+        return value
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,18 +154,37 @@ class Holder:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Self:
-        """Rebuild a value from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            customer_id=data["customer_id"],
-            name=data["name"],
-            born_on=(
+        """Rebuild a stored value from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        value = object.__new__(cls)  # not __init__: rules run when values are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(
+            value,
+            "customer_id",
+            _validation.read_str(data["customer_id"], "customer_id"),
+        )
+        set_field(value, "name", _validation.read_str(data["name"], "name"))
+        set_field(
+            value,
+            "born_on",
+            (
                 None
                 if data.get("born_on") is None
-                else datetime.date.fromisoformat(data["born_on"])
-            ),
-            address=(
-                None
-                if data.get("address") is None
-                else Address.from_data(data["address"])
+                else _validation.read_date(data["born_on"], "born_on")
             ),
         )
+        set_field(
+            value,
+            "address",
+            (
+                None
+                if data.get("address") is None
+                else _validation.read_object(
+                    data["address"], "address", Address.from_data
+                )
+            ),
+        )
+        return value

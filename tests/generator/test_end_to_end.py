@@ -9,6 +9,7 @@ import datetime
 import decimal
 import importlib
 import random
+import re
 import shutil
 import types
 import uuid
@@ -23,6 +24,9 @@ from aggregen.runtime import (
     ExpectedVersionError,
     InMemoryEventStore,
     MessageDBEventStore,
+    NewMessage,
+    StreamDataError,
+    StreamWrite,
     ValidationError,
     connect,
 )
@@ -195,3 +199,113 @@ def test_the_package_exports_what_it_lists(domains: types.SimpleNamespace) -> No
             assert getattr(package, name) is not None
     assert {"User", "UserRepository", "Registered", "Renamed"} <= set(domains.identity.__all__)
     assert Path(domains.out / "identity" / "py.typed").is_file()
+
+
+def _append(
+    store: EventStore, stream: str, expected: int, type_name: str, data: dict[str, object]
+) -> None:
+    message = NewMessage(str(uuid.uuid4()), type_name, data, {"schemaVersion": 1})
+    store.append([StreamWrite(stream, expected, [message])])
+
+
+def test_a_stored_event_that_breaks_a_tightened_rule_still_reads(
+    domains: types.SimpleNamespace, store: EventStore
+) -> None:
+    """Rules run when events are made; a stored event is a fact, read whatever the rules."""
+    identity = domains.identity
+    users = identity.UserRepository(store)
+    user = identity.User.register(email="ada@example.org", first_name="Ada")
+    users.add(user)
+    too_long = "A" * 51  # first_name has max_length 50 now
+    _append(store, user._stream_name(), 0, "Renamed", {"first_name": too_long})
+
+    again = users.get(user.id)
+
+    assert again.first_name == too_long
+    assert again._version == 1
+    with pytest.raises(ValidationError, match="at most 50 characters"):
+        again.rename(first_name=too_long)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"first_name": 5}, "first_name must be a str, not int"),
+        ({"first_name": None}, "first_name must be a str, not NoneType"),
+        ({}, "Renamed lacks its field 'first_name'"),
+    ],
+)
+def test_a_stored_value_of_the_wrong_type_names_its_field(
+    domains: types.SimpleNamespace, store: EventStore, data: dict[str, object], message: str
+) -> None:
+    identity = domains.identity
+    users = identity.UserRepository(store)
+    user = identity.User.register(email="ada@example.org")
+    users.add(user)
+    _append(store, user._stream_name(), 0, "Renamed", data)
+
+    with pytest.raises(StreamDataError, match=re.escape(message)) as caught:
+        users.get(user.id)
+
+    assert (caught.value.stream_name, caught.value.position) == (user._stream_name(), 1)
+
+
+@pytest.mark.parametrize(
+    ("holder", "message"),
+    [
+        ({"customer_id": 7, "name": "Ada"}, "holder.customer_id must be a str, not int"),
+        ({"name": "Ada"}, "holder lacks its field 'customer_id'"),
+        ("Ada", "holder must be an object, not str"),
+        (
+            {"customer_id": str(uuid.uuid4()), "name": "Ada", "address": {"street": 1}},
+            "holder.address.street must be a str, not int",
+        ),
+    ],
+)
+def test_a_bad_value_object_in_a_stored_event_names_its_path(
+    domains: types.SimpleNamespace, store: EventStore, holder: object, message: str
+) -> None:
+    banking = domains.banking
+    account_id = str(uuid.uuid4())
+    data = {"holder": holder, "opened_at": "2024-05-06T00:00:00+00:00"}
+    _append(store, f"bankAccount-{account_id}", -1, "Opened", data)
+
+    with pytest.raises(StreamDataError, match=re.escape(message)):
+        banking.BankAccountRepository(store).get(account_id)
+
+
+def test_reads_check_list_items_and_enum_values(
+    domains: types.SimpleNamespace, store: EventStore
+) -> None:
+    banking = domains.banking
+    customers = banking.CustomerRepository(store)
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"risk_scores": [[0.5, "high"]]}, "risk_scores[][] must be a float, not str"),
+        ({"risk_scores": {"a": 1}}, "risk_scores must be a list, not dict"),
+    ]
+    for data, message in cases:
+        number = random.randrange(1, 2**62)
+        customers.add(banking.Customer.enroll(number=number, name="Ada"))
+        _append(store, f"customer-{number}", 0, "Scored", data)
+        with pytest.raises(StreamDataError, match=re.escape(message)):
+            customers.get(str(number))
+    number = random.randrange(1, 2**62)
+    enrolled = {"number": number, "name": "Ada", "preferred_currencies": ["EUR", "XXX"]}
+    _append(store, f"customer-{number}", -1, "Enrolled", enrolled)
+    with pytest.raises(StreamDataError, match=r"preferred_currencies\[\] must be a value of"):
+        customers.get(str(number))
+
+
+def test_a_whole_number_read_into_a_float_field_is_a_float(
+    domains: types.SimpleNamespace, store: EventStore
+) -> None:
+    banking = domains.banking
+    customers = banking.CustomerRepository(store)
+    number = random.randrange(1, 2**62)
+    customers.add(banking.Customer.enroll(number=number, name="Ada"))
+    _append(store, f"customer-{number}", 0, "Scored", {"risk_scores": [[1, 0.5]]})
+
+    scores = customers.get(str(number)).risk_scores
+
+    assert scores == [[1.0, 0.5]]
+    assert type(scores[0][0]) is float

@@ -56,11 +56,20 @@ class Opened(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            owner=Party.from_data(data["owner"]),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(
+            event,
+            "owner",
+            _validation.read_object(data["owner"], "owner", Party.from_data),
         )
+        return event
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,27 +156,103 @@ class Deposited(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            amount=_validation.decimal_from_data(data["amount"]),
-            reference=data.get("reference"),
-            channel=Channel(data["channel"]) if "channel" in data else Channel.WEB,
-            kind=data.get("kind"),
-            payer=None if data.get("payer") is None else Party.from_data(data["payer"]),
-            cosigners=(
-                [Party.from_data(item) for item in data["cosigners"]]
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
+        set_field(
+            event,
+            "reference",
+            (
+                None
+                if data.get("reference") is None
+                else _validation.read_str(data["reference"], "reference")
+            ),
+        )
+        set_field(
+            event,
+            "channel",
+            (
+                _validation.read_enum(data["channel"], "channel", Channel)
+                if "channel" in data
+                else Channel.WEB
+            ),
+        )
+        set_field(
+            event,
+            "kind",
+            (
+                None
+                if data.get("kind") is None
+                else _validation.read_choice(data["kind"], "kind", ("cash", "card"))
+            ),
+        )
+        set_field(
+            event,
+            "payer",
+            (
+                None
+                if data.get("payer") is None
+                else _validation.read_object(data["payer"], "payer", Party.from_data)
+            ),
+        )
+        set_field(
+            event,
+            "cosigners",
+            (
+                _validation.read_list(
+                    data["cosigners"],
+                    "cosigners",
+                    _validation.read_object,
+                    Party.from_data,
+                )
                 if "cosigners" in data
                 else []
             ),
-            tags=data.get("tags", []),
-            notes=(
-                [Note.from_data(item) for item in data["notes"]]
+        )
+        set_field(
+            event,
+            "tags",
+            (
+                _validation.read_list(
+                    data["tags"],
+                    "tags",
+                    _validation.read_choice,
+                    ("vip", "new"),
+                )
+                if "tags" in data
+                else []
+            ),
+        )
+        set_field(
+            event,
+            "notes",
+            (
+                _validation.read_list(
+                    data["notes"],
+                    "notes",
+                    _validation.read_object,
+                    Note.from_data,
+                )
                 if "notes" in data
                 else []
             ),
-            currency=data.get("currency", "EUR"),
         )
+        set_field(
+            event,
+            "currency",
+            (
+                _validation.read_str(data["currency"], "currency")
+                if "currency" in data
+                else "EUR"
+            ),
+        )
+        return event
 
     @classmethod
     def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
@@ -241,12 +326,25 @@ class Withdrawn(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            amount=_validation.decimal_from_data(data["amount"]),
-            reason=data.get("reason"),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
+        set_field(
+            event,
+            "reason",
+            (
+                None
+                if data.get("reason") is None
+                else _validation.read_str(data["reason"], "reason")
+            ),
         )
+        return event
 
     @classmethod
     def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
@@ -267,10 +365,15 @@ class Closed(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-        )
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        return event
 
     @classmethod
     def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
@@ -413,7 +516,7 @@ class AccountBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.balance = _validation.decimal_from_data(state["balance"])
+        self.balance = _validation.read_decimal(state["balance"], "balance")
 
     @classmethod
     def _state_shape(cls) -> str:

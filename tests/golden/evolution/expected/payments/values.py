@@ -44,10 +44,15 @@ class Note:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Self:
-        """Rebuild a value from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            text=data["text"],
-        )
+        """Rebuild a stored value from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        value = object.__new__(cls)  # not __init__: rules run when values are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(value, "text", _validation.read_str(data["text"], "text"))
+        return value
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,8 +77,21 @@ class Party:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Self:
-        """Rebuild a value from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            name=data["name"],
-            country=data.get("country", "NL"),
+        """Rebuild a stored value from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        value = object.__new__(cls)  # not __init__: rules run when values are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(value, "name", _validation.read_str(data["name"], "name"))
+        set_field(
+            value,
+            "country",
+            (
+                _validation.read_str(data["country"], "country")
+                if "country" in data
+                else "NL"
+            ),
         )
+        return value

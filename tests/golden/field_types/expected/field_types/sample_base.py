@@ -120,29 +120,90 @@ class Recorded(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            code=data["code"],
-            body=data.get("body"),
-            count=data.get("count", 1),
-            ratio=data.get("ratio"),
-            price=(
-                _validation.decimal_from_data(data["price"])
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "code", _validation.read_str(data["code"], "code"))
+        set_field(
+            event,
+            "body",
+            (
+                None
+                if data.get("body") is None
+                else _validation.read_str(data["body"], "body")
+            ),
+        )
+        set_field(
+            event,
+            "count",
+            _validation.read_int(data["count"], "count") if "count" in data else 1,
+        )
+        set_field(
+            event,
+            "ratio",
+            (
+                None
+                if data.get("ratio") is None
+                else _validation.read_float(data["ratio"], "ratio")
+            ),
+        )
+        set_field(
+            event,
+            "price",
+            (
+                _validation.read_decimal(data["price"], "price")
                 if "price" in data
                 else decimal.Decimal("0.00")
             ),
-            active=data.get("active", True),
-            due_on=(
-                datetime.date.fromisoformat(data["due_on"])
+        )
+        set_field(
+            event,
+            "active",
+            (
+                _validation.read_bool(data["active"], "active")
+                if "active" in data
+                else True
+            ),
+        )
+        set_field(
+            event,
+            "due_on",
+            (
+                _validation.read_date(data["due_on"], "due_on")
                 if "due_on" in data
                 else datetime.date(2024, 2, 29)
             ),
-            updated_at=datetime.datetime.fromisoformat(data["updated_at"]),
-            owner=data["owner"],
-            level=data.get("level", "low"),
-            labels=data.get("labels", ["a", "b"]),
         )
+        set_field(
+            event,
+            "updated_at",
+            _validation.read_datetime(data["updated_at"], "updated_at"),
+        )
+        set_field(event, "owner", _validation.read_str(data["owner"], "owner"))
+        set_field(
+            event,
+            "level",
+            (
+                _validation.read_choice(data["level"], "level", ("low", "mid", "high"))
+                if "level" in data
+                else "low"
+            ),
+        )
+        set_field(
+            event,
+            "labels",
+            (
+                _validation.read_list(data["labels"], "labels", _validation.read_str)
+                if "labels" in data
+                else ["a", "b"]
+            ),
+        )
+        return event
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,10 +219,15 @@ class Cleared(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-        )
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        return event
 
 
 class SampleBase(Aggregate):
@@ -307,21 +373,45 @@ class SampleBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.code = state["code"]
-        self.body = state["body"]
-        self.count = state["count"]
-        self.ratio = state["ratio"]
-        self.price = _validation.decimal_from_data(state["price"])
-        self.active = state["active"]
-        self.due_on = datetime.date.fromisoformat(state["due_on"])
+        self.code = (
+            None
+            if state["code"] is None
+            else _validation.read_str(state["code"], "code")
+        )
+        self.body = (
+            None
+            if state["body"] is None
+            else _validation.read_str(state["body"], "body")
+        )
+        self.count = _validation.read_int(state["count"], "count")
+        self.ratio = (
+            None
+            if state["ratio"] is None
+            else _validation.read_float(state["ratio"], "ratio")
+        )
+        self.price = _validation.read_decimal(state["price"], "price")
+        self.active = _validation.read_bool(state["active"], "active")
+        self.due_on = _validation.read_date(state["due_on"], "due_on")
         self.updated_at = (
             None
             if state["updated_at"] is None
-            else datetime.datetime.fromisoformat(state["updated_at"])
+            else _validation.read_datetime(state["updated_at"], "updated_at")
         )
-        self.owner = state["owner"]
-        self.level = state["level"]
-        self.labels = state["labels"]
+        self.owner = (
+            None
+            if state["owner"] is None
+            else _validation.read_str(state["owner"], "owner")
+        )
+        self.level = _validation.read_choice(
+            state["level"],
+            "level",
+            ("low", "mid", "high"),
+        )
+        self.labels = _validation.read_list(
+            state["labels"],
+            "labels",
+            _validation.read_str,
+        )
 
     @classmethod
     def _state_shape(cls) -> str:

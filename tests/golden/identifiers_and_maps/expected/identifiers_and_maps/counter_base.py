@@ -44,11 +44,24 @@ class Started(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            total=data.get("total"),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(
+            event,
+            "total",
+            (
+                None
+                if data.get("total") is None
+                else _validation.read_int(data["total"], "total")
+            ),
         )
+        return event
 
 
 class CounterBase(Aggregate):
@@ -119,7 +132,7 @@ class CounterBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.total = state["total"]
+        self.total = _validation.read_int(state["total"], "total")
 
     @classmethod
     def _state_shape(cls) -> str:

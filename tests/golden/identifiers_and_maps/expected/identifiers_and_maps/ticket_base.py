@@ -48,12 +48,25 @@ class Opened(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            code=data["code"],
-            headline=data.get("headline"),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "code", _validation.read_str(data["code"], "code"))
+        set_field(
+            event,
+            "headline",
+            (
+                None
+                if data.get("headline") is None
+                else _validation.read_str(data["headline"], "headline")
+            ),
         )
+        return event
 
     @classmethod
     def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
@@ -92,12 +105,25 @@ class Assigned(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            assignee=data["assignee"],
-            note=data.get("note"),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "assignee", _validation.read_str(data["assignee"], "assignee"))
+        set_field(
+            event,
+            "note",
+            (
+                None
+                if data.get("note") is None
+                else _validation.read_str(data["note"], "note")
+            ),
         )
+        return event
 
 
 class TicketBase(Aggregate):
@@ -188,8 +214,12 @@ class TicketBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.title = state["title"]
-        self.assignee = state["assignee"]
+        self.title = _validation.read_str(state["title"], "title")
+        self.assignee = (
+            None
+            if state["assignee"] is None
+            else _validation.read_str(state["assignee"], "assignee")
+        )
 
     @classmethod
     def _state_shape(cls) -> str:

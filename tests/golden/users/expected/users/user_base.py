@@ -58,17 +58,34 @@ class Registered(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            email=data["email"],
-            first_name=data.get("first_name"),
-            joined_on=(
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(event, "email", _validation.read_str(data["email"], "email"))
+        set_field(
+            event,
+            "first_name",
+            (
                 None
-                if data.get("joined_on") is None
-                else datetime.date.fromisoformat(data["joined_on"])
+                if data.get("first_name") is None
+                else _validation.read_str(data["first_name"], "first_name")
             ),
         )
+        set_field(
+            event,
+            "joined_on",
+            (
+                None
+                if data.get("joined_on") is None
+                else _validation.read_date(data["joined_on"], "joined_on")
+            ),
+        )
+        return event
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,11 +115,20 @@ class Renamed(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            first_name=data["first_name"],
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(
+            event,
+            "first_name",
+            _validation.read_str(data["first_name"], "first_name"),
         )
+        return event
 
 
 class UserBase(Aggregate):
@@ -195,12 +221,20 @@ class UserBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.first_name = state["first_name"]
-        self.email = state["email"]
+        self.first_name = (
+            None
+            if state["first_name"] is None
+            else _validation.read_str(state["first_name"], "first_name")
+        )
+        self.email = (
+            None
+            if state["email"] is None
+            else _validation.read_str(state["email"], "email")
+        )
         self.joined_on = (
             None
             if state["joined_on"] is None
-            else datetime.date.fromisoformat(state["joined_on"])
+            else _validation.read_date(state["joined_on"], "joined_on")
         )
 
     @classmethod

@@ -49,16 +49,34 @@ class Drawn(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            shape=Shape.from_data(data["shape"]),
-            colours=(
-                [Colour(item) for item in data["colours"]]
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(
+            event,
+            "shape",
+            _validation.read_object(data["shape"], "shape", Shape.from_data),
+        )
+        set_field(
+            event,
+            "colours",
+            (
+                _validation.read_list(
+                    data["colours"],
+                    "colours",
+                    _validation.read_enum,
+                    Colour,
+                )
                 if "colours" in data
                 else [Colour.GREEN]
             ),
         )
+        return event
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,12 +114,34 @@ class Painted(Event):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], metadata: Metadata | None = None) -> Self:
-        """Rebuild the event from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            metadata=metadata,
-            background=Colour(data["background"]),
-            grid=data.get("grid", []),
+        """Rebuild a stored event from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        event = object.__new__(cls)  # not __init__: rules run when events are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(event, "metadata", metadata)
+        set_field(
+            event,
+            "background",
+            _validation.read_enum(data["background"], "background", Colour),
         )
+        set_field(
+            event,
+            "grid",
+            (
+                _validation.read_list(
+                    data["grid"],
+                    "grid",
+                    _validation.read_list,
+                    _validation.read_int,
+                )
+                if "grid" in data
+                else []
+            ),
+        )
+        return event
 
 
 class CanvasBase(Aggregate):
@@ -191,11 +231,23 @@ class CanvasBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.shapes = [Shape.from_data(item) for item in state["shapes"]]
-        self.background = (
-            None if state["background"] is None else Colour(state["background"])
+        self.shapes = _validation.read_list(
+            state["shapes"],
+            "shapes",
+            _validation.read_object,
+            Shape.from_data,
         )
-        self.grid = state["grid"]
+        self.background = (
+            None
+            if state["background"] is None
+            else _validation.read_enum(state["background"], "background", Colour)
+        )
+        self.grid = _validation.read_list(
+            state["grid"],
+            "grid",
+            _validation.read_list,
+            _validation.read_int,
+        )
 
     @classmethod
     def _state_shape(cls) -> str:

@@ -47,11 +47,16 @@ class Point:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Self:
-        """Rebuild a value from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            x=data["x"],
-            y=data["y"],
-        )
+        """Rebuild a stored value from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        value = object.__new__(cls)  # not __init__: rules run when values are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(value, "x", _validation.read_float(data["x"], "x"))
+        set_field(value, "y", _validation.read_float(data["y"], "y"))
+        return value
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,17 +99,43 @@ class Shape:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Self:
-        """Rebuild a value from `to_data` output; raises `ValueError`, `TypeError`, `KeyError`."""
-        return cls(
-            points=(
-                [Point.from_data(item) for item in data["points"]]
+        """Rebuild a stored value from `to_data` output, checking types but not rules.
+
+        Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
+        a missing field.
+        """
+        value = object.__new__(cls)  # not __init__: rules run when values are made
+        set_field = object.__setattr__  # the class is frozen
+        set_field(
+            value,
+            "points",
+            (
+                _validation.read_list(
+                    data["points"],
+                    "points",
+                    _validation.read_object,
+                    Point.from_data,
+                )
                 if "points" in data
                 else []
             ),
-            colour=Colour(data["colour"]) if "colour" in data else Colour.RED,
-            origin=(
-                Point.from_data(data["origin"])
+        )
+        set_field(
+            value,
+            "colour",
+            (
+                _validation.read_enum(data["colour"], "colour", Colour)
+                if "colour" in data
+                else Colour.RED
+            ),
+        )
+        set_field(
+            value,
+            "origin",
+            (
+                _validation.read_object(data["origin"], "origin", Point.from_data)
                 if "origin" in data
                 else Point(x=0.0, y=0.0)
             ),
         )
+        return value
