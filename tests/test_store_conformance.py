@@ -139,6 +139,20 @@ def test_metadata_may_be_absent(store: EventStore) -> None:
     assert read.metadata is None
 
 
+def test_messages_with_and_without_metadata_read_back_as_written(store: EventStore) -> None:
+    stream = new_stream()
+    metadatas = [None, {"schemaVersion": 2}, None, {"correlationId": "c"}]
+    messages = [
+        NewMessage(str(uuid.uuid4()), "T", {"n": n}, metadata)
+        for n, metadata in enumerate(metadatas)
+    ]
+    store.append([StreamWrite(stream, -1, messages)])
+    assert [(m.data, m.metadata) for m in store.read(stream)] == [
+        ({"n": n}, metadata) for n, metadata in enumerate(metadatas)
+    ]
+    assert [m.metadata for m in store.read(stream, 1)] == metadatas[1:]
+
+
 def test_data_is_a_copy(store: EventStore) -> None:
     stream = new_stream()
     data = {"items": [1, 2]}

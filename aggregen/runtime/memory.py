@@ -27,6 +27,9 @@ class _Stored(NamedTuple):
 
 _Encoded = tuple[str, str, bytes, bytes | None]
 
+_PAGE = 1000
+"""Messages decoded at a time by `read`, as MessageDB's store reads them."""
+
 
 class InMemoryEventStore:
     """Streams kept in memory, with MessageDB's positions, version checks and errors.
@@ -113,27 +116,38 @@ class InMemoryEventStore:
                 self._ids[message_id] = write.stream_name
 
     def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
-        """The stream's messages from `position` on; see `EventStore.read`."""
+        """The stream's messages from `position` on; see `EventStore.read`.
+
+        Messages are decoded a page at a time: one JSON parse for the page's data and
+        one for its metadata, which costs half of a parse per message.
+        """
         stream = self._streams.get(stream_name)
         if not stream:
             return
         end = len(stream)
-        loads = orjson.loads
         new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
-        for stored in stream[max(position, 0) : end]:
-            yield new_tuple(
-                RecordedMessage,
-                (
-                    stored.id,
-                    stream_name,
-                    stored.type,
-                    stored.position,
-                    stored.global_position,
-                    loads(stored.data),
-                    None if stored.metadata is None else loads(stored.metadata),
-                    stored.time,
-                ),
+        for start in range(max(position, 0), end, _PAGE):
+            page = stream[start : min(start + _PAGE, end)]
+            datas = orjson.loads(b"[" + b",".join([stored.data for stored in page]) + b"]")
+            metadatas = orjson.loads(
+                b"["
+                + b",".join([b"null" if s.metadata is None else s.metadata for s in page])
+                + b"]"
             )
+            for stored, data, metadata in zip(page, datas, metadatas, strict=True):
+                yield new_tuple(
+                    RecordedMessage,
+                    (
+                        stored.id,
+                        stream_name,
+                        stored.type,
+                        stored.position,
+                        stored.global_position,
+                        data,
+                        metadata,
+                        stored.time,
+                    ),
+                )
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None."""
