@@ -11,14 +11,15 @@ Storage rules are checked against the base schemas *and* every version in the lo
 file (BACKWARD_TRANSITIVE): the current version of an event must read the payloads
 of every earlier version, through the upcaster the generator writes for the safe
 evolutions (a field added with a default, a field or event renamed with an alias, a
-field dropped, an enum value renamed, a widening, a rule changed) or a hand-written
-one the schema declares in `hand_written_upcast`. CODE rules compare with the base
-schemas only.
+field dropped, an enum value renamed, a widening) or a hand-written one the schema
+declares in `hand_written_upcast`. CODE rules compare with the base schemas only.
 
 Field rules (`min_length`, `max_length`, `pattern`, `min`, `max`) are checked when an
 event or value is made (by a command or other code), not when a stored one is read:
-`from_data` checks types only. So a stricter rule is a CODE finding
-(`FIELD_CONSTRAINT_TIGHTENED`), never a storage one.
+`from_data` checks types only. So rules are not part of the wire shape (a rule
+changed without a version bump is no SHAPE_CHANGED_WITHOUT_VERSION_BUMP, see
+`wire_shape`), and a stricter rule is a CODE finding (`FIELD_CONSTRAINT_TIGHTENED`),
+never a storage one.
 
 See docs/schema-evolution.md for the rules and the schema keys they read.
 """
@@ -43,6 +44,7 @@ from .docs import markdown_cell, markdown_code
 from .errors import SchemaError, SchemaErrors
 from .lock import LOCK_FILE_NAME, Lock, parse_lock, read_lock
 from .wire_shape import (
+    READER_KEYS,
     AggregateShape,
     Document,
     DomainShape,
@@ -599,7 +601,7 @@ class _Checker:
                     dedupe=self._removed_key(aggregate, locked.type_name),
                 )
                 continue
-            self.remember(event, _Old(locked.version, locked.fields, locked.hash))
+            self.remember(event, _Old(locked.version, locked.wire_fields, locked.wire_hash))
 
     # -- every known earlier version -> the current one -------------------------
 
@@ -781,12 +783,19 @@ def _match_fields(
 
 
 def _type_signature(spec: Mapping[str, Any]) -> str:
+    """What a field's values look like on the wire, to guess renames.
+
+    Presence, default and reader metadata (`READER_KEYS`, rules included) are left
+    out: an old descriptor from the lock file holds no reader metadata, and a field
+    renamed while its rules changed is still recognised.
+    """
+
     def strip(value: Any) -> Any:
         if isinstance(value, dict):
             return {
                 k: strip(v)
                 for k, v in value.items()
-                if k not in ("presence", "default", "aliases", "value_aliases", "schema_type")
+                if k not in READER_KEYS and k not in ("presence", "default")
             }
         return value
 

@@ -5,6 +5,12 @@ adds the current version of every event to it and never drops an entry: stored
 events of every locked version must still rehydrate. It also records each
 aggregate's stream category and identifier type, which stored streams depend on too.
 
+An entry is the event version's wire shape (`wire_shape.EventShape.shape`): field
+rules, aliases and descriptions are not part of it, so changing them changes no
+entry. Lock files written while field rules were still part of the wire shape hold
+them in their entries; comparisons ignore them (`LockedEvent.wire_hash`), and
+`update_lock` rewrites such entries without them.
+
 The file is deterministic: keys sorted, versions ascending, two-space indentation,
 a trailing newline. Each version entry carries the fingerprint of its shape, so a
 hand-edited entry is noticed.
@@ -34,13 +40,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import SchemaError, SchemaErrors
-from .wire_shape import Document, domain_shapes, fingerprint
+from .wire_shape import Document, domain_shapes, fingerprint, wire_only
 
 __all__ = [
     "LOCK_FILE_NAME",
@@ -76,8 +82,22 @@ class LockedEvent:
 
     @property
     def shape(self) -> dict[str, Any]:
-        """The wire shape, as `EventShape.shape` gives it."""
-        return {"type": self.type_name, "version": self.version, "fields": self.fields}
+        """The shape as the entry holds it: what its `hash` is the fingerprint of."""
+        return _shape(self.type_name, self.version, self.fields)
+
+    @property
+    def wire_fields(self) -> dict[str, Any]:
+        """`fields` without reader metadata (`wire_only`).
+
+        The same as `fields`, except in an entry written while field rules were part
+        of the wire shape: it still holds them.
+        """
+        return _wire_fields(self.fields)
+
+    @property
+    def wire_hash(self) -> str:
+        """The fingerprint of the wire shape, as `EventShape.hash` gives it: compare this."""
+        return fingerprint(_shape(self.type_name, self.version, self.wire_fields))
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,18 @@ class Lock:
             else:
                 return found
         return found
+
+
+def _shape(type_name: str, version: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A locked entry's shape, laid out as `EventShape.shape` is."""
+    return {"type": type_name, "version": version, "fields": fields}
+
+
+def _wire_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: wire_only(spec) if isinstance(spec, Mapping) else spec
+        for name, spec in fields.items()
+    }
 
 
 def _items(value: object, kind: type = dict) -> Iterator[tuple[str, Any]]:
@@ -314,7 +346,9 @@ def update_lock(
     Entries are only ever added. A current version that is already locked with
     another shape, or an aggregate whose locked category or identifier type changed,
     raises `SchemaErrors` (nothing is written) unless `replace` is true, which
-    overwrites those entries: only for versions that were never released.
+    overwrites those entries: only for versions that were never released. Entries
+    that still hold field rules (written while rules were part of the wire shape)
+    are rewritten without them, with the hash of what is left: the same wire shape.
     """
     lock_path = Path(lock_path)
     existing = read_lock(lock_path)
@@ -322,7 +356,7 @@ def update_lock(
     if errors:
         raise SchemaErrors(errors)
     data: dict[str, Any] = (
-        json.loads(json.dumps(existing.data))
+        _in_wire_form(existing.data)
         if existing is not None
         else {"aggregen_lock": LOCK_FORMAT, "domains": {}}
     )
@@ -340,6 +374,21 @@ def update_lock(
         listed.append({"version": event.version, "fields": event.fields, "hash": event.hash})
     write_lock(lock_path, data)
     return Lock(lock_path, _sorted_versions(data), dump_lock(data))
+
+
+def _in_wire_form(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of lock `data` whose entries hold only the wire shape, each with its hash."""
+    result = json.loads(json.dumps(data))
+    for _, domain_data in _items(result.get("domains")):
+        for _, aggregate_data in _items(domain_data.get("aggregates")):
+            for type_name, versions in _items(aggregate_data.get("events"), list):
+                for entry in versions:
+                    if isinstance(entry, dict):
+                        fields = _wire_fields(dict(entry.get("fields") or {}))
+                        version = int(entry.get("version", 0))
+                        entry["fields"] = fields
+                        entry["hash"] = fingerprint(_shape(type_name, version, fields))
+    return result  # type: ignore[no-any-return]
 
 
 def check_lock(documents: Sequence[Document], lock: Lock) -> list[SchemaError]:
@@ -439,7 +488,7 @@ def _problems(documents: Sequence[Document], lock: Lock) -> list[tuple[str, Sche
                     ),
                 )
             )
-        elif event.version == locked.version and event.hash != locked.hash:
+        elif event.version == locked.version and event.hash != locked.wire_hash:
             line, column = event.document.locate(event.key_path)
             errors.append(
                 (

@@ -2,18 +2,20 @@
 
 A stored event is a wire type name, a schema version and a JSON object. Its *wire
 shape* says, for each key of that object, what a reader accepts: the JSON type, the
-schema type it decodes to, whether the key may be missing or null (`presence`), the
-default used when it is missing, the field's rules (length, pattern, bounds: checked
-when an event is made, not when it is read, but recorded so that a lock pins the
-whole version), enum values, list items and value object fields. Names of
-value objects and enums and all descriptions are left out: they never reach the
-wire.
+kind of schema type it decodes to, whether the key may be missing or null
+(`presence`), the default used when it is missing, enum values, list items and value
+object fields. Names of value objects and enums and all descriptions are left out:
+they never reach the wire.
 
-Field descriptors also carry reader metadata that is *not* part of the wire shape:
-`aliases` (earlier wire names of a field), `value_aliases` (renamed enum values)
-and `schema_type` (the type name the schema wrote). `wire_only` strips it.
-`EventShape.shape` is what the lock file records and `EventShape.hash` what it
-compares.
+Field descriptors also carry metadata that is *not* part of the wire shape
+(`READER_KEYS`): `aliases` (earlier wire names of a field), `value_aliases` (renamed
+enum values), `schema_type` (the type name the schema wrote) and the field's rules
+(`RULE_KEYS`: length, pattern, bounds). Rules are checked when an event or value is
+made, never when a stored one is read (`from_data` checks types only), so changing
+one changes no stored data and needs no version bump; the breaking-change check
+compares them with the base schemas as a CODE rule. `wire_only` strips this
+metadata. `EventShape.shape` is what the lock file records and `EventShape.hash`
+what it compares.
 
 Presence follows the generated `from_data` (see `model.py`):
 
@@ -36,6 +38,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "READER_KEYS",
+    "RULE_KEYS",
     "AggregateShape",
     "CommandShape",
     "Document",
@@ -50,7 +53,10 @@ __all__ = [
 
 KeyPath = tuple[str | int, ...]
 
-READER_KEYS = frozenset({"aliases", "value_aliases", "schema_type"})
+RULE_KEYS = frozenset({"min_length", "max_length", "pattern", "min", "max"})
+"""Descriptor keys of a field's rules: checked when a value is made, not when one is read."""
+
+READER_KEYS = frozenset({"aliases", "value_aliases", "schema_type"}) | RULE_KEYS
 """Descriptor keys that help readers and reviewers but are not part of the wire shape."""
 
 _JSON_TYPES = {
@@ -155,8 +161,9 @@ class EventShape:
     def definition_fingerprint(self) -> str:
         """A fingerprint of everything the schema says about the event's data.
 
-        Unlike `hash` it covers reader metadata (aliases, upcaster declarations), so
-        an acceptance of a break stops applying when any of it changes.
+        Unlike `hash` it covers reader metadata (aliases, rules, upcaster
+        declarations), so an acceptance of a break stops applying when any of it
+        changes.
         """
         return fingerprint(
             {
