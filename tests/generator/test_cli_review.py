@@ -4,6 +4,7 @@ refuse because of them (a broken lock, stale docs, a hand-written upcaster to wr
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -91,6 +92,39 @@ def test_generate_and_check_refuse_a_version_changed_in_place(
         assert (status, out) == (1, "")
         assert err == changed + "aggregen: 1 error(s); nothing written\n"
     assert (project / "out" / "shop" / "order_base.py").read_text(encoding="utf-8") == before
+
+
+def test_a_rule_changed_in_place_needs_no_version_bump(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Rules are checked when an event is made, not when it is read: the locked
+    # version 1 stays as it is, and only a tightened rule is reported (as CODE).
+    ready(capsys)
+    lock_path = project / "schemas" / "aggregen.lock.json"
+    locked = lock_path.read_bytes()
+    schema = project / "schemas" / "shop.yaml"
+    for max_length, base, findings in (
+        (20, "unlimited", [("FIELD_CONSTRAINT_TIGHTENED", "CODE")]),  # tightened
+        (200, "limited", []),  # loosened
+    ):
+        shutil.copytree(project / "schemas", project / base)
+        schema.write_text(
+            SHOP.replace("required: true}", f"required: true, max_length: {max_length}}}"),
+            encoding="utf-8",
+        )
+        status, out, err = run(capsys, "lock")
+        assert (status, out, err) == (
+            0,
+            "aggregen: schemas/aggregen.lock.json: 0 event version(s) added\n",
+            "",
+        )
+        assert lock_path.read_bytes() == locked
+        assert run(capsys, "generate")[0] == 0
+        assert run(capsys, "docs")[0] == 0
+        assert run(capsys, "check")[0] == 0
+        status, out, _ = run(capsys, "breaking", "--against", base, "--format", "json")
+        found = [(f["rule"], f["category"]) for f in json.loads(out)["findings"]]
+        assert (status, found) == (1 if findings else 0, findings)
 
 
 def test_generate_and_check_refuse_a_locked_version_that_is_gone(

@@ -24,7 +24,7 @@ from aggregen.generator.breaking import (
     read_accepted,
     render,
 )
-from aggregen.generator.lock import read_lock, update_lock
+from aggregen.generator.lock import check_lock, read_lock, update_lock
 
 from .support import load_schemas
 
@@ -121,6 +121,56 @@ def test_a_tightened_rule_can_be_accepted(tmp_path: Path) -> None:
     accepted = apply_acceptances(findings, acceptances)
     assert all(f.accepted == "no caller sends such values" for f in accepted)
     assert exit_code(accepted) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("safe_rule_tightened_without_version_bump", {("FIELD_CONSTRAINT_TIGHTENED", CODE)}),
+        ("safe_rule_loosened_without_version_bump", set()),
+    ],
+)
+def test_a_rule_changed_in_place_needs_no_version_bump(
+    name: str, expected: set[tuple[str, str]], tmp_path: Path
+) -> None:
+    # Rules are not part of the wire shape: version 1 stays version 1, locked or not.
+    case = CATALOGUE / name
+    findings = run_case(case, tmp_path)
+    assert {(f.rule, f.category) for f in findings} == expected
+    lock_path = tmp_path / "aggregen.lock.json"
+    locked = lock_path.read_bytes()
+    new = load_schemas([case / "new.yaml"])
+    lock = read_lock(lock_path)
+    assert lock is not None
+    assert check_lock(new, lock) == []
+    assert find_breaking_changes(None, new, lock=lock) == []
+    update_lock(new, lock_path)  # no "changed in place"
+    assert lock_path.read_bytes() == locked
+
+
+def test_a_rename_without_alias_is_guessed_from_the_lock_whatever_the_rules(
+    tmp_path: Path,
+) -> None:
+    # The lock holds no rules, the current schema does: the guess ignores them.
+    old = tmp_path / "old.yaml"
+    old.write_text(
+        "domain: shop\naggregates:\n  Order:\n    events:\n      Placed:\n        fields:\n"
+        "          reference: {type: String, max_length: 140}\n",
+        encoding="utf-8",
+    )
+    new = tmp_path / "new.yaml"
+    new.write_text(
+        old.read_text(encoding="utf-8")
+        .replace("        fields:", "        version: 2\n        fields:")
+        .replace(
+            "reference: {type: String, max_length: 140}", "memo: {type: String, min_length: 1}"
+        ),
+        encoding="utf-8",
+    )
+    lock_path = tmp_path / "aggregen.lock.json"
+    update_lock(load_schemas([old]), lock_path)
+    findings = find_breaking_changes(None, load_schemas([new]), lock=read_lock(lock_path))
+    assert [f.rule for f in findings] == ["UPCASTER_MISSING", "FIELD_RENAMED_WITHOUT_ALIAS"]
 
 
 def test_exit_code_counts_unaccepted_errors_only(tmp_path: Path) -> None:

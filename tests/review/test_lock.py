@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from aggregen.generator.breaking import find_breaking_changes
 from aggregen.generator.errors import SchemaErrors
 from aggregen.generator.lock import (
     check_lock,
@@ -17,6 +20,7 @@ from aggregen.generator.lock import (
     read_lock,
     update_lock,
 )
+from aggregen.generator.wire_shape import domain_shapes, fingerprint
 
 from .support import load_schemas
 
@@ -67,6 +71,90 @@ def test_descriptions_and_aliases_are_not_part_of_the_wire_shape(tmp_path: Path)
         "          total: Integer", "          total: {type: Integer, aliases: [sum]}"
     )
     assert lock_data(load_schemas([schema(tmp_path, described)])) == plain
+
+
+RULED = """\
+domain: shop
+value_objects:
+  Address:
+    fields:
+      zip: {type: String, required: true, max_length: 5, pattern: "[0-9]+"}
+aggregates:
+  Order:
+    events:
+      Placed:
+        fields:
+          customer: {type: String, required: true, min_length: 1, max_length: 50}
+          total: {type: Integer, min: 0, max: 1000}
+          tags: {type: List, of: {type: String, max_length: 10}}
+          address: Address
+"""
+
+
+def test_rules_are_not_part_of_the_wire_shape(tmp_path: Path) -> None:
+    # Rules are checked when an event is made, not when a stored one is read.
+    ruled = lock_data(load_schemas([schema(tmp_path, RULED)]))
+    plain = RULED.replace(', max_length: 5, pattern: "[0-9]+"', "")
+    plain = plain.replace(", min_length: 1, max_length: 50", "")
+    plain = plain.replace("{type: Integer, min: 0, max: 1000}", "Integer")
+    plain = plain.replace("{type: String, max_length: 10}", "String")
+    assert "max" not in plain
+    assert lock_data(load_schemas([schema(tmp_path, plain)])) == ruled
+    text = dump_lock(ruled)
+    for rule in ("min_length", "max_length", "pattern", '"min"', '"max"'):
+        assert rule not in text
+
+
+def test_a_rule_changed_in_place_is_not_a_change_of_the_locked_version(tmp_path: Path) -> None:
+    lock_path = tmp_path / "aggregen.lock.json"
+    path = schema(tmp_path, RULED)
+    update_lock(load_schemas([path]), lock_path)
+    before = lock_path.read_bytes()
+    for changed in (
+        RULED.replace("max_length: 50", "max_length: 20"),  # tightened
+        RULED.replace("max_length: 50", "max_length: 200").replace(', pattern: "[0-9]+"', ""),
+    ):
+        documents = load_schemas([schema(tmp_path, changed)])
+        lock = update_lock(documents, lock_path)
+        assert check_lock(documents, lock) == []
+        assert lock_path.read_bytes() == before
+
+
+def with_rules(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A descriptor as the lock held it while rules were part of the wire shape."""
+    result = {}
+    for key, value in spec.items():
+        if key == "items":
+            value = with_rules(value)
+        elif key == "fields":
+            value = {name: with_rules(inner) for name, inner in value.items()}
+        if key not in ("aliases", "value_aliases", "schema_type"):
+            result[key] = value
+    return result
+
+
+def test_a_lock_whose_entries_hold_rules_still_reads_and_is_rewritten(tmp_path: Path) -> None:
+    # Written while rules were part of the wire shape: each entry holds the field
+    # descriptors with their rules, and the hash of that.
+    documents = load_schemas([schema(tmp_path, RULED)])
+    (event,) = domain_shapes(documents)["shop"].aggregates[0].events
+    fields = {name: with_rules(spec) for name, spec in event.fields.items()}
+    shape = {"type": "Placed", "version": 1, "fields": fields}
+    data = lock_data(documents)
+    data["domains"]["shop"]["aggregates"]["Order"]["events"]["Placed"] = [
+        {"version": 1, "fields": fields, "hash": fingerprint(shape)}
+    ]
+    lock_path = tmp_path / "aggregen.lock.json"
+    lock_path.write_text(dump_lock(data), encoding="utf-8")
+    assert "max_length" in lock_path.read_text(encoding="utf-8")
+    lock = read_lock(lock_path)
+    assert lock is not None
+    assert check_lock(documents, lock) == []
+    assert find_breaking_changes(None, documents, lock=lock) == []
+    tightened = load_schemas([schema(tmp_path, RULED.replace("max: 1000", "max: 10"))])
+    assert check_lock(tightened, lock) == []
+    update_lock(tightened, lock_path)
+    assert lock_path.read_text(encoding="utf-8") == dump_lock(lock_data(documents))
 
 
 def test_update_adds_versions_and_never_drops_them(tmp_path: Path) -> None:
