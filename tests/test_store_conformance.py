@@ -132,6 +132,35 @@ def test_a_message_id_must_be_a_uuid(store: EventStore) -> None:
     assert store.stream_version(stream) == -1
 
 
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        (NewMessage("not-a-uuid", "Happened", {}, None), ValueError, "UUID"),
+        (NewMessage(str(uuid.uuid4()), "Happened", {"when": object()}, None), TypeError, "JSON"),
+        (NewMessage(str(uuid.uuid4()), "Happened", {}, {"x": {1, 2}}), TypeError, "JSON"),
+    ],
+    ids=["id", "data", "metadata"],
+)
+def test_a_bad_message_late_in_an_append_stores_nothing(
+    store: EventStore, bad: NewMessage, error: type[Exception], match: str
+) -> None:
+    """Messages are made as they are sent: one that cannot be made still stores nothing."""
+    first, second = new_stream("alpha"), new_stream("beta")
+    writes = [
+        StreamWrite(first, -1, [message(n=i) for i in range(20)]),
+        StreamWrite(second, -1, [message(n=20), bad, message(n=21)]),
+    ]
+    with pytest.raises(error, match=match):
+        store.append(writes)
+    assert store.stream_version(first) == -1
+    assert store.stream_version(second) == -1
+
+    # The store is still usable, and the same streams can be written.
+    store.append([StreamWrite(first, -1, [message()]), StreamWrite(second, -1, [message()])])
+    assert store.stream_version(first) == 0
+    assert store.stream_version(second) == 0
+
+
 def test_metadata_may_be_absent(store: EventStore) -> None:
     stream = new_stream()
     store.append([StreamWrite(stream, -1, [NewMessage(str(uuid.uuid4()), "T", {"a": 1}, None)])])

@@ -113,40 +113,28 @@ class MessageDBEventStore:
         Appending messages that are all stored already (a retry of a commit whose
         outcome was unknown) succeeds without storing them again. A connection lost
         during the append is retried once on a fresh connection.
+
+        The parameters of each `write_message` are made (message id checked, data
+        and metadata serialized) while the statements go out, so that this work
+        overlaps with the server's work on the statements sent before.
         """
-        params: list[tuple[Any, ...]] = []
-        for write in sorted(writes, key=lambda w: w.category):
-            expected = write.expected_version
-            for message in write.messages:
-                check_message_id(message.id)
-                metadata = None if message.metadata is None else _json(message.metadata)
-                params.append(
-                    (
-                        message.id,
-                        write.stream_name,
-                        message.type,
-                        _json(message.data),
-                        metadata,
-                        expected,
-                    )
-                )
-                if expected is not None:
-                    expected += 1
-        if not params:
+        ordered = sorted(writes, key=_category) if len(writes) > 1 else writes
+        count = sum(len(write.messages) for write in ordered)
+        if not count:
             return
 
         def write_all(conn: psycopg.Connection[Any]) -> None:
-            if len(params) == 1:  # one statement is a transaction of its own
-                conn.execute(_WRITE, params[0])
+            if count == 1:  # one statement is a transaction of its own
+                conn.execute(_WRITE, next(_parameters(ordered)))
                 return
             # BEGIN, every write_message and COMMIT go out together: one round trip.
             cursor = conn.cursor()
-            failure: psycopg.Error | None = None
+            failure: Exception | None = None
             try:
                 with conn.pipeline():
                     try:
                         cursor.execute(_BEGIN)
-                        cursor.executemany(_WRITE, params)
+                        cursor.executemany(_WRITE, _parameters(ordered))
                         cursor.execute(_COMMIT)
                     except psycopg.Error as error:
                         # Keep the first error; leaving the block quietly lets the
@@ -154,6 +142,8 @@ class MessageDBEventStore:
                         failure = error
             except psycopg.Error as error:
                 failure = failure or error
+            except Exception as error:  # a message that could not be made: no COMMIT went out
+                failure = error
             if failure is not None:
                 _roll_back(conn)
                 raise failure
@@ -161,15 +151,16 @@ class MessageDBEventStore:
         try:
             self._run(write_all)
         except (ExpectedVersionError, DuplicateMessageError):
-            if not self._all_stored(params):
+            if not self._all_stored(ordered):
                 raise
 
-    def _all_stored(self, params: list[tuple[Any, ...]]) -> bool:
+    def _all_stored(self, writes: Sequence[StreamWrite]) -> bool:
         """Whether every message (id, stream) of an append is stored already."""
-        wanted = {(row[0], row[1]) for row in params}
+        wanted = {(check_message_id(m.id), w.stream_name) for w in writes for m in w.messages}
 
         def find(conn: psycopg.Connection[Any]) -> set[tuple[str, str]]:
-            rows = conn.execute(_FIND_IDS, ([row[0] for row in params],)).fetchall()
+            ids = [message_id for message_id, _ in wanted]
+            rows = conn.execute(_FIND_IDS, (ids,)).fetchall()
             return {(str(message_id), stream) for message_id, stream in rows}
 
         return self._run(find) == wanted
@@ -259,8 +250,32 @@ def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[Recorde
         )
 
 
-def _json(data: Any) -> str:
-    return orjson.dumps(data).decode()
+def _category(write: StreamWrite) -> str:
+    return write.category
+
+
+def _parameters(writes: Sequence[StreamWrite]) -> Iterator[tuple[Any, ...]]:
+    """The `write_message` parameters of each message, made as they are consumed.
+
+    Raises `ValueError` for a message id that is not a UUID, `TypeError` for data or
+    metadata that is not JSON-ready.
+    """
+    dumps = orjson.dumps
+    for write in writes:
+        stream = write.stream_name
+        expected = write.expected_version
+        for message in write.messages:
+            metadata = message.metadata
+            yield (
+                check_message_id(message.id),
+                stream,
+                message.type,
+                dumps(message.data).decode(),
+                None if metadata is None else dumps(metadata).decode(),
+                expected,
+            )
+            if expected is not None:
+                expected += 1
 
 
 def _connection_lost(error: psycopg.OperationalError) -> bool:
