@@ -23,6 +23,8 @@ logger = logging.getLogger("aggregen")
 
 SNAPSHOT_TYPE = "Snapshot"
 
+_new_tuple = tuple.__new__
+
 
 class Repository(Generic[A]):
     """Adds and gets aggregates of one class in one event store.
@@ -205,7 +207,8 @@ def _new_message(event: Event) -> NewMessage:
         extra["correlationId"] = metadata.correlation_id
     if metadata.causation_id is not None:
         extra["causationId"] = metadata.causation_id
-    return NewMessage(metadata.id, event.type_name(), event.to_data(), extra)
+    # the named tuple without its Python-level __new__
+    return _new_tuple(NewMessage, (metadata.id, event.type_name(), event.to_data(), extra))
 
 
 def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) -> None:
