@@ -116,16 +116,20 @@ class MessageDBEventStore:
 
         The parameters of each `write_message` are made (message id checked, data
         and metadata serialized) while the statements go out, so that this work
-        overlaps with the server's work on the statements sent before.
+        overlaps with the server's work on the statements sent before. A message
+        that cannot be made raises `ValueError` (id not a UUID) or `TypeError` (data
+        not JSON-ready); no COMMIT goes out then, and nothing is stored.
         """
         ordered = sorted(writes, key=_category) if len(writes) > 1 else writes
         count = sum(len(write.messages) for write in ordered)
         if not count:
             return
 
+        single = next(_parameters(ordered)) if count == 1 else None
+
         def write_all(conn: psycopg.Connection[Any]) -> None:
-            if count == 1:  # one statement is a transaction of its own
-                conn.execute(_WRITE, next(_parameters(ordered)))
+            if single is not None:  # one statement is a transaction of its own
+                conn.execute(_WRITE, single)
                 return
             # BEGIN, every write_message and COMMIT go out together: one round trip.
             cursor = conn.cursor()
