@@ -95,6 +95,18 @@ def messagedb_uri() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def analyze_messages(uri: str) -> None:
+    """ANALYZE MessageDB's table, so that query plans fit its size.
+
+    With autovacuum off (as on these machines), statistics taken when the table was
+    small would make every `write_message` scan the whole table.
+    """
+    import psycopg  # the project's dependency; imported here to keep --help fast
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("ANALYZE message_store.messages")
+
+
 def ensure_peers_venv() -> None:
     """Create benchmarks/.venv-peers, or reinstall when requirements-peers.txt changed."""
     stamp = PEERS_VENV / ".requirements.sha256"
@@ -206,6 +218,7 @@ def main() -> None:
     chosen = set(args.suites.split(",")) if args.suites else None
 
     uri = messagedb_uri()
+    analyze_messages(uri)
     if peers:
         ensure_peers_venv()
     suites = [s for s in SUITES if (peers or not s.peers) and (chosen is None or s.name in chosen)]
