@@ -2,12 +2,14 @@
 
 Steps: make MessageDB ready (scripts/messagedb-setup.sh); create or update the
 peers' virtual environment (benchmarks/.venv-peers, from requirements-peers.txt);
-run the suites as separate processes, round after round in rotating order (aggregen
-and the raw ceiling in the project's environment, Protean and eventsourcing in the
-peers'); run the generator suites once; write results/latest.json, latest.md and,
-with matplotlib from the peers' environment, latest.png.
+run the suites as separate processes, round after round in rotating order (aggregen,
+the raw ceiling and the two paired in the project's environment, Protean and
+eventsourcing in the peers'); run the generator suites once; write
+results/latest.json, latest.md and, with matplotlib from the peers' environment,
+latest.png.
 
-`--tiny` runs aggregen's suites only, at tiny sizes, into results/tmp/ (for CI).
+`--tiny` runs aggregen's suites only (aggregen, and paired with raw), at tiny sizes,
+into results/tmp/ (for CI).
 Standard library only.
 """
 
@@ -136,6 +138,7 @@ class Suite:
 SUITES = [
     Suite("aggregen", "benchmarks.suite_aggregen", peers=False),
     Suite("raw", "benchmarks.suite_raw", peers=False),
+    Suite("paired", "benchmarks.suite_paired", peers=False),
     Suite("protean", "benchmarks.peers.suite_protean", peers=True),
     Suite("eventsourcing", "benchmarks.peers.suite_eventsourcing", peers=True),
 ]
@@ -223,9 +226,11 @@ def main() -> None:
         ensure_peers_venv()
     suites = [s for s in SUITES if (peers or not s.peers) and (chosen is None or s.name in chosen)]
     if args.tiny:
-        suites = [s for s in suites if s.name == "aggregen"]
+        suites = [s for s in suites if s.name in ("aggregen", "paired")]
     documents: list[dict[str, Any]] = []
-    base = {"uri": uri, "sizes": dataclasses.asdict(sizes)}
+    base: dict[str, Any] = {"uri": uri, "sizes": dataclasses.asdict(sizes)}
+    if args.tiny:
+        base["pairs"] = 3
     for round_number in range(rounds):
         shift = round_number % len(suites) if suites else 0
         for suite in suites[shift:] + suites[:shift]:

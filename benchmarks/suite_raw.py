@@ -69,6 +69,29 @@ def batch_params(stream: str, count: int, expected: int) -> list[Params]:
     return rows
 
 
+def register_one_per_transaction(conn: psycopg.Connection[Any], commits: int) -> None:
+    """`commits` new streams of one Registered each, one `write_message` per transaction."""
+    for _ in range(commits):
+        conn.execute(
+            WRITE, (str(uuid.uuid4()), new_stream(), "Registered", registered_data(), METADATA, -1)
+        )
+
+
+def append_in_one_round_trip(conn: psycopg.Connection[Any], batch: int, batches: int) -> None:
+    """`batches` new streams of `batch` messages, each a transaction in one round trip.
+
+    BEGIN, an executemany of `write_message` and COMMIT behind one Sync, as aggregen
+    sends them; `conn.transaction()` would wait for BEGIN and for COMMIT: 3 more trips.
+    """
+    for _ in range(batches):
+        rows = batch_params(new_stream(), batch, -1)
+        with conn.pipeline():
+            cursor = conn.cursor()
+            cursor.execute("BEGIN")
+            cursor.executemany(WRITE, rows)
+            cursor.execute("COMMIT")
+
+
 class Raw:
     """The raw workloads on one autocommit connection."""
 
@@ -96,8 +119,7 @@ class Raw:
         conn = self.conn
 
         def plain() -> None:
-            for _ in range(n):
-                self.write_one(conn, new_stream())
+            register_one_per_transaction(conn, n)
 
         def prepared() -> None:
             for _ in range(n):
@@ -157,15 +179,7 @@ class Raw:
                     conn.cursor().executemany(WRITE, rows)
 
         def one_round_trip() -> None:
-            # BEGIN, the writes and COMMIT behind one Sync, as aggregen sends them;
-            # `conn.transaction()` above waits for BEGIN and for COMMIT: 3 more trips.
-            for _ in range(batches):
-                rows = batch_params(new_stream(), batch, -1)
-                with conn.pipeline():
-                    cursor = conn.cursor()
-                    cursor.execute("BEGIN")
-                    cursor.executemany(WRITE, rows)
-                    cursor.execute("COMMIT")
+            append_in_one_round_trip(conn, batch, batches)
 
         def executemany() -> None:
             for _ in range(batches):

@@ -1,0 +1,114 @@
+"""aggregen and the raw ceiling measured in pairs, alternating, in one process.
+
+Runs in the project's virtual environment. The other suites give each library its
+best sample out of several runs of separate processes; on a shared, noisy machine
+two such bests can drift apart by 15% between runs whatever the code. Here each
+sample of aggregen is taken right next to one of the raw ceiling, on the same
+database connection count and the same warm caches, in the order A B, then B A
+(so a slow-down in the middle of a pair hits both sides alike), and the result
+is each pair's rate ratio (aggregen / raw). The report shows the median and the
+spread of those ratios beside the best-sample ratios.
+
+Workloads: one command per commit (register; raw: one `write_message` per
+transaction) and 100 events per commit (register + renames in one unit of work;
+raw: BEGIN, an executemany of `write_message` and COMMIT in one round trip).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+from collections.abc import Callable
+
+import psycopg
+
+from aggregen.runtime import UnitOfWork, connect
+
+from .common import MESSAGEDB_URI, Result, emit, log, parse_args, time_once
+from .suite_aggregen import Workloads
+from .suite_raw import OPTIONS, append_in_one_round_trip, register_one_per_transaction
+
+PAIRS = 15
+"""Pairs per workload: the median of 15 ratios is steady to about 2% here."""
+
+
+def paired_ratios(
+    ours: Callable[[], None], theirs: Callable[[], None], work: int, pairs: int
+) -> list[float]:
+    """Rate ratios ours / theirs of `pairs` adjacent samples, alternating which goes first."""
+    ratios = []
+    for pair in range(pairs):
+        if pair % 2 == 0:
+            our_time, their_time = time_once(ours), time_once(theirs)
+        else:
+            their_time, our_time = time_once(theirs), time_once(ours)
+        ratios.append((work / our_time) / (work / their_time))
+    return ratios
+
+
+def main() -> None:
+    sizes, config = parse_args(__doc__ or "")
+    uri = config.get("uri", MESSAGEDB_URI)
+    pairs = max(3, int(config.get("pairs", PAIRS)))
+    store = connect(uri)
+    raw = psycopg.connect(uri, autocommit=True, options=OPTIONS)
+    try:
+        work = Workloads("messagedb", store, sizes)
+        commands = max(sizes.commands // 3, 10)
+        batch, batches = sizes.batch, max(sizes.batches // 3, 1)
+
+        def register() -> None:
+            for _ in range(commands):
+                work.plain.add(work.register())
+
+        def append() -> None:
+            for _ in range(batches):
+                user = work.register()
+                for i in range(batch - 1):
+                    user.rename(first_name=f"Ada {i}")
+                with UnitOfWork(store):
+                    work.plain.add(user)
+
+        def raw_register() -> None:
+            register_one_per_transaction(raw, commands)
+
+        def raw_append() -> None:
+            append_in_one_round_trip(raw, batch, batches)
+
+        workloads: list[tuple[str, Callable[[], None], Callable[[], None], int, str]] = [
+            (
+                "register",
+                register,
+                raw_register,
+                commands,
+                f"{commands} commits a sample; raw: write_message, 1 per transaction",
+            ),
+            (
+                "append_batch",
+                append,
+                raw_append,
+                batch * batches,
+                f"{batches} commit(s) of {batch} events a sample; raw: one round trip each",
+            ),
+        ]
+        results = []
+        for op, ours, theirs, size, note in workloads:
+            ours()  # warm both: prepared statements, the pool, caches
+            theirs()
+            ratios = paired_ratios(ours, theirs, size, pairs)
+            results.append(
+                Result(op=op, store="messagedb", kind="ratio", samples=ratios, note=note)
+            )
+            log(f"paired: {op} done")
+    finally:
+        raw.close()
+        store.close()
+    versions = {
+        "aggregen": importlib.metadata.version("aggregen"),
+        "python": sys.version.split()[0],
+    }
+    emit("paired", versions, results)
+
+
+if __name__ == "__main__":
+    main()
