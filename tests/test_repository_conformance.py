@@ -118,7 +118,10 @@ def test_an_unknown_id_is_not_found(store: EventStore) -> None:
     assert caught.value.stream_name == f"user-{missing}"
 
 
-@pytest.mark.parametrize("bad_id", ["", "a+b", "has space", "line\nbreak", "x" * 501])
+@pytest.mark.parametrize(
+    "bad_id",
+    ["", "a+b", "has space", "line\nbreak", "tab\there", "nb\u00a0space", "nel\u0085", "x" * 501],
+)
 def test_unusable_ids_are_refused(store: EventStore, bad_id: str) -> None:
     with pytest.raises(StreamNameError):
         Repository(User, store).get(bad_id)
