@@ -98,17 +98,13 @@ def encode(field: Field, expr: str) -> str:
 
 
 def decode(field: Field, data: str, *, strict: bool = False) -> str:
-    """Decoding `data[name]`; unless `strict`, a missing key means the default or None."""
+    """Reading `data[name]`; unless `strict`, a missing key means the default or None."""
     key = literal(field.name)
     item = f"{data}[{key}]"
     decoded = field.info.decode(item, field.name)
     if field.default is not None and not strict:
-        if decoded == item:
-            return f"{data}.get({key}, {field.default})"
         return f"{decoded} if {key} in {data} else {field.default}"
     if field.nullable:
-        if decoded == item:
-            return item if strict else f"{data}.get({key})"
         return f"None if {item if strict else f'{data}.get({key})'} is None else {decoded}"
     return decoded
 

@@ -85,8 +85,6 @@ class TypeInfo:
     """What the annotation and the conversions need."""
     rules: frozenset[Import]
     """What the rule needs besides `imports`."""
-    plain: bool
-    """Whether encode leaves a value as it is (str, int, float, bool, inline enums)."""
     reader_args: tuple[str, ...] = ()
     """What `reader` needs besides the value and the field's name, as source."""
 
@@ -167,17 +165,15 @@ def _scalar(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
             )
             + ")"
         )
-        return TypeInfo(
-            "str", rule, _same, _READ_STR, default, False, _READ, _rules("TextRule"), True
-        )
+        return TypeInfo("str", rule, _same, _READ_STR, default, False, _READ, _rules("TextRule"))
     if kind == "Identifier":
         rule = _V + "IdentifierRule()"
         return TypeInfo(
-            "str", rule, _same, _READ_STR, default, False, _READ, _rules("IdentifierRule"), True
+            "str", rule, _same, _READ_STR, default, False, _READ, _rules("IdentifierRule")
         )
     rule = _V + "BooleanRule()"
     return TypeInfo(
-        "bool", rule, _same, _V + "read_bool", default, False, _READ, _rules("BooleanRule"), True
+        "bool", rule, _same, _V + "read_bool", default, False, _READ, _rules("BooleanRule")
     )
 
 
@@ -210,12 +206,12 @@ def _numeric(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
     if kind == "Integer":
         rule = f"{_V}IntegerRule({_options(min=low, max=high)})"
         return TypeInfo(
-            "int", rule, _same, _V + "read_int", default, False, _READ, _rules("IntegerRule"), True
+            "int", rule, _same, _V + "read_int", default, False, _READ, _rules("IntegerRule")
         )
     if kind == "Float":
         rule = f"{_V}FloatRule({_options(min=low, max=high)})"
         return TypeInfo(
-            "float", rule, _same, _READ_FLOAT, default, False, _READ, _rules("FloatRule"), True
+            "float", rule, _same, _READ_FLOAT, default, False, _READ, _rules("FloatRule")
         )
     rule = f"{_V}DecimalRule({_options(min=low, max=high)})"
     return TypeInfo(
@@ -227,7 +223,6 @@ def _numeric(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
         False,
         frozenset({("decimal", ""), VALIDATION_IMPORT}),
         _rules("DecimalRule"),
-        False,
     )
 
 
@@ -258,7 +253,6 @@ def _temporal(kind: str) -> TypeInfo:
         False,
         _DATETIME | _READ,
         _rules(rule_name),
-        False,
     )
 
 
@@ -280,7 +274,6 @@ def _choice(spec: Mapping[str, Any]) -> TypeInfo:
         False,
         frozenset({("typing", "Literal"), VALIDATION_IMPORT}),
         _rules("ChoiceRule"),
-        True,
         (literal(values),),
     )
 
@@ -302,7 +295,6 @@ def _named_enum(found: NamedEnum, module: str) -> TypeInfo:
         False,
         frozenset({(module, name), VALIDATION_IMPORT}),
         _rules("InstanceRule"),
-        False,
         (name,),
     )
 
@@ -338,7 +330,6 @@ def _value_object(name: str, context: TypeContext, depth: int) -> TypeInfo:
         True,
         frozenset({(context.values_module, name), VALIDATION_IMPORT}),
         _rules("InstanceRule"),
-        False,
         (f"{name}.from_data",),
     )
 
@@ -367,7 +358,6 @@ def _list(spec: Mapping[str, Any], context: TypeContext, depth: int) -> TypeInfo
         True,
         item.imports | _READ,
         item.rules | _rules("ListRule"),
-        False,
         (item.reader, *item.reader_args),
     )
 
