@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,11 @@ class LosesTheAnswer:
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:
         return self.inner.read_last(stream_name)
+
+    def read_category(
+        self, category: str, position: int = 1, **options: Any
+    ) -> list[RecordedMessage]:
+        return self.inner.read_category(category, position, **options)
 
     def stream_version(self, stream_name: str) -> int:
         return self.inner.stream_version(stream_name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .aggregate import Aggregate
+from .category import ConsumerGroup
 from .config import set_snapshot_threshold, snapshot_threshold
 from .connect import connect
 from .errors import (
@@ -37,6 +38,7 @@ __all__ = [
     "AggregateNotFoundError",
     "AggregenError",
     "ConfigurationError",
+    "ConsumerGroup",
     "DuplicateMessageError",
     "Event",
     "EventStore",

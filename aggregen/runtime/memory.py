@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import threading
 from collections.abc import Iterator, Sequence
@@ -9,6 +10,7 @@ from typing import NamedTuple
 
 import orjson
 
+from .category import ConsumerGroup, category_of, check_batch_size, check_category
 from .errors import DuplicateMessageError, ExpectedVersionError
 from .message import RecordedMessage, StreamWrite, check_message_id
 
@@ -17,6 +19,7 @@ __all__ = ["InMemoryEventStore"]
 
 class _Stored(NamedTuple):
     id: str
+    stream_name: str
     type: str
     position: int
     global_position: int
@@ -41,6 +44,8 @@ class InMemoryEventStore:
 
     def __init__(self) -> None:
         self._streams: dict[str, list[_Stored]] = {}
+        self._categories: dict[str, list[_Stored]] = {}
+        """Each category's messages in global order, as `get_category_messages` reads them."""
         self._ids: dict[str, str] = {}
         self._global_position = 0
         self._lock = threading.Lock()
@@ -99,55 +104,66 @@ class InMemoryEventStore:
     def _store(self, ordered: list[tuple[StreamWrite, list[_Encoded]]]) -> None:
         now = datetime.datetime.now(datetime.UTC)
         for write, messages in ordered:
-            stream = self._streams.setdefault(write.stream_name, [])
+            name = write.stream_name
+            stream = self._streams.setdefault(name, [])
+            category = self._categories.setdefault(category_of(name), [])
             for message_id, type_name, data, metadata in messages:
                 self._global_position += 1
-                stream.append(
-                    _Stored(
-                        message_id,
-                        type_name,
-                        len(stream),
-                        self._global_position,
-                        data,
-                        metadata,
-                        now,
-                    )
+                stored = _Stored(
+                    message_id,
+                    name,
+                    type_name,
+                    len(stream),
+                    self._global_position,
+                    data,
+                    metadata,
+                    now,
                 )
-                self._ids[message_id] = write.stream_name
+                stream.append(stored)
+                category.append(stored)
+                self._ids[message_id] = name
 
     def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
         """The stream's messages from `position` on; see `EventStore.read`.
 
-        Messages are decoded a page at a time: one JSON parse for the page's data and
-        one for its metadata, which costs half of a parse per message.
+        Messages are decoded a page at a time (see `_decode`).
         """
         stream = self._streams.get(stream_name)
         if not stream:
             return
         end = len(stream)
-        new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
         for start in range(max(position, 0), end, _PAGE):
-            page = stream[start : min(start + _PAGE, end)]
-            datas = orjson.loads(b"[" + b",".join([stored.data for stored in page]) + b"]")
-            metadatas = orjson.loads(
-                b"["
-                + b",".join([b"null" if s.metadata is None else s.metadata for s in page])
-                + b"]"
-            )
-            for stored, data, metadata in zip(page, datas, metadatas, strict=True):
-                yield new_tuple(
-                    RecordedMessage,
-                    (
-                        stored.id,
-                        stream_name,
-                        stored.type,
-                        stored.position,
-                        stored.global_position,
-                        data,
-                        metadata,
-                        stored.time,
-                    ),
-                )
+            yield from _decode(stream[start : min(start + _PAGE, end)])
+
+    def read_category(
+        self,
+        category: str,
+        position: int = 1,
+        *,
+        batch_size: int = 1000,
+        consumer_group: ConsumerGroup | None = None,
+        correlation: str | None = None,
+    ) -> list[RecordedMessage]:
+        """One batch of the category's messages from a global position; see `EventStore`."""
+        check_category(category)
+        check_batch_size(batch_size)
+        if correlation is not None:
+            check_category(correlation, "correlation category")
+        with self._lock:
+            messages = self._categories.get(category, [])
+            start = bisect.bisect_left(messages, position, key=_global_position)
+            if consumer_group is None and correlation is None:
+                return _decode(messages[start : start + batch_size])
+            chosen: list[_Stored] = []
+            for stored in messages[start:]:
+                if consumer_group is not None and not consumer_group.takes(stored.stream_name):
+                    continue
+                if correlation is not None and _correlation_category(stored) != correlation:
+                    continue
+                chosen.append(stored)
+                if len(chosen) == batch_size:
+                    break
+            return _decode(chosen)
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None."""
@@ -162,3 +178,44 @@ class InMemoryEventStore:
 
     def close(self) -> None:
         """Nothing to release; present for symmetry with `MessageDBEventStore`."""
+
+
+def _global_position(stored: _Stored) -> int:
+    return stored.global_position
+
+
+def _correlation_category(stored: _Stored) -> str | None:
+    """The category of the message's `correlationStreamName`, as MessageDB filters on it."""
+    if stored.metadata is None:
+        return None
+    metadata = orjson.loads(stored.metadata)
+    correlation = metadata.get("correlationStreamName") if isinstance(metadata, dict) else None
+    return category_of(correlation) if isinstance(correlation, str) else None
+
+
+def _decode(page: Sequence[_Stored]) -> list[RecordedMessage]:
+    """Decode stored messages with one JSON parse for all their data and one for all their
+    metadata: half of a parse per message."""
+    if not page:
+        return []
+    datas = orjson.loads(b"[" + b",".join([stored.data for stored in page]) + b"]")
+    metadatas = orjson.loads(
+        b"[" + b",".join([b"null" if s.metadata is None else s.metadata for s in page]) + b"]"
+    )
+    new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
+    return [
+        new_tuple(
+            RecordedMessage,
+            (
+                stored.id,
+                stored.stream_name,
+                stored.type,
+                stored.position,
+                stored.global_position,
+                data,
+                metadata,
+                stored.time,
+            ),
+        )
+        for stored, data, metadata in zip(page, datas, metadatas, strict=True)
+    ]

@@ -18,6 +18,7 @@ import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from .category import ConsumerGroup, check_batch_size, check_category
 from .errors import DuplicateMessageError, EventStoreError, ExpectedVersionError
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .redaction import redact, uri_password
@@ -42,6 +43,11 @@ _WRITE = (
 _COLUMNS = "id, type, position, global_position, data, metadata, time AT TIME ZONE 'UTC'"
 _READ = f"SELECT {_COLUMNS} FROM get_stream_messages(%s::varchar, %s::bigint, %s::bigint)"
 _READ_LAST = f"SELECT {_COLUMNS} FROM get_last_stream_message(%s::varchar)"
+_READ_CATEGORY = (
+    "SELECT id, stream_name, type, position, global_position, data, metadata, "
+    "time AT TIME ZONE 'UTC' FROM get_category_messages("
+    "%s::varchar, %s::bigint, %s::bigint, %s::varchar, %s::bigint, %s::bigint)"
+)
 _VERSION = "SELECT stream_version(%s::varchar)"
 _FIND_IDS = "SELECT id, stream_name FROM messages WHERE id = ANY(%s::uuid[])"
 _WRONG_VERSION = re.compile(
@@ -180,6 +186,34 @@ class MessageDBEventStore:
                 return
             position = rows[-1][2] + 1
 
+    def read_category(
+        self,
+        category: str,
+        position: int = 1,
+        *,
+        batch_size: int = 1000,
+        consumer_group: ConsumerGroup | None = None,
+        correlation: str | None = None,
+    ) -> list[RecordedMessage]:
+        """One batch of the category's messages from a global position; see `EventStore`."""
+        check_category(category)
+        check_batch_size(batch_size)
+        if correlation is not None:
+            check_category(correlation, "correlation category")
+        group = consumer_group
+        rows = self._fetch(
+            _READ_CATEGORY,
+            (
+                category,
+                position,
+                batch_size,
+                correlation,
+                None if group is None else group.member,
+                None if group is None else group.size,
+            ),
+        )
+        return list(_category_messages(rows))
+
     def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None."""
         rows = self._fetch(_READ_LAST, (stream_name,))
@@ -244,6 +278,25 @@ def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[Recorde
             (
                 message_id,
                 stream_name,
+                type_name,
+                position,
+                global_position,
+                loads(data),
+                None if metadata is None else loads(metadata),
+                time,
+            ),
+        )
+
+
+def _category_messages(rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
+    loads = orjson.loads
+    new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
+    for message_id, stream, type_name, position, global_position, data, metadata, time in rows:
+        yield new_tuple(
+            RecordedMessage,
+            (
+                message_id,
+                stream,
                 type_name,
                 position,
                 global_position,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from .category import ConsumerGroup
 from .message import RecordedMessage, StreamWrite
 
 __all__ = ["EventStore"]
@@ -23,6 +24,25 @@ class EventStore(Protocol):
 
     def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
         """The stream's messages from `position` (inclusive) on, in order, read in pages."""
+
+    def read_category(
+        self,
+        category: str,
+        position: int = 1,
+        *,
+        batch_size: int = 1000,
+        consumer_group: ConsumerGroup | None = None,
+        correlation: str | None = None,
+    ) -> list[RecordedMessage]:
+        """Up to `batch_size` messages of the category's streams, in global order.
+
+        As MessageDB's `get_category_messages`: messages from global position
+        `position` (inclusive) on; with `consumer_group`, only the streams of that
+        member; with `correlation` (a category), only messages whose metadata's
+        `correlationStreamName` is in it. A short batch means the category is read
+        to its end, for now. Raises `StreamNameError` for a name with `-`, and
+        `ValueError` for a batch size below 1.
+        """
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None for an empty stream."""

@@ -1,0 +1,219 @@
+"""Category reads, run against the in-memory store and real MessageDB (one contract)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aggregen.runtime import (
+    ConsumerGroup,
+    EventStore,
+    InMemoryEventStore,
+    MessageDBEventStore,
+    NewMessage,
+    RecordedMessage,
+    StreamNameError,
+    StreamWrite,
+)
+from aggregen.runtime.category import cardinal_id, category_of, consumer_group_member
+
+
+def new_category() -> str:
+    return "cat" + uuid.uuid4().hex[:12]
+
+
+def message(metadata: dict[str, Any] | None = None, **data: object) -> NewMessage:
+    return NewMessage(str(uuid.uuid4()), "Happened", dict(data), metadata)
+
+
+def write(store: EventStore, stream: str, *messages: NewMessage) -> None:
+    store.append([StreamWrite(stream, None, list(messages))])
+
+
+def read_all(store: EventStore, category: str, **options: Any) -> list[RecordedMessage]:
+    """Every message of the category, read batch after batch from position 1."""
+    found: list[RecordedMessage] = []
+    position = 1
+    while True:
+        batch = store.read_category(category, position, **options)
+        found.extend(batch)
+        if len(batch) < options.get("batch_size", 1000):
+            return found
+        position = batch[-1].global_position + 1
+
+
+def test_a_category_reads_in_global_order_across_its_streams(store: EventStore) -> None:
+    category = new_category()
+    first, second = f"{category}-1", f"{category}-2"
+    write(store, first, message(n=0))
+    write(store, second, message(n=1), message(n=2))
+    write(store, first, message(n=3))
+
+    read = store.read_category(category)
+
+    assert [(m.stream_name, m.position, m.data["n"]) for m in read] == [
+        (first, 0, 0),
+        (second, 0, 1),
+        (second, 1, 2),
+        (first, 1, 3),
+    ]
+    positions = [m.global_position for m in read]
+    assert positions == sorted(positions)
+    assert all(m.time.tzinfo is not None for m in read)
+
+
+def test_batches_continue_from_a_global_position(store: EventStore) -> None:
+    category = new_category()
+    for n in range(7):
+        write(store, f"{category}-{n % 3}", message(n=n))
+
+    first = store.read_category(category, batch_size=3)
+    rest = store.read_category(category, first[-1].global_position + 1, batch_size=3)
+    last = store.read_category(category, rest[-1].global_position + 1, batch_size=3)
+    beyond = store.read_category(category, last[-1].global_position + 1, batch_size=3)
+
+    assert [len(first), len(rest), len(last), len(beyond)] == [3, 3, 1, 0]
+    assert [m.data["n"] for m in first + rest + last] == list(range(7))
+    again = store.read_category(category, rest[0].global_position, batch_size=2)
+    assert [m.id for m in again] == [m.id for m in rest[:2]]
+
+
+def test_other_categories_snapshots_and_positions_stay_out(store: EventStore) -> None:
+    category = new_category()
+    write(store, f"{category}-1", message(n=1))
+    write(store, f"{category}:snapshot-1", message(n=2))
+    write(store, f"{category}:position-projector", message(n=3))
+    write(store, f"{category}x-1", message(n=4))
+    write(store, category, message(n=5))  # a stream named as its category belongs to it
+
+    assert [m.data["n"] for m in store.read_category(category)] == [1, 5]
+    assert [m.data["n"] for m in store.read_category(f"{category}:snapshot")] == [2]
+    assert [m.data["n"] for m in store.read_category(f"{category}:position")] == [3]
+    assert store.read_category(new_category()) == []
+
+
+def test_consumer_group_members_split_the_streams(store: EventStore) -> None:
+    category = new_category()
+    streams = [f"{category}-{n}" for n in range(24)] + [f"{category}-7+audit"]
+    for n, stream in enumerate(streams):
+        write(store, stream, message(n=n), message(n=n))
+    write(store, category, message(n=-1))  # no id: no member reads it
+
+    members = [
+        read_all(store, category, batch_size=5, consumer_group=ConsumerGroup(member, 4))
+        for member in range(4)
+    ]
+
+    taken = [{m.stream_name for m in read} for read in members]
+    assert sorted(s for streams_of in taken for s in streams_of) == sorted(streams)
+    for member, read in enumerate(members):
+        assert all(consumer_group_member(m.stream_name, 4) == member for m in read)
+        assert [m.global_position for m in read] == sorted(m.global_position for m in read)
+    compound = next(n for n, streams_of in enumerate(taken) if f"{category}-7" in streams_of)
+    assert f"{category}-7+audit" in taken[compound]  # the cardinal id decides
+    assert sum(len(read) for read in members) == 2 * len(streams)
+
+
+def test_a_correlation_filter_keeps_messages_correlated_with_a_category(
+    store: EventStore,
+) -> None:
+    category = new_category()
+    write(
+        store,
+        f"{category}-1",
+        message({"correlationStreamName": "checkout-42"}, n=1),
+        message({"correlationStreamName": "billing-9"}, n=2),
+        message(None, n=3),
+        message({"other": True}, n=4),
+        message({"correlationStreamName": "checkout"}, n=5),
+    )
+
+    read = store.read_category(category, correlation="checkout")
+
+    assert [m.data["n"] for m in read] == [1, 5]
+
+
+@pytest.mark.parametrize("bad", ["user-1", "", "-"])
+def test_a_name_with_a_dash_is_not_a_category(store: EventStore, bad: str) -> None:
+    with pytest.raises(StreamNameError, match="a category is a non-empty name without '-'"):
+        store.read_category(bad)
+    with pytest.raises(StreamNameError, match="correlation category"):
+        store.read_category("user", correlation=bad)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, True])
+def test_a_batch_size_below_one_is_refused(store: EventStore, batch_size: int) -> None:
+    with pytest.raises(ValueError, match="batch size must be an int of at least 1"):
+        store.read_category("user", batch_size=batch_size)
+
+
+@pytest.mark.parametrize(
+    ("member", "size", "problem"),
+    [
+        (0, 0, "size must be 1 to 32767"),
+        (0, 40000, "size must be 1 to 32767"),
+        (-1, 3, "member must be 0 to 2"),
+        (3, 3, "member must be 0 to 2"),
+    ],
+)
+def test_a_consumer_group_outside_its_bounds_is_refused(
+    member: int, size: int, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        ConsumerGroup(member, size)
+
+
+def test_category_and_cardinal_id_follow_messagedb() -> None:
+    assert category_of("account:snapshot-1-2") == "account:snapshot"
+    assert category_of("account") == "account"
+    assert cardinal_id("account-12+audit+x") == "12"
+    assert cardinal_id("account-a-b") == "a-b"
+    assert cardinal_id("account") is None
+    assert consumer_group_member("account", 3) is None
+
+
+stream_ids = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
+    min_size=1,
+    max_size=40,
+)
+
+
+@pytest.mark.messagedb
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream_id=stream_ids, size=st.integers(1, 32767))
+def test_the_in_memory_partition_is_messagedbs(
+    messagedb_store: MessageDBEventStore, stream_id: str, size: int
+) -> None:
+    stream = f"account-{stream_id}"
+    rows = messagedb_store._fetch(
+        "SELECT MOD(@hash_64(cardinal_id(%s::varchar)), %s::bigint)", (stream, size)
+    )
+    assert consumer_group_member(stream, size) == rows[0][0]
+
+
+@pytest.mark.messagedb
+def test_both_stores_give_each_member_the_same_streams(
+    messagedb_store: MessageDBEventStore,
+) -> None:
+    category = new_category()
+    memory = InMemoryEventStore()
+    streams = [f"{category}-{uuid.uuid4()}" for _ in range(30)] + [
+        f"{category}-x+{n}" for n in "ab"
+    ]
+    for stream in streams:
+        for target in (memory, messagedb_store):
+            write(target, stream, message(s=stream))
+
+    for size in (1, 2, 3, 5):
+        for member in range(size):
+            group = ConsumerGroup(member, size)
+            in_memory = [m.stream_name for m in read_all(memory, category, consumer_group=group)]
+            in_messagedb = [
+                m.stream_name for m in read_all(messagedb_store, category, consumer_group=group)
+            ]
+            assert in_memory == in_messagedb
