@@ -11,6 +11,7 @@ from .aggregate import Aggregate
 from .category import ConsumerGroup
 from .config import set_snapshot_threshold, snapshot_threshold
 from .connect import connect
+from .consumer import Consumer, ConsumerError, MessageHandler
 from .errors import (
     AggregateNotFoundError,
     AggregenError,
@@ -25,6 +26,7 @@ from .errors import (
 from .event import Event, Metadata
 from .memory import InMemoryEventStore
 from .message import NewMessage, RecordedMessage, StreamWrite
+from .position_store import PositionStore
 from .repository import Repository
 from .retry import update_with_retry
 from .store import EventStore
@@ -38,6 +40,8 @@ __all__ = [
     "AggregateNotFoundError",
     "AggregenError",
     "ConfigurationError",
+    "Consumer",
+    "ConsumerError",
     "ConsumerGroup",
     "DuplicateMessageError",
     "Event",
@@ -46,8 +50,10 @@ __all__ = [
     "ExpectedVersionError",
     "InMemoryEventStore",
     "MessageDBEventStore",
+    "MessageHandler",
     "Metadata",
     "NewMessage",
+    "PositionStore",
     "RecordedMessage",
     "Repository",
     "StreamDataError",

@@ -1,0 +1,208 @@
+"""`Consumer`: reads a category from its recorded position and hands each message on.
+
+Modelled on Eventide's consumers: the consumer reads its category in batches from
+the position after the last one it recorded, calls its handler for each message in
+global order, and records its position every `position_update_interval` messages,
+when it has caught up and when it stops. Delivery is at least once: after a crash,
+at most `position_update_interval` messages are handled again.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Protocol
+
+from .category import ConsumerGroup, check_batch_size, check_category
+from .errors import AggregenError
+from .message import RecordedMessage
+from .position_store import PositionStore
+from .store import EventStore
+
+__all__ = ["Consumer", "ConsumerError", "MessageHandler"]
+
+
+class MessageHandler(Protocol):
+    """Anything with a `handle(message)` method: generated handlers, projections, yours."""
+
+    def handle(self, message: RecordedMessage) -> None:
+        """Handle one message of the category."""
+
+
+class ConsumerError(AggregenError):
+    """A handler failed: the consumer stopped at the message it could not handle.
+
+    The consumer's position was recorded up to the message before, so a restarted
+    consumer starts with this message again. The handler's exception is the cause.
+    """
+
+    def __init__(self, consumer: str, handler: str, message: RecordedMessage, problem: str) -> None:
+        self.consumer = consumer
+        self.handler = handler
+        self.stream_name = message.stream_name
+        self.position = message.position
+        self.global_position = message.global_position
+        self.message_type = message.type
+        super().__init__(
+            f"consumer {consumer!r} stopped: {handler} failed on {message.type} "
+            f"at {message.stream_name!r} position {message.position} "
+            f"(global position {message.global_position}): {problem}"
+        )
+
+
+class Consumer:
+    """Reads `category` for `handler`, from the position recorded under `name`.
+
+    `consumer_group` makes this consumer one member of a group: it reads only its
+    member's streams, and records its position under `{name}+{member}of{size}`.
+    `correlation` (a category) keeps only messages correlated with it. `batch_size`
+    messages are read at a time; an idle consumer polls every `poll_interval`
+    seconds. Raises `ValueError` or `StreamNameError` for settings that cannot work.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        category: str,
+        handler: MessageHandler,
+        *,
+        name: str,
+        position_update_interval: int = 100,
+        batch_size: int = 1000,
+        poll_interval: float = 0.1,
+        consumer_group: ConsumerGroup | None = None,
+        correlation: str | None = None,
+    ) -> None:
+        self.store = store
+        self.category = check_category(category)
+        self.handler = handler
+        self.consumer_group = consumer_group
+        self.correlation = correlation
+        self.batch_size = check_batch_size(batch_size)
+        if not isinstance(position_update_interval, int) or position_update_interval < 1:
+            raise ValueError(
+                f"position_update_interval must be an int of at least 1, "
+                f"not {position_update_interval!r}"
+            )
+        if not poll_interval > 0:
+            raise ValueError(f"poll_interval must be above 0 seconds, not {poll_interval!r}")
+        self.position_update_interval = position_update_interval
+        self.poll_interval = float(poll_interval)
+        group = consumer_group
+        self.name = name if group is None else f"{name}+{group.member}of{group.size}"
+        self.positions = PositionStore(store, category, self.name)
+        self._stopping = threading.Event()
+        self._position: int | None = None
+        self._recorded: int | None = None
+        self._unrecorded = 0
+        """Messages handled since the position was last recorded."""
+
+    @property
+    def position(self) -> int | None:
+        """The global position of the last message handled (or recorded), None before any."""
+        return self._position
+
+    def catch_up(self) -> int:
+        """Handle every message available now, record the position, and return how many.
+
+        Raises `ConsumerError` when the handler fails, after recording the position of
+        the message before.
+        """
+        self._start()
+        handled = 0
+        try:
+            while not self._stopping.is_set():
+                count, caught_up = self._handle_batch()
+                handled += count
+                if caught_up:
+                    break
+        finally:
+            self._record()
+        return handled
+
+    def run(self, *, handle_signals: bool = True) -> None:
+        """Handle messages as they come until `stop()` (or SIGINT or SIGTERM) is called.
+
+        With `handle_signals` (and on the main thread), SIGINT and SIGTERM let the
+        current message finish, record the position and return. Raises
+        `ConsumerError` when the handler fails, after recording the position.
+        """
+        self._start()
+        with self._signals_stop_this(handle_signals):
+            try:
+                while not self._stopping.is_set():
+                    _, caught_up = self._handle_batch()
+                    if caught_up:
+                        self._record()
+                        self._stopping.wait(self.poll_interval)
+            finally:
+                self._record()
+
+    def stop(self) -> None:
+        """Ask a running consumer to stop after the message it is handling (thread-safe)."""
+        self._stopping.set()
+
+    def _start(self) -> None:
+        self._stopping.clear()
+        if self._position is None:
+            self._position = self._recorded = self.positions.get()
+
+    def _handle_batch(self) -> tuple[int, bool]:
+        """Handle one batch; return how many were handled and whether the batch was the last."""
+        start = 1 if self._position is None else self._position + 1
+        batch = self.store.read_category(
+            self.category,
+            start,
+            batch_size=self.batch_size,
+            consumer_group=self.consumer_group,
+            correlation=self.correlation,
+        )
+        handle = self.handler.handle
+        interval = self.position_update_interval
+        handled = 0
+        for message in batch:
+            try:
+                handle(message)
+            except Exception as error:
+                self._record()
+                raise ConsumerError(
+                    self.name, type(self.handler).__qualname__, message, repr(error)
+                ) from error
+            handled += 1
+            self._position = message.global_position
+            self._unrecorded += 1
+            if self._unrecorded >= interval:
+                self._record()
+            if self._stopping.is_set():
+                return handled, True
+        return handled, len(batch) < self.batch_size
+
+    def _record(self) -> None:
+        """Record the position if it moved since it was last recorded."""
+        if self._position is not None and self._position != self._recorded:
+            self.positions.put(self._position)
+            self._recorded = self._position
+        self._unrecorded = 0
+
+    @contextmanager
+    def _signals_stop_this(self, enabled: bool) -> Iterator[None]:
+        """While running: SIGINT and SIGTERM call `stop()` (main thread only)."""
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop_on_signal(signum: int, frame: FrameType | None) -> None:
+            self.stop()
+
+        previous = {
+            signum: signal.signal(signum, stop_on_signal)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
