@@ -39,7 +39,7 @@ def fill(store: EventStore, category: str, streams: int, per_stream: int) -> lis
                 for s in range(streams)
             ]
         )
-    everything = []
+    everything: list[int] = []
     position = 1
     while batch := store.read_category(category, position):
         everything.extend(m.global_position for m in batch)
