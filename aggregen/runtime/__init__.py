@@ -1,6 +1,7 @@
 """The aggregen runtime: what generated code and applications import.
 
-Only `MessageDBEventStore` needs psycopg; it is imported on first use.
+Only `MessageDBEventStore` and `PostgresProjectionTarget` need psycopg, and
+`SQLiteProjectionTarget` sqlite3; each is imported on first use.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .event import Event, Metadata
 from .memory import InMemoryEventStore
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .position_store import PositionStore
+from .projection import Projection, ProjectionTarget, ProjectionTransaction, Projector, Session
 from .repository import Repository
 from .retry import update_with_retry
 from .store import EventStore
@@ -34,6 +36,8 @@ from .unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from .messagedb import MessageDBEventStore
+    from .projection_postgres import PostgresProjectionTarget
+    from .projection_sqlite import SQLiteProjectionTarget
 
 __all__ = [
     "Aggregate",
@@ -54,8 +58,15 @@ __all__ = [
     "Metadata",
     "NewMessage",
     "PositionStore",
+    "PostgresProjectionTarget",
+    "Projection",
+    "ProjectionTarget",
+    "ProjectionTransaction",
+    "Projector",
     "RecordedMessage",
     "Repository",
+    "SQLiteProjectionTarget",
+    "Session",
     "StreamDataError",
     "StreamNameError",
     "StreamWrite",
@@ -73,4 +84,12 @@ def __getattr__(name: str) -> Any:
         from .messagedb import MessageDBEventStore
 
         return MessageDBEventStore
+    if name == "PostgresProjectionTarget":
+        from .projection_postgres import PostgresProjectionTarget
+
+        return PostgresProjectionTarget
+    if name == "SQLiteProjectionTarget":
+        from .projection_sqlite import SQLiteProjectionTarget
+
+        return SQLiteProjectionTarget
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ from .message import RecordedMessage
 from .position_store import PositionStore
 from .store import EventStore
 
-__all__ = ["Consumer", "ConsumerError", "MessageHandler"]
+__all__ = ["CategoryLoop", "Consumer", "ConsumerError", "MessageHandler", "handler_failed"]
 
 
 class MessageHandler(Protocol):
@@ -53,7 +53,128 @@ class ConsumerError(AggregenError):
         )
 
 
-class Consumer:
+class CategoryLoop:
+    """What every reader of a category shares: settings, `catch_up`, `run` and `stop`.
+
+    Subclasses say how a batch is read and handled (`_handle_batch`) and how the
+    position is kept (`_start`, `_record`). Raises `ValueError` or `StreamNameError`
+    for settings that cannot work.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        category: str,
+        *,
+        batch_size: int,
+        poll_interval: float,
+        consumer_group: ConsumerGroup | None,
+        correlation: str | None,
+    ) -> None:
+        self.store = store
+        self.category = check_category(category)
+        self.batch_size = check_batch_size(batch_size)
+        if not poll_interval > 0:
+            raise ValueError(f"poll_interval must be above 0 seconds, not {poll_interval!r}")
+        self.poll_interval = float(poll_interval)
+        self.consumer_group = consumer_group
+        if correlation is not None:
+            check_category(correlation, "correlation category")
+        self.correlation = correlation
+        self._stopping = threading.Event()
+
+    def catch_up(self) -> int:
+        """Handle every message available now, record the position, and return how many.
+
+        Raises `ConsumerError` when the handler fails, after recording the position of
+        the message before.
+        """
+        self._stopping.clear()
+        self._start()
+        handled = 0
+        try:
+            while not self._stopping.is_set():
+                count, caught_up = self._handle_batch()
+                handled += count
+                if caught_up:
+                    break
+        finally:
+            self._record()
+        return handled
+
+    def run(self, *, handle_signals: bool = True) -> None:
+        """Handle messages as they come until `stop()` (or SIGINT or SIGTERM) is called.
+
+        With `handle_signals` (and on the main thread), SIGINT and SIGTERM let the
+        current message finish, record the position and return. An idle loop polls
+        every `poll_interval` seconds. Raises `ConsumerError` when the handler fails,
+        after recording the position.
+        """
+        self._stopping.clear()
+        self._start()
+        with self._signals_stop_this(handle_signals):
+            try:
+                while not self._stopping.is_set():
+                    _, caught_up = self._handle_batch()
+                    if caught_up:
+                        self._record()
+                        self._stopping.wait(self.poll_interval)
+            finally:
+                self._record()
+
+    def stop(self) -> None:
+        """Ask a running loop to stop after the message it is handling (thread-safe)."""
+        self._stopping.set()
+
+    def _read_batch(self, position: int | None) -> list[RecordedMessage]:
+        """The next batch after the global position `position` (None: from the start)."""
+        return self.store.read_category(
+            self.category,
+            1 if position is None else position + 1,
+            batch_size=self.batch_size,
+            consumer_group=self.consumer_group,
+            correlation=self.correlation,
+        )
+
+    def _start(self) -> None:
+        """Find the position to read from."""
+
+    def _handle_batch(self) -> tuple[int, bool]:
+        """Handle one batch; return how many were handled and whether it was the last."""
+        raise NotImplementedError
+
+    def _record(self) -> None:
+        """Keep the position of the last message handled."""
+
+    @contextmanager
+    def _signals_stop_this(self, enabled: bool) -> Iterator[None]:
+        """While running: SIGINT and SIGTERM call `stop()` (main thread only)."""
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop_on_signal(signum: int, frame: FrameType | None) -> None:
+            self.stop()
+
+        previous = {
+            signum: signal.signal(signum, stop_on_signal)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def handler_failed(
+    consumer: str, handler: object, message: RecordedMessage, error: Exception
+) -> ConsumerError:
+    """The `ConsumerError` for `handler` failing on `message` (raise it `from error`)."""
+    return ConsumerError(consumer, type(handler).__qualname__, message, repr(error))
+
+
+class Consumer(CategoryLoop):
     """Reads `category` for `handler`, from the position recorded under `name`.
 
     `consumer_group` makes this consumer one member of a group: it reads only its
@@ -76,25 +197,24 @@ class Consumer:
         consumer_group: ConsumerGroup | None = None,
         correlation: str | None = None,
     ) -> None:
-        self.store = store
-        self.category = check_category(category)
-        self.handler = handler
-        self.consumer_group = consumer_group
-        self.correlation = correlation
-        self.batch_size = check_batch_size(batch_size)
+        super().__init__(
+            store,
+            category,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            consumer_group=consumer_group,
+            correlation=correlation,
+        )
         if not isinstance(position_update_interval, int) or position_update_interval < 1:
             raise ValueError(
                 f"position_update_interval must be an int of at least 1, "
                 f"not {position_update_interval!r}"
             )
-        if not poll_interval > 0:
-            raise ValueError(f"poll_interval must be above 0 seconds, not {poll_interval!r}")
+        self.handler = handler
         self.position_update_interval = position_update_interval
-        self.poll_interval = float(poll_interval)
         group = consumer_group
         self.name = name if group is None else f"{name}+{group.member}of{group.size}"
         self.positions = PositionStore(store, category, self.name)
-        self._stopping = threading.Event()
         self._position: int | None = None
         self._recorded: int | None = None
         self._unrecorded = 0
@@ -105,61 +225,12 @@ class Consumer:
         """The global position of the last message handled (or recorded), None before any."""
         return self._position
 
-    def catch_up(self) -> int:
-        """Handle every message available now, record the position, and return how many.
-
-        Raises `ConsumerError` when the handler fails, after recording the position of
-        the message before.
-        """
-        self._start()
-        handled = 0
-        try:
-            while not self._stopping.is_set():
-                count, caught_up = self._handle_batch()
-                handled += count
-                if caught_up:
-                    break
-        finally:
-            self._record()
-        return handled
-
-    def run(self, *, handle_signals: bool = True) -> None:
-        """Handle messages as they come until `stop()` (or SIGINT or SIGTERM) is called.
-
-        With `handle_signals` (and on the main thread), SIGINT and SIGTERM let the
-        current message finish, record the position and return. Raises
-        `ConsumerError` when the handler fails, after recording the position.
-        """
-        self._start()
-        with self._signals_stop_this(handle_signals):
-            try:
-                while not self._stopping.is_set():
-                    _, caught_up = self._handle_batch()
-                    if caught_up:
-                        self._record()
-                        self._stopping.wait(self.poll_interval)
-            finally:
-                self._record()
-
-    def stop(self) -> None:
-        """Ask a running consumer to stop after the message it is handling (thread-safe)."""
-        self._stopping.set()
-
     def _start(self) -> None:
-        self._stopping.clear()
         if self._position is None:
             self._position = self._recorded = self.positions.get()
 
     def _handle_batch(self) -> tuple[int, bool]:
-        """Handle one batch; return how many were handled and whether the batch was the last."""
-        start = 1 if self._position is None else self._position + 1
-        batch = self.store.read_category(
-            self.category,
-            start,
-            batch_size=self.batch_size,
-            consumer_group=self.consumer_group,
-            correlation=self.correlation,
-        )
+        batch = self._read_batch(self._position)
         handle = self.handler.handle
         interval = self.position_update_interval
         handled = 0
@@ -168,9 +239,7 @@ class Consumer:
                 handle(message)
             except Exception as error:
                 self._record()
-                raise ConsumerError(
-                    self.name, type(self.handler).__qualname__, message, repr(error)
-                ) from error
+                raise handler_failed(self.name, self.handler, message, error) from error
             handled += 1
             self._position = message.global_position
             self._unrecorded += 1
@@ -186,23 +255,3 @@ class Consumer:
             self.positions.put(self._position)
             self._recorded = self._position
         self._unrecorded = 0
-
-    @contextmanager
-    def _signals_stop_this(self, enabled: bool) -> Iterator[None]:
-        """While running: SIGINT and SIGTERM call `stop()` (main thread only)."""
-        if not enabled or threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def stop_on_signal(signum: int, frame: FrameType | None) -> None:
-            self.stop()
-
-        previous = {
-            signum: signal.signal(signum, stop_on_signal)
-            for signum in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)

@@ -1,0 +1,140 @@
+"""Exactly-once projections: a read model and its position change in one transaction.
+
+A `Projector` reads a category batch by batch. For each batch it opens a transaction
+on the projection's own database (a `ProjectionTarget`), reads the projection's
+position there (locked, so two instances of one projection never interleave), hands
+each message and the transaction's `Session` to the projection, and stores the new
+position before the transaction commits. A crash at any moment rolls back both the
+read model's changes and the position: no event is applied twice or skipped.
+
+Targets: `PostgresProjectionTarget` (the application's PostgreSQL, which need not be
+the message store's) and `SQLiteProjectionTarget` (SQLite in memory, a stand-in for
+tests that runs the same SQL for the common cases).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .category import ConsumerGroup
+from .consumer import CategoryLoop, handler_failed
+from .message import RecordedMessage
+from .store import EventStore
+
+__all__ = ["Projection", "ProjectionTarget", "ProjectionTransaction", "Projector", "Session"]
+
+
+class Cursor(Protocol):
+    """What a session's `execute` returns: rows to fetch."""
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+
+
+class Session(Protocol):
+    """A connection inside the projection's transaction: run SQL with `%s` placeholders."""
+
+    def execute(self, query: Any, params: Sequence[Any] | None = None) -> Cursor:
+        """Run one statement with its parameters bound (never format values into SQL)."""
+
+
+class Projection(Protocol):
+    """Applies messages to a read model through the session it is given."""
+
+    def handle(self, message: RecordedMessage, session: Session) -> None:
+        """Apply one message; raising rolls back the whole batch."""
+
+
+@dataclass(slots=True)
+class ProjectionTransaction:
+    """An open transaction of a target: its session and the projection's position.
+
+    `position` is the global position of the last message applied (None before any);
+    the projector moves it, and the target stores it when the transaction commits.
+    """
+
+    session: Session
+    position: int | None
+
+
+class ProjectionTarget(Protocol):
+    """A database that holds read models and their projections' positions."""
+
+    def transaction(self, name: str) -> AbstractContextManager[ProjectionTransaction]:
+        """Begin a transaction with projection `name`'s position locked; commit on exit.
+
+        An exception inside rolls everything back, position included.
+        """
+
+    def position(self, name: str) -> int | None:
+        """The committed position of projection `name`, None before any."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class Projector(CategoryLoop):
+    """Runs `projection` over `category` into `target`, exactly once per message.
+
+    One transaction per batch of `batch_size` messages. `name` identifies the
+    projection's position in the target; with `consumer_group` the member's position
+    is kept under `{name}+{member}of{size}`. Raises `ConsumerError` when the
+    projection fails (its batch is rolled back), `EventStoreError` when a database
+    fails.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        category: str,
+        projection: Projection,
+        target: ProjectionTarget,
+        *,
+        name: str,
+        batch_size: int = 1000,
+        poll_interval: float = 0.1,
+        consumer_group: ConsumerGroup | None = None,
+        correlation: str | None = None,
+    ) -> None:
+        super().__init__(
+            store,
+            category,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            consumer_group=consumer_group,
+            correlation=correlation,
+        )
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a projection name must be a non-empty str, not {name!r}")
+        self.projection = projection
+        self.target = target
+        group = consumer_group
+        self.name = name if group is None else f"{name}+{group.member}of{group.size}"
+
+    @property
+    def position(self) -> int | None:
+        """The committed position of this projection, None before any."""
+        return self.target.position(self.name)
+
+    def _handle_batch(self) -> tuple[int, bool]:
+        handle = self.projection.handle
+        handled = 0
+        with self.target.transaction(self.name) as transaction:
+            batch = self._read_batch(transaction.position)
+            session = transaction.session
+            for message in batch:
+                try:
+                    handle(message, session)
+                except Exception as error:
+                    raise handler_failed(self.name, self.projection, message, error) from error
+                handled += 1
+                transaction.position = message.global_position
+                if self._stopping.is_set():
+                    return handled, True
+        return handled, len(batch) < self.batch_size

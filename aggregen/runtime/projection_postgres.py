@@ -1,0 +1,110 @@
+"""`PostgresProjectionTarget`: read models and their positions in the application's PostgreSQL.
+
+Positions live in a small table of the runtime's (`aggregen_projection_positions` by
+default), created when missing, one row per projection, locked for the length of
+each batch's transaction. The database need not be the message store's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from .errors import EventStoreError
+from .projection import ProjectionTransaction
+from .redaction import redact, uri_password
+
+__all__ = ["POSITIONS_TABLE", "PostgresProjectionTarget"]
+
+POSITIONS_TABLE = "aggregen_projection_positions"
+
+_CREATE = sql.SQL(
+    "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL, "
+    "updated_at timestamptz NOT NULL DEFAULT now())"
+)
+_INSERT = sql.SQL("INSERT INTO {} (name, position) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING")
+_LOCK = sql.SQL("SELECT position FROM {} WHERE name = %s FOR UPDATE")
+_SELECT = sql.SQL("SELECT position FROM {} WHERE name = %s")
+_UPDATE = sql.SQL("UPDATE {} SET position = %s, updated_at = now() WHERE name = %s")
+
+
+class PostgresProjectionTarget:
+    """A PostgreSQL database holding read models; see `ProjectionTarget`.
+
+    `uri` is a PostgreSQL URI or conninfo string; `table` names the positions table
+    (optionally schema-qualified as `schema.table`). One connection, opened at once
+    and again after it breaks. Raises `EventStoreError` when the database is out of
+    reach or fails; a password in `uri` never appears in its messages.
+    """
+
+    def __init__(
+        self, uri: str, *, table: str = POSITIONS_TABLE, connect_timeout: float = 10.0
+    ) -> None:
+        self._password = uri_password(uri)
+        self._uri = uri
+        self._connect_timeout = connect_timeout
+        self._table = sql.Identifier(*table.split(".", 1))
+        self._conn: psycopg.Connection[Any] | None = None
+        with self._failures_translated("could not create the positions table"):
+            conn = self._connection()
+            # Another process may create it at the same moment: then it exists.
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
+                conn.execute(_CREATE.format(self._table))
+
+    @contextmanager
+    def transaction(self, name: str) -> Iterator[ProjectionTransaction]:
+        """Begin, lock projection `name`'s position row, and commit it with the read model."""
+        conn = self._connection()
+        with self._failures_translated(f"projection {name!r} failed"), conn.transaction():
+            conn.execute(_INSERT.format(self._table), (name,))
+            row = conn.execute(_LOCK.format(self._table), (name,)).fetchone()
+            start = row[0] if row and row[0] else None
+            transaction = ProjectionTransaction(conn, start)
+            yield transaction
+            if transaction.position != start:
+                conn.execute(
+                    sql.SQL(
+                        "UPDATE {} SET position = %s, updated_at = now() WHERE name = %s"
+                    ).format(self._table),
+                    (transaction.position, name),
+                )
+
+    def position(self, name: str) -> int | None:
+        """The committed position of projection `name`, None before any."""
+        with self._failures_translated(f"could not read projection {name!r}'s position"):
+            row = self._connection().execute(_SELECT.format(self._table), (name,)).fetchone()
+        return row[0] if row and row[0] else None
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.broken or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(
+                    self._uri, autocommit=True, connect_timeout=max(1, int(self._connect_timeout))
+                )
+            except psycopg.Error as error:
+                raise EventStoreError(
+                    f"no connection to the projection database: {self._redact(str(error))}"
+                ) from None
+        return self._conn
+
+    @contextmanager
+    def _failures_translated(self, doing: str) -> Iterator[None]:
+        """Re-raise database errors of our own statements as `EventStoreError`."""
+        try:
+            yield
+        except psycopg.Error as error:
+            raise EventStoreError(f"{doing}: {self._redact(str(error).strip())}") from error
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._password)

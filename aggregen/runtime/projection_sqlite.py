@@ -1,0 +1,96 @@
+"""`SQLiteProjectionTarget`: a stand-in for PostgreSQL read models in tests, SQLite in memory.
+
+A projection written for `PostgresProjectionTarget` runs here unchanged when its SQL
+is common to both (CREATE TABLE, INSERT ... ON CONFLICT, UPDATE, DELETE, SELECT):
+`%s` and `%(name)s` placeholders are rewritten to SQLite's. Positions and read models
+change in one transaction per batch, as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from .projection import ProjectionTransaction
+
+__all__ = ["SQLiteProjectionTarget", "SQLiteSession"]
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+
+
+@lru_cache(maxsize=256)
+def _sqlite_query(query: str) -> str:
+    """`query` with psycopg's placeholders (`%s`, `%(name)s`, `%%`) in SQLite's form."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "%%":
+            return "%"
+        return f":{match.group(1)}" if match.group(1) else "?"
+
+    return _PLACEHOLDER.sub(replace, query)
+
+
+class SQLiteSession:
+    """A SQLite connection that takes psycopg-style queries; see `Session`."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def execute(
+        self, query: Any, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> sqlite3.Cursor:
+        """Run one statement; raises `sqlite3.Error` as SQLite does."""
+        return self.connection.execute(_sqlite_query(str(query)), params or ())
+
+
+class SQLiteProjectionTarget:
+    """Read models and positions in SQLite (`:memory:` by default); see `ProjectionTarget`.
+
+    Thread-safe: one transaction at a time.
+    """
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.session = SQLiteSession(self.connection)
+        self._lock = threading.RLock()
+        self.connection.execute(
+            "CREATE TABLE IF NOT EXISTS aggregen_projection_positions "
+            "(name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
+        )
+
+    @contextmanager
+    def transaction(self, name: str) -> Iterator[ProjectionTransaction]:
+        """Begin, read projection `name`'s position, and commit it with the read model."""
+        with self._lock:
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                start = self.position(name)
+                transaction = ProjectionTransaction(self.session, start)
+                yield transaction
+                if transaction.position != start:
+                    self.connection.execute(
+                        "INSERT INTO aggregen_projection_positions (name, position) VALUES (?, ?) "
+                        "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                        (name, transaction.position),
+                    )
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
+
+    def position(self, name: str) -> int | None:
+        """The committed position of projection `name`, None before any."""
+        with self._lock:
+            row = self.connection.execute(
+                "SELECT position FROM aggregen_projection_positions WHERE name = ?", (name,)
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def close(self) -> None:
+        """Close the database (an in-memory one is gone then)."""
+        self.connection.close()
