@@ -1,4 +1,4 @@
-"""Consumers in processes of their own on real MessageDB: groups, SIGTERM and SIGKILL.
+"""Consumers and projections in processes of their own on real MessageDB: groups, SIGTERM, SIGKILL.
 
 Bounded in count and time; every process talks to the MessageDB on 127.0.0.1.
 """
@@ -16,8 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from aggregen.runtime import EventStore, NewMessage, PositionStore, StreamWrite, connect
+from aggregen.runtime import (
+    EventStore,
+    NewMessage,
+    PositionStore,
+    PostgresProjectionTarget,
+    Projector,
+    StreamWrite,
+    connect,
+)
 from tests.conftest import ROOT
+from tests.projection_support import Tally, app_database_uri
 
 pytestmark = pytest.mark.messagedb
 
@@ -185,4 +194,56 @@ def test_four_group_members_in_four_processes_split_the_category(
     assert sorted(seen) == sorted(everything), "none missed, none twice"
     assert len(owner) == 40
     assert len(set(owner.values())) == 4, "40 streams spread over all four members"
+    store.close()
+
+
+def test_a_projection_killed_at_random_moments_equals_a_clean_rebuild(
+    messagedb_uri: str,
+) -> None:
+    store = connect(messagedb_uri)
+    category = new_category()
+    fill(store, category, streams=12, per_stream=50)
+    app_uri = app_database_uri(messagedb_uri)
+    target = PostgresProjectionTarget(app_uri)
+    killed, clean = Tally(), Tally()
+    with target.transaction("setup") as transaction:
+        killed.create_tables(transaction.session)
+        clean.create_tables(transaction.session)
+    chooser = random.Random(30112026)
+    kills = 0
+    for _ in range(20):
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.projection_process",
+                messagedb_uri,
+                app_uri,
+                category,
+                killed.suffix,
+                "--pause",
+                "0.001",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(chooser.uniform(0.0, 0.3))
+        if process.poll() is None:
+            process.kill()
+            kills += 1
+        assert finish(process, 30) in (0, -signal.SIGKILL)
+    Projector(store, category, killed, target, name=f"tally-{killed.suffix}").catch_up()
+    Projector(store, category, clean, target, name=f"tally-{clean.suffix}").catch_up()
+
+    with target.transaction("compare") as transaction:
+        after_kills = killed.model(transaction.session)
+        rebuilt = clean.model(transaction.session)
+    assert kills >= 10, "the kills must land while the projection works"
+    assert len(rebuilt[0]) == 600
+    assert after_kills == rebuilt
+    print(f"\n{kills} SIGKILLs of a projection: read model equals a clean rebuild (600 events)")
+    target.close()
     store.close()
