@@ -19,14 +19,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
+from aggregen.review.cli import add_review_commands
+from aggregen.review.lock import default_lock_path, read_lock
 from aggregen.runtime.errors import AggregenError
 
 from . import pipeline
 from .config import Defaults, read_defaults
 from .docs import check_docs
 from .errors import SchemaErrors
-from .lock import default_lock_path, read_lock
-from .review_cli import add_review_commands
 from .write import CheckReport
 
 __all__ = ["main"]

@@ -1,7 +1,7 @@
 """The no-change shortcut: a fingerprint of everything `generate` reads, in the manifest.
 
 `generate` records in the manifest a sha256 over everything its output depends on:
-aggregen's version and the bytes of its generator modules, templates and
+aggregen's version and the bytes of its generator and review modules, templates and
 `schema.json`; black's version; the output directory, lock file and schema paths as
 named in the output (relative to the project root); every schema file's bytes; the
 lock file's bytes (or its absence); every hand-written file's bytes; and the
@@ -78,12 +78,13 @@ class _Digest:
 
 @cache
 def _generator_digest() -> str:
-    """aggregen's and black's versions, and the bytes of the generator's own files."""
+    """aggregen's and black's versions, and the bytes of the generator's and review's files."""
     digest = _Digest()
     digest.add("aggregen", _version("aggregen"))
     digest.add("black", _version("black"))
     sources = [
         *sorted((_PACKAGE / "generator").glob("*.py")),
+        *sorted((_PACKAGE / "review").glob("*.py")),
         *sorted((_PACKAGE / "templates").glob("*.jinja2")),
         _PACKAGE / "schema.json",
     ]

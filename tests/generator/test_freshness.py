@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from aggregen.generator import freshness, pipeline
-from aggregen.generator.lock import update_lock
 from aggregen.generator.validate import load_and_validate
 from aggregen.generator.write import MANIFEST, WriteReport
+from aggregen.review.lock import update_lock
 
 from .support import GOLDEN, working_directory
 
