@@ -20,6 +20,7 @@ black) so that the shortcut is fast from the command line.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from importlib import metadata
@@ -37,11 +38,12 @@ def display_path(path: Path, root: Path | None = None) -> str:
 
     Relative to `root` (default: the working directory) when the file is under it,
     so that the output does not depend on where the project is checked out or
-    which directory the command runs in; otherwise as given.
+    which directory the command runs in, and `.` and `..` resolved so that every
+    spelling of a path names it alike; otherwise as given.
     """
-    base = (root or Path.cwd()).absolute()
+    base = Path(os.path.normpath((root or Path.cwd()).absolute()))
     try:
-        return path.absolute().relative_to(base).as_posix()
+        return Path(os.path.normpath(path.absolute())).relative_to(base).as_posix()
     except ValueError:
         return path.as_posix()
 
@@ -100,8 +102,9 @@ def inputs_digest(schemas: Sequence[Path], lock: Path, out: Path, root: Path | N
     digest.add("out", display_path(out, root))
     digest.add("lock", _read(lock))
     digest.add("lock path", display_path(lock, root))
-    for schema in schemas:
-        digest.add("schema path", display_path(schema, root))
+    # In the order of their names in the output: not the order or spelling given.
+    for shown, schema in sorted((display_path(schema, root), schema) for schema in schemas):
+        digest.add("schema path", shown)
         digest.add("schema", _read(schema))
     return digest.hexdigest()
 
