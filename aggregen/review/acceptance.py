@@ -112,16 +112,59 @@ def apply_acceptances(
     """`findings`, with those an acceptance names (with their current fingerprint) accepted.
 
     An acceptance whose fingerprint no longer matches does not apply; the finding
-    gets a note saying so.
+    gets a note saying so. An acceptance written by an earlier aggregen, which gave
+    every finding of a subject the subject's fingerprint (`Finding.definition`),
+    still applies when exactly one finding of its rule and subject has that
+    definition, with a note giving the fingerprint to quote now; when several do, it
+    applies to none of them and each gets a note asking to accept them one by one.
     """
+    findings = list(findings)
+    fingerprints = {finding.fingerprint for finding in findings}
+    siblings: dict[tuple[str, str, str], int] = {}
+    for finding in findings:
+        key = (finding.rule, finding.subject, finding.definition)
+        siblings[key] = siblings.get(key, 0) + 1
+    where = f" in {source}" if source else ""
     result = []
     for finding in findings:
-        matching = [a for a in acceptances if a.matches(finding)]
+        matching = [
+            a
+            for a in acceptances
+            if a.matches(finding)
+            # an acceptance of another finding of the same rule and subject
+            and (a.fingerprint == finding.fingerprint or a.fingerprint not in fingerprints)
+        ]
         current = next((a for a in matching if a.fingerprint == finding.fingerprint), None)
+        legacy = next(
+            (
+                a
+                for a in matching
+                if finding.definition
+                and finding.definition != finding.fingerprint
+                and a.fingerprint == finding.definition
+            ),
+            None,
+        )
         if current is not None:
             finding = replace(finding, accepted=current.reason)
+        elif legacy is not None:
+            count = siblings[(finding.rule, finding.subject, finding.definition)]
+            if count == 1:
+                finding = replace(
+                    finding,
+                    accepted=legacy.reason,
+                    note=f"the acceptance{where} quotes the fingerprint an earlier aggregen gave; "
+                    f"quote this finding's own fingerprint {finding.fingerprint} instead",
+                )
+            else:
+                finding = replace(
+                    finding,
+                    note=f"an acceptance{where} quotes the fingerprint an earlier aggregen gave "
+                    f"all {count} {finding.rule} findings of {finding.subject}, so it accepts "
+                    "none of them: accept each one on its own, quoting its fingerprint "
+                    f"(this one: {finding.fingerprint})",
+                )
         elif matching:
-            where = f" in {source}" if source else ""
             finding = replace(
                 finding,
                 note=f"an acceptance{where} no longer applies: {finding.subject} changed since it "

@@ -93,8 +93,16 @@ class _Checker:
         key_path: Sequence[str | int],
         definition: str,
         *,
+        detail: str | None = None,
         dedupe: tuple[str, ...] | None = None,
     ) -> None:
+        """Record a finding (the first one wins a `dedupe` key, default rule, subject, message).
+
+        `definition` is the fingerprint of the subject's definition. `detail` names
+        what the finding is about where one subject can have several findings of a
+        rule (a field, a parameter, a version): the finding's own fingerprint then
+        covers it too, so that accepting one finding never accepts another.
+        """
         if isinstance(where, Lock):
             line, column = where.locate(*key_path)
         else:
@@ -108,7 +116,8 @@ class _Checker:
                 rule,
                 subject,
                 message,
-                definition,
+                _finding_fingerprint(rule, definition, detail),
+                definition=definition,
             )
 
     def remember(self, event: EventShape, old: _Old) -> None:
@@ -280,6 +289,7 @@ class _Checker:
                     new.document,
                     (*new.key_path, "fields") if new.state else new.key_path,
                     definition,
+                    detail=name,
                 )
         new_commands = {command.name: command for command in new.commands}
         for command in old.commands:
@@ -319,6 +329,7 @@ class _Checker:
                         new.document,
                         found.key_path,
                         definition,
+                        detail=parameter,
                     )
             for parameter, required in after.items():
                 if required and not before.get(parameter, False):
@@ -330,6 +341,7 @@ class _Checker:
                         new.document,
                         found.key_path,
                         definition,
+                        detail=parameter,
                     )
 
     def _event_code(self, old: EventShape, new: EventShape) -> None:
@@ -347,6 +359,7 @@ class _Checker:
                 new.document,
                 (*new.key_path, "fields") if new.fields else new.key_path,
                 definition,
+                detail=name,
             )
         for old_name, new_name in match.pairs:
             field_path = (*new.key_path, "fields", new_name)
@@ -359,6 +372,7 @@ class _Checker:
                     new.document,
                     field_path,
                     definition,
+                    detail=f"{old_name} -> {new_name}",
                 )
             before = python_type(old.fields[old_name])
             after = python_type(new.fields[new_name])
@@ -371,6 +385,7 @@ class _Checker:
                     new.document,
                     field_path,
                     definition,
+                    detail=new_name,
                 )
             for problem in stricter_rules(
                 old.fields[old_name], new.fields[new_name], field_path, new_name, new.name
@@ -382,6 +397,7 @@ class _Checker:
                     new.document,
                     problem.key_path,
                     definition,
+                    detail=_key_path_detail(problem.key_path),
                 )
 
     # -- against the lock file ------------------------------------------------
@@ -481,6 +497,7 @@ class _Checker:
                     event.document,
                     problem.key_path,
                     definition,
+                    detail=f"{_key_path_detail(problem.key_path)} @{version}",
                 )
             if problems and version < event.version:
                 needs_hand.add(version)
@@ -496,6 +513,17 @@ class _Checker:
                 event.key_path,
                 definition,
             )
+
+
+def _finding_fingerprint(rule: str, definition: str, detail: str | None) -> str:
+    """A finding's fingerprint: the subject's definition, with the detail when there is one."""
+    if detail is None:
+        return definition
+    return fingerprint({"definition": definition, "rule": rule, "detail": detail})
+
+
+def _key_path_detail(key_path: KeyPath) -> str:
+    return "/".join(str(key) for key in key_path)
 
 
 def _raw(event: EventShape) -> dict[str, Any]:

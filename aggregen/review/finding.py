@@ -26,6 +26,10 @@ class Finding:
     """The reason from the acceptances file, when this finding was accepted."""
     note: str = ""
     """Extra information, such as an acceptance that no longer applies."""
+    definition: str = ""
+    """The fingerprint of the subject's definition. Earlier aggregen versions gave it
+    as the fingerprint of every finding of the subject; acceptances that quote it
+    still apply where that is unambiguous (see `acceptance.apply_acceptances`)."""
 
     @property
     def category(self) -> str:
