@@ -3,8 +3,9 @@
 Exit status: 0 success; 1 invalid schemas, a locked event version missing or
 changed in place, stale output or docs, a hand-written upcaster still to write, a
 breaking change, or another failure (one message, never a traceback); 2 wrong usage
-(or, for `breaking`, a base that cannot be read). Schema paths, the output directory
-and the docs directory default to `[tool.aggregen]` in the nearest pyproject.toml.
+or a broken `[tool.aggregen]` table (or, for `breaking`, a base that cannot be read).
+Schema paths, the output directory and the docs directory default to
+`[tool.aggregen]` in the nearest pyproject.toml.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
-from aggregen.runtime.errors import AggregenError
+from aggregen.review.cli import add_review_commands
+from aggregen.review.lock import default_lock_path, read_lock
+from aggregen.runtime.errors import AggregenError, ConfigurationError
 
 from . import pipeline
 from .config import Defaults, read_defaults
 from .docs import check_docs
 from .errors import SchemaErrors
-from .lock import default_lock_path, read_lock
-from .review_cli import add_review_commands
 from .write import CheckReport
 
 __all__ = ["main"]
@@ -204,8 +205,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SchemaErrors as error:
         for problem in error.errors:
             stderr.write(f"{problem}\n")
-        stderr.write(f"aggregen: {len(error.errors)} error(s); nothing written\n")
+        # Only generate writes: the other commands have nothing to hold back.
+        written = "; nothing written" if arguments.command == "generate" else ""
+        stderr.write(f"aggregen: {len(error.errors)} error(s){written}\n")
         return 1
+    except ConfigurationError as error:
+        parser.print_usage(stderr)
+        stderr.write(f"aggregen {arguments.command}: error: {error}\n")
+        return 2
     except AggregenError as error:
         stderr.write(f"aggregen: error: {error}\n")
         return 1

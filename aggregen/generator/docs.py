@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .lock import Lock
-from .wire_shape import AggregateShape, Document, EventShape, domain_shapes
+from aggregen.review.lock import Lock
+from aggregen.review.wire_shape import AggregateShape, Document, EventShape, domain_shapes
 
 __all__ = [
     "check_docs",

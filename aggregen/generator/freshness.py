@@ -1,7 +1,7 @@
 """The no-change shortcut: a fingerprint of everything `generate` reads, in the manifest.
 
 `generate` records in the manifest a sha256 over everything its output depends on:
-aggregen's version and the bytes of its generator modules, templates and
+aggregen's version and the bytes of its generator and review modules, templates and
 `schema.json`; black's version; the output directory, lock file and schema paths as
 named in the output (relative to the project root); every schema file's bytes; the
 lock file's bytes (or its absence); every hand-written file's bytes; and the
@@ -20,6 +20,7 @@ black) so that the shortcut is fast from the command line.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from importlib import metadata
@@ -37,11 +38,12 @@ def display_path(path: Path, root: Path | None = None) -> str:
 
     Relative to `root` (default: the working directory) when the file is under it,
     so that the output does not depend on where the project is checked out or
-    which directory the command runs in; otherwise as given.
+    which directory the command runs in, and `.` and `..` resolved so that every
+    spelling of a path names it alike; otherwise as given.
     """
-    base = (root or Path.cwd()).absolute()
+    base = Path(os.path.normpath((root or Path.cwd()).absolute()))
     try:
-        return path.absolute().relative_to(base).as_posix()
+        return Path(os.path.normpath(path.absolute())).relative_to(base).as_posix()
     except ValueError:
         return path.as_posix()
 
@@ -78,12 +80,13 @@ class _Digest:
 
 @cache
 def _generator_digest() -> str:
-    """aggregen's and black's versions, and the bytes of the generator's own files."""
+    """aggregen's and black's versions, and the bytes of the generator's and review's files."""
     digest = _Digest()
     digest.add("aggregen", _version("aggregen"))
     digest.add("black", _version("black"))
     sources = [
         *sorted((_PACKAGE / "generator").glob("*.py")),
+        *sorted((_PACKAGE / "review").glob("*.py")),
         *sorted((_PACKAGE / "templates").glob("*.jinja2")),
         _PACKAGE / "schema.json",
     ]
@@ -99,8 +102,9 @@ def inputs_digest(schemas: Sequence[Path], lock: Path, out: Path, root: Path | N
     digest.add("out", display_path(out, root))
     digest.add("lock", _read(lock))
     digest.add("lock path", display_path(lock, root))
-    for schema in schemas:
-        digest.add("schema path", display_path(schema, root))
+    # In the order of their names in the output: not the order or spelling given.
+    for shown, schema in sorted((display_path(schema, root), schema) for schema in schemas):
+        digest.add("schema path", shown)
         digest.add("schema", _read(schema))
     return digest.hexdigest()
 

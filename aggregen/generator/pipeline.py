@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aggregen.review.lock import check_lock, default_lock_path, read_lock
+
 from .errors import SchemaErrors
 from .freshness import display_path, fingerprint, inputs_digest, unchanged
-from .lock import check_lock, default_lock_path, read_lock
 from .write import CheckReport, Manifest, WriteReport, compare, sha256, write
 
 if TYPE_CHECKING:

@@ -153,13 +153,36 @@ def test_validate_lists_every_error_with_its_position(
     lines = err.splitlines()
     assert any(line.startswith("schemas/broken.yaml:5:") for line in lines), err
     assert any(line.startswith("schemas/broken.yaml:6:") for line in lines), err
-    assert lines[-1] == f"aggregen: {len(lines) - 1} error(s); nothing written"
+    assert lines[-1] == f"aggregen: {len(lines) - 1} error(s)"  # validate never writes
     (project / "schemas" / "broken.yaml").write_text("domain: a\ndomain: b\n", encoding="utf-8")
     status, _, err = run(capsys, "validate")
     assert status == 1
     assert err.startswith("schemas/broken.yaml:2:1: ")
     (project / "schemas" / "broken.yaml").unlink()
     assert run(capsys, "validate", "schemas/people.yaml") == (0, "1 schema file(s) valid\n", "")
+
+
+def test_a_failed_generate_says_nothing_was_written(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "schemas" / "broken.yaml").write_text("domain: a\ndomain: b\n", encoding="utf-8")
+    status, _, err = run(capsys, "generate")
+    assert status == 1
+    assert err.splitlines()[-1] == "aggregen: 1 error(s); nothing written"
+
+
+@pytest.mark.parametrize("command", ["generate", "check", "validate", "lock", "docs"])
+def test_a_typo_in_tool_aggregen_is_a_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    (project / "pyproject.toml").write_text(
+        '[tool.aggregen]\nschema = ["schemas"]\nout = "out"\n', encoding="utf-8"
+    )
+    status, out, err = run(capsys, command)
+    assert status == 2, (out, err)
+    assert "usage: aggregen" in err
+    assert "unknown key 'schema'" in err
+    assert not (project / "out").exists()
 
 
 @pytest.mark.parametrize(

@@ -23,9 +23,10 @@ from pathlib import Path
 import pytest
 
 from aggregen.generator import pipeline
-from aggregen.generator.breaking import STORAGE, find_breaking_changes
-from aggregen.generator.lock import read_lock, update_lock
 from aggregen.generator.validate import load_and_validate
+from aggregen.review.compare import find_breaking_changes
+from aggregen.review.lock import read_lock, update_lock
+from aggregen.review.rules import STORAGE
 from aggregen.runtime import EventStore, InMemoryEventStore, MessageDBEventStore, connect
 
 from .support import importable

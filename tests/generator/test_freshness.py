@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from aggregen.generator import freshness, pipeline
-from aggregen.generator.lock import update_lock
 from aggregen.generator.validate import load_and_validate
 from aggregen.generator.write import MANIFEST, WriteReport
+from aggregen.review.lock import update_lock
 
 from .support import GOLDEN, working_directory
 
@@ -142,3 +142,34 @@ def test_check_ignores_a_stale_fingerprint(project: Path, monkeypatch: pytest.Mo
     generate()
     monkeypatch.setattr(freshness, "_generator_digest", lambda: "another generator")
     assert pipeline.check(["schema.yaml"], "out").ok
+
+
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_the_output_does_not_depend_on_how_the_schemas_are_named(tmp_path: Path) -> None:
+    (tmp_path / "schemas" / "sub").mkdir(parents=True)
+    (tmp_path / "more").mkdir()
+    shutil.copy(GOLDEN / "users" / "schema.yaml", tmp_path / "schemas" / "sub" / "users.yaml")
+    shutil.copy(GOLDEN / "values_and_enums" / "schema.yaml", tmp_path / "more" / "enums.yaml")
+    users, enums = "schemas/sub/users.yaml", "more/enums.yaml"
+    spellings = [
+        [users, enums],
+        [enums, users],
+        [str(tmp_path / users), enums],
+        [f"./{enums}", "schemas/sub/../sub/users.yaml"],
+    ]
+    trees = []
+    with working_directory(tmp_path):
+        for paths in spellings:
+            shutil.rmtree(tmp_path / "out", ignore_errors=True)
+            assert not pipeline.generate(paths, "out").skipped
+            trees.append(_tree(tmp_path / "out"))
+    assert MANIFEST in trees[0]
+    for tree in trees[1:]:
+        assert tree == trees[0]

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from aggregen.generator.breaking import AgainstError, load_against
-from aggregen.generator.lock import update_lock
-from aggregen.generator.review_cli import add_review_commands, run_breaking, run_lock
 from aggregen.generator.validate import load_and_validate
+from aggregen.review.against import AgainstError, load_against
+from aggregen.review.cli import add_review_commands, run_breaking, run_lock
+from aggregen.review.lock import update_lock
 
 V1 = """\
 domain: shop

@@ -12,19 +12,12 @@ from typing import Any
 
 import pytest
 
-from aggregen.generator.breaking import (
-    CODE,
-    RULES,
-    STORAGE,
-    Acceptance,
-    Finding,
-    apply_acceptances,
-    exit_code,
-    find_breaking_changes,
-    read_accepted,
-    render,
-)
-from aggregen.generator.lock import check_lock, read_lock, update_lock
+from aggregen.review.acceptance import Acceptance, apply_acceptances, read_accepted
+from aggregen.review.compare import find_breaking_changes
+from aggregen.review.finding import Finding, exit_code
+from aggregen.review.lock import check_lock, read_lock, update_lock
+from aggregen.review.report import render
+from aggregen.review.rules import CODE, RULES, STORAGE
 
 from .support import load_schemas
 

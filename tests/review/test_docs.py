@@ -15,8 +15,8 @@ from aggregen.generator.docs import (
     render_docs,
     write_docs,
 )
-from aggregen.generator.lock import update_lock
-from aggregen.generator.review_cli import add_review_commands, run_docs
+from aggregen.review.cli import add_review_commands, run_docs
+from aggregen.review.lock import update_lock
 
 from .support import load_schemas
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from aggregen.generator.breaking import find_breaking_changes
 from aggregen.generator.errors import SchemaErrors
-from aggregen.generator.lock import (
+from aggregen.review.compare import find_breaking_changes
+from aggregen.review.lock import (
     check_lock,
     default_lock_path,
     dump_lock,
@@ -20,7 +20,7 @@ from aggregen.generator.lock import (
     read_lock,
     update_lock,
 )
-from aggregen.generator.wire_shape import domain_shapes, fingerprint
+from aggregen.review.wire_shape import domain_shapes, fingerprint
 
 from .support import load_schemas
 

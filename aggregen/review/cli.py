@@ -14,24 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .breaking import (
-    ACCEPTED_FILE_NAME,
-    FORMATS,
-    AgainstError,
-    apply_acceptances,
-    exit_code,
-    find_breaking_changes,
-    load_against,
-    read_accepted,
-    render,
-)
-from .config import read_defaults
-from .docs import check_docs, write_docs
-from .errors import SchemaErrors
+from aggregen.generator.config import read_defaults
+from aggregen.generator.docs import check_docs, write_docs
+from aggregen.generator.errors import SchemaErrors
+
+from .acceptance import ACCEPTED_FILE_NAME, apply_acceptances, read_accepted
+from .against import AgainstError, load_against
+from .compare import find_breaking_changes
+from .finding import exit_code
 from .lock import check_lock, default_lock_path, merge_locks, read_lock, update_lock
+from .report import FORMATS, render
 
 if TYPE_CHECKING:
-    from .load import SchemaDocument
+    from aggregen.generator.load import SchemaDocument
 
 __all__ = ["add_review_commands", "run_breaking", "run_docs", "run_lock"]
 
@@ -197,6 +192,6 @@ def run_docs(
 
 def load_and_validate(paths: Sequence[str | Path]) -> list[SchemaDocument]:
     """`validate.load_and_validate`, imported when a review command first needs it."""
-    from .validate import load_and_validate as load
+    from aggregen.generator.validate import load_and_validate as load
 
     return load(paths)

@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import SchemaError, SchemaErrors
+from aggregen.generator.errors import SchemaError, SchemaErrors
+
 from .wire_shape import Document, domain_shapes, fingerprint, wire_only
 
 __all__ = [

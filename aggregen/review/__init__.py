@@ -1,0 +1,1 @@
+"""Schema review: wire shapes, the lock file, breaking-change rules, acceptances, reports."""
