@@ -1,10 +1,11 @@
-"""Faults on real PostgreSQL: a backend killed mid-commit, the server stopped and started."""
+"""Faults on real PostgreSQL: a backend killed mid-commit, the server stopped and started.
+
+Every test here runs on a private cluster (`tests/private_postgres.py`), never on the
+machine's shared PostgreSQL.
+"""
 
 from __future__ import annotations
 
-import glob
-import os
-import subprocess
 import threading
 import time
 import uuid
@@ -16,6 +17,9 @@ import pytest
 
 from aggregen.runtime import EventStoreError, MessageDBEventStore, Repository, UnitOfWork
 from tests.domain import User
+from tests.private_postgres import PrivateCluster, private_messagedb
+
+__all__ = ["private_messagedb"]  # the session fixture, used by name below
 
 
 class FirstUser(User):
@@ -24,6 +28,12 @@ class FirstUser(User):
 
 class LastUser(User):
     __category__: ClassVar[str] = "faultZeta"
+
+
+@pytest.fixture
+def messagedb_uri(private_messagedb: PrivateCluster) -> str:
+    """The private cluster's MessageDB, in place of the shared one."""
+    return private_messagedb.uri
 
 
 @pytest.fixture
@@ -108,41 +118,15 @@ def test_a_backend_killed_in_the_middle_of_a_commit_stores_all_or_nothing(
         store.close()
 
 
-def cluster() -> tuple[str, str]:
-    versions = sorted(glob.glob("/etc/postgresql/*/main"))
-    if not versions:
-        pytest.fail("no local PostgreSQL cluster under /etc/postgresql", pytrace=False)
-    return versions[-1].split("/")[3], "main"
-
-
-def pg_ctl(action: str) -> None:
-    version, name = cluster()
-    subprocess.run(
-        [
-            "pg_ctlcluster",
-            "--skip-systemctl-redirect",
-            version,
-            name,
-            action,
-            *(["-m", "fast"] if action == "stop" else []),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 def test_calls_fail_clearly_while_postgres_is_down_and_work_again_after(
-    messagedb_uri: str,
+    messagedb_uri: str, private_messagedb: PrivateCluster
 ) -> None:
-    if os.geteuid() != 0:
-        pytest.fail("stopping PostgreSQL needs root, as on the CI machines", pytrace=False)
     store = MessageDBEventStore(messagedb_uri, timeout=2)
     users = Repository(User, store)
     user = User.register(email="down@example.org")
     users.add(user)
     try:
-        pg_ctl("stop")
+        private_messagedb.stop()
         try:
             with pytest.raises(EventStoreError) as caught:
                 users.get(user.id)
@@ -154,11 +138,7 @@ def test_calls_fail_clearly_while_postgres_is_down_and_work_again_after(
             with pytest.raises(EventStoreError):
                 users.add(renamed)
         finally:
-            pg_ctl("start")
-        for _ in range(100):
-            if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], check=False).returncode == 0:
-                break
-            time.sleep(0.1)
+            private_messagedb.start()  # returns once the server accepts connections
 
         users.add(renamed)
         assert users.get(renamed.id).email == "queued@example.org"
