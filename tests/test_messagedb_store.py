@@ -81,16 +81,20 @@ def test_the_events_of_one_commit_reach_the_server_in_one_round_trip(
                 user.rename(first_name=f"n{n}")
         trace = tmp_path / "trace.txt"
         with trace.open("w") as out:
-            with store._pool.connection() as conn:
-                conn.pgconn.trace(out.fileno())
-                conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            lease = store._pool.acquire()  # the pool's one connection
+            assert lease.conn is not None
+            lease.conn.pgconn.trace(out.fileno())
+            lease.conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            store._pool.release(lease)
             try:
                 with UnitOfWork(store):
                     for user in batch:
                         users.add(user)
             finally:
-                with store._pool.connection() as conn:
-                    conn.pgconn.untrace()
+                lease = store._pool.acquire()
+                assert lease.conn is not None
+                lease.conn.pgconn.untrace()
+                store._pool.release(lease)
         sent = [line.split("\t")[2] for line in trace.read_text().splitlines()]
 
     assert sent.count("Execute") == 1 + 15 + 1

@@ -7,11 +7,13 @@ from collections.abc import Mapping, Sequence
 __all__ = [
     "AggregateNotFoundError",
     "AggregenError",
+    "CommitOutcomeUnknownError",
     "ConfigurationError",
     "DuplicateMessageError",
     "EventStoreError",
     "ExpectedVersionError",
     "StreamDataError",
+    "StreamExistsError",
     "StreamNameError",
     "ValidationError",
 ]
@@ -58,6 +60,32 @@ class ExpectedVersionError(AggregenError):
         )
 
 
+class StreamExistsError(ExpectedVersionError):
+    """A write meant to start a stream (a new aggregate) found the stream already there.
+
+    Usually the aggregate's id is taken: load it with `get`, or choose another id.
+    """
+
+    def __init__(self, stream_name: str, actual_version: int) -> None:
+        super().__init__(stream_name, -1, actual_version)
+        self.args = (
+            f"stream {stream_name!r} already exists (at version {actual_version}): "
+            "the write expected a new stream",
+        )
+
+
+def version_conflict(
+    stream_name: str, expected_version: int, actual_version: int
+) -> ExpectedVersionError:
+    """The error for a write that expected another version: both stores raise this one.
+
+    A write that expected a new stream (-1) is a `StreamExistsError`.
+    """
+    if expected_version == -1:
+        return StreamExistsError(stream_name, actual_version)
+    return ExpectedVersionError(stream_name, expected_version, actual_version)
+
+
 class AggregateNotFoundError(AggregenError, LookupError):
     """No event, and no snapshot, exists for the requested aggregate id."""
 
@@ -88,3 +116,11 @@ class DuplicateMessageError(AggregenError):
 
 class EventStoreError(AggregenError):
     """The event store failed (unreachable, connection lost, unexpected database error)."""
+
+
+class CommitOutcomeUnknownError(EventStoreError):
+    """A commit's connection was lost before its outcome was known: it may be stored.
+
+    Retrying the same unit of work (the same aggregates, with their pending events) is
+    safe: appends are idempotent by message id, so nothing is stored twice.
+    """

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import orjson
 
 from .category import ConsumerGroup, category_of, check_batch_size, check_category
-from .errors import DuplicateMessageError, ExpectedVersionError
+from .errors import DuplicateMessageError, ExpectedVersionError, version_conflict
 from .message import RecordedMessage, StreamWrite, check_message_id
 
 __all__ = ["InMemoryEventStore"]
@@ -93,7 +93,7 @@ class InMemoryEventStore:
             for message_id, *_ in messages:
                 if expected is not None:
                     if expected != version:
-                        raise ExpectedVersionError(name, expected, version)
+                        raise version_conflict(name, expected, version)
                     expected += 1
                 if message_id in self._ids or message_id in new_ids:
                     raise DuplicateMessageError(message_id)

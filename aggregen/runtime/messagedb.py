@@ -7,6 +7,8 @@ into aggregen's errors in one place, `_translate`.
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
@@ -14,16 +16,29 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
-import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from .category import ConsumerGroup, check_batch_size, check_category
-from .errors import DuplicateMessageError, EventStoreError, ExpectedVersionError
+from .errors import (
+    CommitOutcomeUnknownError,
+    ConfigurationError,
+    DuplicateMessageError,
+    EventStoreError,
+    ExpectedVersionError,
+    version_conflict,
+)
 from .message import RecordedMessage, StreamWrite, check_message_id
+from .messagedb_pool import ConnectionPool, Lease, PoolBusy, PoolClosed
 from .redaction import redact, uri_password
 
 __all__ = ["MessageDBEventStore"]
+
+# A library leaves logging to the application. Without a handler of its own, psycopg's
+# warnings (e.g. "error ignored terminating <Pipeline>" after an interrupt) would reach
+# stderr through `logging.lastResort` in an application that configured no logging;
+# the handlers an application configures still receive them.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 T = TypeVar("T")
 
@@ -62,9 +77,15 @@ class MessageDBEventStore:
     `search_path=message_store,public`, so a stock MessageDB install works whatever
     the role, and write in READ COMMITTED transactions. The messages of one append
     reach the server in one pipelined round trip. Reads page through
-    `get_stream_messages`, `batch_size` messages a page. `timeout` bounds the wait
-    for a connection (seconds). Raises `EventStoreError` when the database is out
-    of reach; a password in `uri` never appears in its messages.
+    `get_stream_messages`, `batch_size` messages a page.
+
+    Connections are made when first needed (at most `max_size` at once; `min_size`
+    is accepted for compatibility and has no effect) and bound by `timeout` seconds,
+    both to connect and to wait for a busy pool. Raises `ConfigurationError` for a
+    URI that cannot be read. Operations raise `EventStoreError` when the database is
+    out of reach, saying why, and `CommitOutcomeUnknownError` when a commit's
+    connection was lost before its outcome was known. A password in `uri` never
+    appears in an error, a log line or a local variable of a frame on a traceback.
     """
 
     def __init__(
@@ -77,24 +98,16 @@ class MessageDBEventStore:
         timeout: float = 10.0,
     ) -> None:
         self._password = uri_password(uri)
-        try:
-            params = conninfo_to_dict(uri)
-        except psycopg.ProgrammingError as error:
-            raise EventStoreError(f"invalid database URI: {self._redact(str(error))}") from None
-        options = str(params.get("options") or "")
-        params["options"] = f"{options} {_SESSION_OPTIONS}".strip()
+        conninfo, problem = _session_conninfo(uri, timeout, self._redact)
+        # Error reporters show the locals of every frame on a traceback: from here on
+        # no local holds the URI (the connection string lives in the pool only).
+        uri = ""
+        if conninfo is None:
+            raise ConfigurationError(f"invalid database URI: {problem}")
         self._batch_size = batch_size
         self._timeout = timeout
-        self._conninfo = make_conninfo("", **params)
-        self._pool = psycopg_pool.ConnectionPool(
-            self._conninfo,
-            min_size=min_size,
-            max_size=max_size,
-            kwargs={"autocommit": True},
-            timeout=timeout,
-            name="aggregen-messagedb",
-            open=True,
-        )
+        self._pool = ConnectionPool(conninfo, max_size=max_size, timeout=timeout)
+        del conninfo
 
     def __enter__(self) -> MessageDBEventStore:
         return self
@@ -108,7 +121,7 @@ class MessageDBEventStore:
         self.close()
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every connection (those in use when they are given back)."""
         self._pool.close()
 
     def append(self, writes: Sequence[StreamWrite]) -> None:
@@ -159,7 +172,7 @@ class MessageDBEventStore:
                 raise failure
 
         try:
-            self._run(write_all)
+            self._run(write_all, commit=True)
         except (ExpectedVersionError, DuplicateMessageError):
             if not self._all_stored(ordered):
                 raise
@@ -227,36 +240,54 @@ class MessageDBEventStore:
     def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._run(lambda conn: conn.execute(query, params).fetchall())
 
-    def _run(self, operation: Callable[[psycopg.Connection[Any]], T]) -> T:
+    def _run(self, operation: Callable[[psycopg.Connection[Any]], T], *, commit: bool = False) -> T:
         """Run `operation` on a pooled connection, translating errors.
 
-        When the connection turns out to be broken (the server restarted, the
-        backend was terminated), the pool drops its dead connections and the
-        operation runs once more: every operation here is safe to repeat.
+        When the connection turns out to be lost (the server restarted, the backend
+        was terminated), every idle connection is dropped too and the operation runs
+        once more on a new connection: every operation here is safe to repeat. When
+        that fails as well, a `commit` raises `CommitOutcomeUnknownError`, anything
+        else `EventStoreError`. An interrupt (`KeyboardInterrupt`, any
+        `BaseException`) closes the connection, whose state is then unknown, and
+        leaves the pool ready for the next call.
         """
+        lost: str | None = None
         for attempt in (1, 2):
+            lease = self._lease(lost, commit)
+            conn = lease.conn
+            assert conn is not None
             try:
-                with self._pool.connection() as conn:
-                    return operation(conn)
-            except psycopg_pool.PoolTimeout:
-                raise EventStoreError(
-                    f"no database connection within {self._timeout:g} s: {self._diagnose()}"
-                ) from None
-            except psycopg.OperationalError as error:
-                if attempt == 2 or not _connection_lost(error):
-                    raise _translate(error, self._redact) from error
-                self._pool.check()
+                result = operation(conn)
             except psycopg.Error as error:
-                raise _translate(error, self._redact) from error
-        raise AssertionError("unreachable")
+                if not _connection_lost(error, conn):
+                    self._pool.release(lease)
+                    raise _translate(error, self._redact) from error
+                self._pool.discard(lease)
+                self._pool.discard_idle()
+                lost = self._redact(_one_line(error))
+                if attempt == 2:
+                    break
+                continue
+            except BaseException:
+                self._pool.discard(lease)
+                raise
+            self._pool.release(lease)
+            return result
+        # Raised outside the handler: the driver's frames, which hold the connection
+        # string, stay off the traceback.
+        raise _lost_error(f"the database connection was lost twice: {lost}", commit)
 
-    def _diagnose(self) -> str:
-        """Why a connection cannot be made: one direct attempt, for the error message."""
+    def _lease(self, lost: str | None, commit: bool) -> Lease:
+        """A pooled connection, or the `EventStoreError` that says why there is none."""
         try:
-            psycopg.connect(self._conninfo, connect_timeout=2).close()
+            return self._pool.acquire()
+        except (PoolBusy, PoolClosed) as error:
+            problem = str(error)
         except psycopg.Error as error:
-            return self._redact(str(error).strip())
-        return "the pool is exhausted (all connections busy)"
+            problem = "no database connection could be made: " + self._redact(_one_line(error))
+        if lost is None:
+            raise EventStoreError(problem)
+        raise _lost_error(f"the database connection was lost ({lost}), then {problem}", commit)
 
     def _redact(self, text: str) -> str:
         return redact(text, self._password)
@@ -335,9 +366,53 @@ def _parameters(writes: Sequence[StreamWrite]) -> Iterator[tuple[Any, ...]]:
                 expected += 1
 
 
-def _connection_lost(error: psycopg.OperationalError) -> bool:
-    """Whether `error` means the connection broke (rather than, say, a lock timeout)."""
+def _connection_lost(error: psycopg.Error, conn: psycopg.Connection[Any]) -> bool:
+    """Whether `error` means the connection broke (rather than, say, a lock timeout).
+
+    A connection that is broken or closed, a server that ends the session (SQLSTATE
+    classes 08 and 57P) and an error of the driver's own about the connection
+    (no SQLSTATE, e.g. "cannot exit pipeline mode while busy") count as lost.
+    """
+    if conn.broken or conn.closed:
+        return True
+    if not isinstance(error, psycopg.OperationalError):
+        return False
     return error.sqlstate is None or error.sqlstate.startswith(("08", "57P"))
+
+
+def _lost_error(problem: str, commit: bool) -> EventStoreError:
+    """The error for an operation whose connection was lost, saying what is known."""
+    if not commit:
+        return EventStoreError(problem)
+    return CommitOutcomeUnknownError(
+        f"{problem}; whether the commit was stored is unknown. Retrying the same unit of "
+        "work is safe: appends are idempotent by message id, so nothing is stored twice"
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's text on one line (libpq adds hints on lines of their own)."""
+    return " ".join(str(error).split())
+
+
+def _session_conninfo(
+    uri: str, timeout: float, redact_text: Callable[[str], str]
+) -> tuple[str | None, str]:
+    """The connection string for `uri` with the session options, or None and the problem.
+
+    Never raises, so that no traceback goes through a frame holding the URI.
+    """
+    head, sep, rest = uri.partition("://")
+    if sep and head.lower() in ("postgresql", "postgres"):
+        uri = f"{head.lower()}{sep}{rest}"  # libpq matches the scheme in lower case only
+    try:
+        params = conninfo_to_dict(uri)
+    except psycopg.Error as error:
+        return None, redact_text(_one_line(error))
+    options = str(params.get("options") or "")
+    params["options"] = f"{options} {_SESSION_OPTIONS}".strip()
+    params.setdefault("connect_timeout", str(max(2, math.ceil(timeout))))
+    return make_conninfo("", **params), ""
 
 
 def _translate(error: psycopg.Error, redact_text: Any) -> Exception:
@@ -347,7 +422,7 @@ def _translate(error: psycopg.Error, redact_text: Any) -> Exception:
         match = _WRONG_VERSION.search(text)
         if match:
             expected, stream, actual = match.groups()
-            return ExpectedVersionError(stream, int(expected), int(actual))
+            return version_conflict(stream, int(expected), int(actual))
     if isinstance(error, pg_errors.UniqueViolation):
         match = re.search(
             r"\(id\)=\(([0-9a-fA-F-]+)\)", getattr(error.diag, "message_detail", "") or ""

@@ -1,0 +1,162 @@
+"""`ConnectionPool`: the MessageDB store's psycopg connections, safe against interrupts.
+
+Connections are made when an operation needs one and none is idle, reused while they
+work, and closed as soon as their state is in doubt. Nothing runs in the background:
+an operation that starts after the server came back connects to it at once.
+
+A `KeyboardInterrupt` (any `BaseException`) may arrive between any two steps, also
+inside this module. The pool's state is kept so that such an interrupt cannot strand
+it: every connection stays in one list for its whole life, each with the thread that
+holds it. A thread runs one operation at a time, so a connection that a thread still
+holds when it asks for another one was left by an interrupted operation; so is one
+held by a thread that has ended. Such connections are closed and their places freed.
+"""
+
+from __future__ import annotations
+
+import threading
+from time import monotonic
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+__all__ = ["ConnectionPool", "Lease", "PoolBusy", "PoolClosed"]
+
+_IDLE = TransactionStatus.IDLE
+
+
+class PoolBusy(Exception):
+    """Every connection stayed held by another thread for the whole wait."""
+
+
+class PoolClosed(Exception):
+    """The pool was closed: no more connections are handed out."""
+
+
+class Lease:
+    """One place in the pool: its connection (None while it is being made) and holder."""
+
+    __slots__ = ("conn", "holder")
+
+    def __init__(self, holder: threading.Thread) -> None:
+        self.conn: psycopg.Connection[Any] | None = None
+        self.holder: threading.Thread | None = holder
+
+
+class ConnectionPool:
+    """At most `max_size` autocommit connections to `conninfo`, made on demand.
+
+    `acquire` raises `PoolBusy` when all of them stay held for `timeout` seconds,
+    `PoolClosed` after `close`, and lets `psycopg.Error` through when no connection
+    can be made.
+    """
+
+    def __init__(self, conninfo: str, *, max_size: int, timeout: float) -> None:
+        if max_size < 1:
+            raise ValueError(f"max_size must be at least 1, not {max_size}")
+        self._conninfo = conninfo
+        self._max_size = max_size
+        self._timeout = timeout
+        self._leases: list[Lease] = []
+        self._changed = threading.Condition(threading.Lock())
+        self._closed = False
+
+    @property
+    def max_size(self) -> int:
+        """The most connections open at once."""
+        return self._max_size
+
+    def acquire(self) -> Lease:
+        """A lease on a working connection, held by the calling thread until `release`."""
+        me = threading.current_thread()
+        deadline = 0.0
+        with self._changed:
+            while True:
+                if self._closed:
+                    raise PoolClosed("the event store is closed")
+                free = None
+                for lease in self._leases:
+                    holder = lease.holder
+                    if holder is None:
+                        if free is None:
+                            free = lease
+                    elif holder is me or not holder.is_alive():
+                        break  # left by an interrupted operation: reclaimed below
+                else:
+                    if free is not None:
+                        free.holder = me
+                        return free
+                    if len(self._leases) < self._max_size:
+                        lease = Lease(me)
+                        self._leases.append(lease)
+                        break
+                    if not deadline:
+                        deadline = monotonic() + self._timeout
+                    remaining = deadline - monotonic()
+                    if remaining <= 0:
+                        raise PoolBusy(
+                            f"all {self._max_size} database connections stayed busy "
+                            f"for {self._timeout:g} s"
+                        )
+                    self._changed.wait(remaining)
+                    continue
+                self._reclaim(me)
+        try:
+            lease.conn = psycopg.connect(self._conninfo, autocommit=True)
+        except BaseException:
+            self._forget(lease)
+            raise
+        return lease
+
+    def _reclaim(self, me: threading.Thread) -> None:
+        """Close the connections that interrupted operations left held (lock held)."""
+        for lease in [
+            lease
+            for lease in self._leases
+            if lease.holder is not None and (lease.holder is me or not lease.holder.is_alive())
+        ]:
+            self._leases.remove(lease)
+            _close(lease.conn)
+
+    def release(self, lease: Lease) -> None:
+        """Give the connection back: kept when it is idle and healthy, else closed."""
+        conn = lease.conn
+        if conn is not None and conn.pgconn.transaction_status == _IDLE and not self._closed:
+            with self._changed:
+                lease.holder = None
+                self._changed.notify()
+        else:
+            self._forget(lease)
+
+    def discard(self, lease: Lease) -> None:
+        """Close the connection (its state is in doubt) and free its place."""
+        self._forget(lease)
+
+    def discard_idle(self) -> None:
+        """Close every idle connection: after one was lost, the others likely were too."""
+        with self._changed:
+            idle = [lease for lease in self._leases if lease.holder is None]
+            for lease in idle:
+                self._leases.remove(lease)
+        for lease in idle:
+            _close(lease.conn)
+
+    def _forget(self, lease: Lease) -> None:
+        with self._changed:
+            if lease in self._leases:
+                self._leases.remove(lease)
+            self._changed.notify()
+        _close(lease.conn)
+
+    def close(self) -> None:
+        """Close the idle connections now and the others when they are released."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self.discard_idle()
+
+
+def _close(conn: psycopg.Connection[Any] | None) -> None:
+    if conn is not None:
+        conn.close()

@@ -1,0 +1,187 @@
+"""A private PostgreSQL cluster with MessageDB, for tests that stop, start or break the server.
+
+The machine's shared PostgreSQL (127.0.0.1:5432) is never touched: the cluster lives
+in a temporary directory, listens on a free port of 127.0.0.1 (and on a socket in its
+own directory), and is stopped and removed when the session ends, also after a
+failure. MessageDB is installed by the project's own `scripts/messagedb-setup.sh`.
+
+Use the session fixture `private_messagedb`; a test module imports it by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SETUP = ROOT / "scripts" / "messagedb-setup.sh"
+SERVER_USER = "postgres"
+"""Who runs the server when the tests run as root (PostgreSQL refuses to run as root)."""
+
+
+def server_binaries() -> Path:
+    """The directory of `initdb` and `pg_ctl`: the newest /usr/lib/postgresql/*/bin."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+        key=lambda path: int(path.split("/")[4]) if path.split("/")[4].isdigit() else 0,
+    )
+    if found:
+        return Path(found[-1]).parent
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        return Path(on_path).parent
+    raise RuntimeError("no PostgreSQL server binaries (pg_ctl) under /usr/lib/postgresql")
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateCluster:
+    """One PostgreSQL cluster of the tests' own: `start`, `stop`, `restart`, `remove`."""
+
+    def __init__(self) -> None:
+        self.bin = server_binaries()
+        self.port = free_port()
+        self.base = Path(tempfile.mkdtemp(prefix="aggregen-pg-"))
+        self.data = self.base / "data"
+        self.log = self.base / "server.log"
+        self.as_root = os.geteuid() == 0
+        if self.as_root:  # the server's files must belong to the user that runs it
+            owner = pwd.getpwnam(SERVER_USER)
+            os.chown(self.base, owner.pw_uid, owner.pw_gid)
+        self.uri = f"postgresql://postgres@127.0.0.1:{self.port}/message_store"
+
+    def _run(self, *command: str, timeout: float = 120) -> None:
+        prefix = ["runuser", "-u", SERVER_USER, "--"] if self.as_root else []
+        result = subprocess.run(
+            [*prefix, *command], capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+                f"{self._log_tail()}"
+            )
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return "\nserver log:\n" + "\n".join(self.log.read_text().splitlines()[-20:])
+        return ""
+
+    def init(self) -> None:
+        """Make the data directory: trust authentication, superuser `postgres`."""
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} "
+            "-c fsync=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=40"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (`fast`: end sessions and shut down cleanly; `immediate`: crash)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def running(self) -> bool:
+        """Whether the server process is alive (`pg_ctl status`)."""
+        prefix = ["runuser", "-u", SERVER_USER, "--"] if self.as_root else []
+        status = subprocess.run(
+            [*prefix, str(self.bin / "pg_ctl"), "-D", str(self.data), "status"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        return status.returncode == 0
+
+    def install_messagedb(self) -> None:
+        """Install MessageDB with the project's script (it honours PGHOST, PGPORT, PGUSER)."""
+        env = {
+            **os.environ,
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(self.port),
+            "PGUSER": "postgres",
+            "MESSAGE_DB_NAME": "message_store",
+        }
+        env.pop("PGPASSWORD", None)
+        env.pop("PGDATABASE", None)
+        result = subprocess.run(
+            ["bash", str(SETUP)], capture_output=True, text=True, env=env, timeout=300, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{SETUP} exited {result.returncode}:\n{result.stderr}")
+        printed = result.stdout.strip().splitlines()[-1]
+        if printed != self.uri:
+            raise RuntimeError(f"{SETUP} printed {printed!r}, expected {self.uri!r}")
+
+    def remove(self) -> None:
+        """Stop the server if it runs (immediately) and delete every file of the cluster."""
+        try:
+            if self.data.exists() and self.running():
+                self.stop("immediate")
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_cluster() -> Iterator[PrivateCluster]:
+    """A started private cluster with MessageDB; stopped and removed on exit, whatever happens."""
+    cluster = PrivateCluster()
+    try:
+        cluster.init()
+        cluster.start()
+        cluster.install_messagedb()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def private_messagedb() -> Iterator[PrivateCluster]:
+    """A private PostgreSQL with MessageDB for the session; the shared server is left alone."""
+    try:
+        context = private_cluster()
+        cluster = context.__enter__()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        pytest.fail(f"the private PostgreSQL cluster could not be started: {error}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        context.__exit__(None, None, None)
