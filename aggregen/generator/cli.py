@@ -20,8 +20,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
+from aggregen.review.acceptance import ACCEPTED_FILE_NAME
 from aggregen.review.cli import add_review_commands
+from aggregen.review.finding import Finding
+from aggregen.review.history import history_findings
 from aggregen.review.lock import default_lock_path, read_lock
+from aggregen.review.report import render
 from aggregen.runtime.errors import AggregenError, ConfigurationError
 
 from . import pipeline
@@ -61,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
             "check",
             "exit 1 when the output (or the docs, with tool.aggregen.docs) is not exactly "
             "what generate (or docs) would write, a locked event version is missing or "
-            "changed, or a hand-written upcaster is still to be written",
+            "changed, its stored events would no longer read (the STORAGE rules against "
+            "the lock file), or a hand-written upcaster is still to be written",
         ),
     ):
         command = commands.add_parser(name, help=summary, description=summary)
@@ -124,14 +129,21 @@ def _report_check(report: CheckReport, arguments: argparse.Namespace, stdout: Te
     stdout.write(f"the generated code is out of date; to fix it run: {_fix_command(arguments)}\n")
 
 
-def _stale_docs(schemas: Sequence[str], defaults: Defaults) -> list[Path]:
-    """The pages `aggregen docs` would change, when `tool.aggregen.docs` is set."""
-    if defaults.docs is None:
-        return []
+def _review(schemas: Sequence[str], defaults: Defaults) -> tuple[list[Path], list[Finding]]:
+    """What `check` adds to the output check: stale docs pages and stranded history.
+
+    The pages `aggregen docs` would change, when `tool.aggregen.docs` is set; the
+    STORAGE findings against the lock file (if there is one) that are not accepted.
+    """
+    lock = read_lock(default_lock_path(schemas))
+    if defaults.docs is None and lock is None:
+        return [], []
     from .validate import load_and_validate
 
     documents = load_and_validate(schemas)
-    return check_docs(documents, defaults.docs, read_lock(default_lock_path(schemas)))
+    stale = [] if defaults.docs is None else check_docs(documents, defaults.docs, lock)
+    findings = [finding for finding in history_findings(documents, lock) if finding.blocking]
+    return stale, findings
 
 
 def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -172,8 +184,8 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             stdout.write(f"to do: {problem}\n")
         return 0
     check = pipeline.check(schemas, out, root)
-    stale_docs = _stale_docs(schemas, defaults)
-    if check.ok and not stale_docs:
+    stale_docs, stranded = _review(schemas, defaults)
+    if check.ok and not stale_docs and not stranded:
         if defaults.docs is None:
             stdout.write(f"aggregen: {out} is up to date\n")
         else:
@@ -185,6 +197,13 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write(f"stale: {page.as_posix()}\n")
     if stale_docs:
         stdout.write("the schema docs are out of date; to fix them run: aggregen docs\n")
+    if stranded:
+        stdout.write(render(stranded, "text", against="the lock file"))
+        stdout.write(
+            "stored events of a locked version would no longer read as they were written; "
+            "fix the schema (see the findings and docs/schema-evolution.md), or accept an "
+            f"intended change in {ACCEPTED_FILE_NAME} next to the lock file\n"
+        )
     return 1
 
 

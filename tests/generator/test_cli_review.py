@@ -289,3 +289,46 @@ def test_breaking_against_the_previous_commit_through_the_command_line(
     assert run(capsys, "generate")[0] == 0
     assert run(capsys, "docs")[0] == 0
     assert run(capsys, "check")[0] == 0
+
+
+MEASURED = """\
+domain: lab
+aggregates:
+  Sensor:
+    events:
+      Measured:
+        fields:
+          reading: {type: Float, required: true}
+"""
+
+
+def test_check_fails_on_a_stranded_history_even_without_breaking(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "schemas" / "lab.yaml").write_text(MEASURED, encoding="utf-8")
+    ready_lab = [run(capsys, command)[0] for command in ("lock", "generate", "docs", "check")]
+    assert ready_lab == [0, 0, 0, 0]
+    # version 2 reads `reading` as a String: version 1 payloads hold numbers
+    (project / "schemas" / "lab.yaml").write_text(
+        MEASURED.replace("      Measured:\n", "      Measured:\n        version: 2\n").replace(
+            "type: Float", "type: String"
+        ),
+        encoding="utf-8",
+    )
+    assert [run(capsys, command)[0] for command in ("lock", "generate", "docs")] == [0, 0, 0]
+    status, out, err = run(capsys, "check")
+    assert status == 1, (out, err)
+    assert "error UPCASTER_MISSING [STORAGE] lab.Sensor.Measured" in out
+    assert "error FIELD_TYPE_INCOMPATIBLE [STORAGE] lab.Sensor.Measured" in out
+    assert "2 errors, 0 warnings against the lock file" in out
+    assert "out is up to date" not in out
+    # accepting both findings (an intended change) lets check pass again
+    findings = json.loads(run(capsys, "breaking", "--against", "schemas", "--format", "json")[1])
+    accepted = "".join(
+        f'[[accept]]\nrule = "{f["rule"]}"\nevent = "{f["subject"]}"\nreason = "test data only"\n'
+        f'fingerprint = "{f["fingerprint"]}"\n\n'
+        for f in findings["findings"]
+        if f["category"] == "STORAGE"
+    )
+    (project / "schemas" / "aggregen.accepted.toml").write_text(accepted, encoding="utf-8")
+    assert run(capsys, "check")[0] == 0
