@@ -22,7 +22,7 @@ from .acceptance import ACCEPTED_FILE_NAME, apply_acceptances, read_accepted
 from .against import AgainstError, load_against
 from .compare import find_breaking_changes
 from .finding import exit_code
-from .lock import check_lock, default_lock_path, merge_locks, read_lock, update_lock
+from .lock import default_lock_path, merge_locks, read_lock, update_lock
 from .report import FORMATS, render
 
 if TYPE_CHECKING:
@@ -105,10 +105,12 @@ def _lock_path(arguments: argparse.Namespace, schemas: Sequence[str]) -> Path:
     return Path(given) if given else default_lock_path(schemas)
 
 
-def _errors(error: SchemaErrors, stderr: TextIO) -> int:
+def _errors(error: SchemaErrors, stderr: TextIO, outcome: str = "") -> int:
     for problem in error.errors:
         stderr.write(f"{problem}\n")
-    stderr.write(f"aggregen: {len(error.errors)} error(s)\n")
+    stderr.write(
+        f"aggregen: {len(error.errors)} error(s)" + (f"; {outcome}" if outcome else "") + "\n"
+    )
     return 1
 
 
@@ -123,13 +125,10 @@ def run_lock(
         documents = load_and_validate(schemas)
         before = read_lock(path)
         lock = update_lock(documents, path, replace=bool(getattr(arguments, "replace", False)))
-        problems = check_lock(documents, lock)
     except SchemaErrors as error:
-        return _errors(error, stderr)
+        return _errors(error, stderr, f"{path.as_posix()} left as it was")
     added = sum(1 for _ in lock.events()) - (sum(1 for _ in before.events()) if before else 0)
     stdout.write(f"aggregen: {path.as_posix()}: {added} event version(s) added\n")
-    if problems:
-        return _errors(SchemaErrors(problems), stderr)
     return 0
 
 

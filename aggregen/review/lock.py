@@ -346,10 +346,16 @@ def update_lock(
 
     Entries are only ever added. A current version that is already locked with
     another shape, or an aggregate whose locked category or identifier type changed,
-    raises `SchemaErrors` (nothing is written) unless `replace` is true, which
-    overwrites those entries: only for versions that were never released. Entries
-    that still hold field rules (written while rules were part of the wire shape)
-    are rewritten without them, with the hash of what is left: the same wire shape.
+    raises `SchemaErrors` unless `replace` is true, which overwrites those entries:
+    only for versions that were never released. A locked version that the schemas
+    no longer read raises `SchemaErrors` too (`check_lock`). Whenever it raises,
+    the file is left as it was. Entries that still hold field rules (written while
+    rules were part of the wire shape) are rewritten without them, with the hash of
+    what is left: the same wire shape.
+
+    A locked aggregate is found by its stream category first, then by its name
+    (`DomainShape.aggregate_for`): an aggregate renamed with its category kept has
+    its entries moved to its new name.
     """
     lock_path = Path(lock_path)
     existing = read_lock(lock_path)
@@ -361,6 +367,7 @@ def update_lock(
         if existing is not None
         else {"aggregen_lock": LOCK_FORMAT, "domains": {}}
     )
+    _follow_renames(data, documents)
     current = Lock(lock_path, lock_data(documents))
     for domain, aggregate, category, identifier in current.aggregates():
         aggregates = data["domains"].setdefault(domain, {}).setdefault("aggregates", {})
@@ -373,8 +380,39 @@ def update_lock(
         listed = versions.setdefault(event.type_name, [])
         listed[:] = [entry for entry in listed if entry.get("version") != event.version]
         listed.append({"version": event.version, "fields": event.fields, "hash": event.hash})
+    updated = Lock(lock_path, _sorted_versions(data), dump_lock(data))
+    problems = check_lock(documents, updated)
+    if problems:
+        raise SchemaErrors(problems)
     write_lock(lock_path, data)
-    return Lock(lock_path, _sorted_versions(data), dump_lock(data))
+    return updated
+
+
+def _follow_renames(data: dict[str, Any], documents: Sequence[Document]) -> None:
+    """Move the entries of each aggregate renamed with its category kept to its new name."""
+    shapes = domain_shapes(documents)
+    for domain, domain_data in _items(data.get("domains")):
+        shape = shapes.get(domain)
+        aggregates = domain_data.get("aggregates")
+        if shape is None or not isinstance(aggregates, dict):
+            continue
+        for name, entry in list(_items(aggregates)):
+            current = shape.aggregate_for(name, str(entry.get("category", "")))
+            if current is None or current.name == name:
+                continue
+            target = aggregates.get(current.name)
+            if target is None:
+                aggregates[current.name] = aggregates.pop(name)
+                continue
+            if not isinstance(target, dict):
+                continue
+            moved: dict[str, Any] = aggregates.pop(name)
+            # Both names locked (an earlier lock run wrote the new one): merge them.
+            events = target.setdefault("events", {})
+            for type_name, versions in _items(moved.get("events"), list):
+                listed = events.setdefault(type_name, [])
+                known = {v.get("version") for v in listed if isinstance(v, dict)}
+                listed.extend(v for v in versions if v.get("version") not in known)
 
 
 def _in_wire_form(data: dict[str, Any]) -> dict[str, Any]:
@@ -414,7 +452,9 @@ def _problems(documents: Sequence[Document], lock: Lock) -> list[tuple[str, Sche
     for domain, aggregate_name, category, identifier in lock.aggregates():
         domain_shape = shapes.get(domain)
         aggregate = (
-            domain_shape.aggregate_named(aggregate_name) if domain_shape is not None else None
+            domain_shape.aggregate_for(aggregate_name, category)
+            if domain_shape is not None
+            else None
         )
         if aggregate is None:
             line, column = lock.locate(domain, aggregate_name)
@@ -425,8 +465,10 @@ def _problems(documents: Sequence[Document], lock: Lock) -> list[tuple[str, Sche
                         str(lock.path),
                         line,
                         column,
-                        f"locked aggregate {domain}.{aggregate_name} is missing from the schemas: "
-                        "its stored events would no longer rehydrate",
+                        f"locked aggregate {domain}.{aggregate_name} is missing from the schemas "
+                        f"(none is called {aggregate_name} or writes to stream category "
+                        f"{category!r}): its stored events would no longer rehydrate; to "
+                        f"rename it, keep `category: {category}`",
                     ),
                 )
             )
@@ -463,7 +505,9 @@ def _problems(documents: Sequence[Document], lock: Lock) -> list[tuple[str, Sche
     for locked in lock.events():
         domain_shape = shapes.get(locked.domain)
         aggregate = (
-            domain_shape.aggregate_named(locked.aggregate) if domain_shape is not None else None
+            domain_shape.aggregate_for(locked.aggregate, locked.category)
+            if domain_shape is not None
+            else None
         )
         if aggregate is None:
             continue

@@ -260,10 +260,14 @@ class DomainShape:
         return next((a for a in self.aggregates if a.name == name), None)
 
     def aggregate_for(self, name: str, category: str) -> AggregateShape | None:
-        """The aggregate called `name`, else the one writing to stream `category`."""
-        found = self.aggregate_named(name)
+        """The aggregate writing to stream `category`, else the one called `name`.
+
+        The category comes first: it is what stored streams are found by, so an
+        aggregate renamed with its category kept is still the same aggregate.
+        """
+        found = next((a for a in self.aggregates if category and a.category == category), None)
         if found is None:
-            found = next((a for a in self.aggregates if a.category == category), None)
+            found = self.aggregate_named(name)
         return found
 
 
