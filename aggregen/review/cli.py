@@ -100,6 +100,18 @@ def _schemas(arguments: argparse.Namespace) -> list[str]:
     return ["schemas"]
 
 
+def _partial(arguments: argparse.Namespace) -> bool:
+    """Whether the schemas named are some of the configured ones (`pipeline.is_partial`)."""
+    from aggregen.generator.pipeline import is_partial
+
+    configured = read_defaults().schemas
+    return configured is not None and is_partial(arguments.schemas or (), configured)
+
+
+def _domains(documents: Sequence[SchemaDocument]) -> set[str]:
+    return {str(document.data.get("domain")) for document in documents}
+
+
 def _lock_path(arguments: argparse.Namespace, schemas: Sequence[str]) -> Path:
     given = getattr(arguments, "lock", None)
     return Path(given) if given else default_lock_path(schemas)
@@ -124,7 +136,12 @@ def run_lock(
     try:
         documents = load_and_validate(schemas)
         before = read_lock(path)
-        lock = update_lock(documents, path, replace=bool(getattr(arguments, "replace", False)))
+        lock = update_lock(
+            documents,
+            path,
+            replace=bool(getattr(arguments, "replace", False)),
+            partial=_partial(arguments),
+        )
     except SchemaErrors as error:
         return _errors(error, stderr, f"{path.as_posix()} left as it was")
     added = sum(1 for _ in lock.events()) - (sum(1 for _ in before.events()) if before else 0)
@@ -150,6 +167,8 @@ def run_breaking(
             arguments.against, schemas, loader=load_and_validate, lock_path=lock_path
         )
         lock = merge_locks(read_lock(lock_path), base.lock)
+        if lock is not None and _partial(arguments):
+            lock = lock.only(_domains(documents))
         findings = find_breaking_changes(base.documents, documents, lock=lock)
         findings = apply_acceptances(
             findings, read_accepted(accepted_path), accepted_path.as_posix()
