@@ -167,9 +167,13 @@ def run_breaking(
             arguments.against, schemas, loader=load_and_validate, lock_path=lock_path
         )
         lock = merge_locks(read_lock(lock_path), base.lock)
-        if lock is not None and _partial(arguments):
-            lock = lock.only(_domains(documents))
-        findings = find_breaking_changes(base.documents, documents, lock=lock)
+        base_documents = base.documents
+        if _partial(arguments):
+            # Some of the schemas: compare their domains only.
+            domains = _domains(documents)
+            base_documents = [d for d in base_documents if d.data.get("domain") in domains]
+            lock = lock.only(domains) if lock is not None else None
+        findings = find_breaking_changes(base_documents, documents, lock=lock)
         findings = apply_acceptances(
             findings, read_accepted(accepted_path), accepted_path.as_posix()
         )

@@ -319,6 +319,9 @@ def test_a_run_given_some_schemas_touches_only_their_domains(
     assert run(capsys, "lock", "schemas/people.yaml")[0] == 0
     lock = json.loads((project / "schemas" / "aggregen.lock.json").read_text(encoding="utf-8"))
     assert sorted(lock["domains"]) == ["people", "pets"]
+    # breaking given one file compares that file's domains only, with the lock and the base
+    status, out, err = run(capsys, "breaking", "--against", "schemas", "schemas/people.yaml")
+    assert (status, out, err) == (0, "no breaking changes against schemas\n", "")
 
 
 def test_a_full_run_still_removes_a_domain_whose_schema_is_gone(
