@@ -20,8 +20,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
+from aggregen.review.acceptance import ACCEPTED_FILE_NAME
 from aggregen.review.cli import add_review_commands
+from aggregen.review.finding import Finding
+from aggregen.review.history import history_findings
 from aggregen.review.lock import default_lock_path, read_lock
+from aggregen.review.report import render
 from aggregen.runtime.errors import AggregenError, ConfigurationError
 
 from . import pipeline
@@ -61,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
             "check",
             "exit 1 when the output (or the docs, with tool.aggregen.docs) is not exactly "
             "what generate (or docs) would write, a locked event version is missing or "
-            "changed, or a hand-written upcaster is still to be written",
+            "changed, its stored events would no longer read (the STORAGE rules against "
+            "the lock file), or a hand-written upcaster is still to be written",
         ),
     ):
         command = commands.add_parser(name, help=summary, description=summary)
@@ -124,14 +129,26 @@ def _report_check(report: CheckReport, arguments: argparse.Namespace, stdout: Te
     stdout.write(f"the generated code is out of date; to fix it run: {_fix_command(arguments)}\n")
 
 
-def _stale_docs(schemas: Sequence[str], defaults: Defaults) -> list[Path]:
-    """The pages `aggregen docs` would change, when `tool.aggregen.docs` is set."""
-    if defaults.docs is None:
-        return []
+def _review(
+    schemas: Sequence[str], defaults: Defaults, partial: bool
+) -> tuple[list[Path], list[Finding]]:
+    """What `check` adds to the output check: stale docs pages and stranded history.
+
+    The pages `aggregen docs` would change, when `tool.aggregen.docs` is set; the
+    STORAGE findings against the lock file (if there is one) that are not accepted;
+    with `partial`, for the domains of `schemas` alone.
+    """
+    lock = read_lock(default_lock_path(schemas))
+    if defaults.docs is None and lock is None:
+        return [], []
     from .validate import load_and_validate
 
     documents = load_and_validate(schemas)
-    return check_docs(documents, defaults.docs, read_lock(default_lock_path(schemas)))
+    if lock is not None and partial:
+        lock = lock.only({str(document.data.get("domain")) for document in documents})
+    stale = [] if defaults.docs is None else check_docs(documents, defaults.docs, lock)
+    findings = [finding for finding in history_findings(documents, lock) if finding.blocking]
+    return stale, findings
 
 
 def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -152,8 +169,12 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write(f"{len(domains)} schema file(s) valid\n")
         return 0
     out = _out(arguments.out, defaults)
+    partial = defaults.schemas is not None and pipeline.is_partial(
+        arguments.schemas, defaults.schemas
+    )
+    scope = " (the domains of the schemas named; the others left as they are)" if partial else ""
     if arguments.command == "generate":
-        report = pipeline.generate(schemas, out, root)
+        report = pipeline.generate(schemas, out, root, partial=partial)
         if report.skipped:
             stdout.write(
                 f"aggregen: nothing changed: the schemas, the lock file and the generator "
@@ -164,20 +185,20 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write(
             f"aggregen: {len(report.written)} written, {len(report.unchanged)} unchanged, "
             f"{len(report.removed)} removed, {len(report.scaffolds_created)} hand-written "
-            f"module(s) created in {out}\n"
+            f"module(s) created in {out}{scope}\n"
         )
         for name in report.scaffolds_created:
             stdout.write(f"created {Path(out, name).as_posix()}: yours to edit\n")
         for problem in report.unwritten:
             stdout.write(f"to do: {problem}\n")
         return 0
-    check = pipeline.check(schemas, out, root)
-    stale_docs = _stale_docs(schemas, defaults)
-    if check.ok and not stale_docs:
+    check = pipeline.check(schemas, out, root, partial=partial)
+    stale_docs, stranded = _review(schemas, defaults, partial)
+    if check.ok and not stale_docs and not stranded:
         if defaults.docs is None:
-            stdout.write(f"aggregen: {out} is up to date\n")
+            stdout.write(f"aggregen: {out} is up to date{scope}\n")
         else:
-            stdout.write(f"aggregen: {out} and {defaults.docs.as_posix()} are up to date\n")
+            stdout.write(f"aggregen: {out} and {defaults.docs.as_posix()} are up to date{scope}\n")
         return 0
     if not check.ok:
         _report_check(check, arguments, stdout)
@@ -185,6 +206,13 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write(f"stale: {page.as_posix()}\n")
     if stale_docs:
         stdout.write("the schema docs are out of date; to fix them run: aggregen docs\n")
+    if stranded:
+        stdout.write(render(stranded, "text", against="the lock file"))
+        stdout.write(
+            "stored events of a locked version would no longer read as they were written; "
+            "fix the schema (see the findings and docs/schema-evolution.md), or accept an "
+            f"intended change in {ACCEPTED_FILE_NAME} next to the lock file\n"
+        )
     return 1
 
 

@@ -5,6 +5,12 @@ failure anywhere leaves the output directory untouched; `generate` then writes
 them, `check` compares them with what is on disk. Both refuse schemas that lost or
 changed a version recorded in the lock file next to them (`lock.check_lock`).
 
+A *partial* run (`partial=True`: the schemas named are some of the project's, as a
+pre-commit hook passes the files that changed) touches only the domains of those
+schemas: the other domains' generated files are kept as they are and stay in the
+manifest, their lock entries are not checked, and `check` compares only the named
+domains' files. A full run checks and writes everything.
+
 Both first try the no-change shortcut (`freshness`): when the manifest's
 fingerprint of the inputs matches and every generated file still has its hash,
 there is nothing to do. The stages are imported when first needed, so that the
@@ -22,14 +28,14 @@ from aggregen.review.lock import check_lock, default_lock_path, read_lock
 
 from .errors import SchemaErrors
 from .freshness import display_path, fingerprint, inputs_digest, unchanged
-from .write import CheckReport, Manifest, WriteReport, compare, sha256, write
+from .write import CheckReport, Manifest, OutputError, WriteReport, compare, sha256, write
 
 if TYPE_CHECKING:
     from .load import SchemaDocument
     from .model import DomainModel
     from .render import RenderedFile
 
-__all__ = ["build", "check", "display_path", "generate", "models"]
+__all__ = ["build", "check", "display_path", "generate", "is_partial", "models"]
 
 
 def models(paths: Sequence[str | Path], root: Path | None = None) -> tuple[DomainModel, ...]:
@@ -48,14 +54,39 @@ def _models(documents: Sequence[SchemaDocument], root: Path | None) -> tuple[Dom
     return model.build(documents, [display_path(d.path, root) for d in documents])
 
 
+def is_partial(given: Sequence[str | Path], configured: Sequence[str | Path]) -> bool:
+    """Whether the schema files `given` are some, not all, of the `configured` ones.
+
+    False when either names no file or a path does not exist (the run reports it).
+    """
+    if not given or not configured:
+        return False
+    from .load import discover
+
+    try:
+        named = {path.resolve() for path in discover(given)}
+        whole = {path.resolve() for path in discover(configured)}
+    except (SchemaErrors, OSError):
+        return False
+    return bool(named) and named < whole
+
+
 def _locked_models(
-    paths: Sequence[str | Path], root: Path | None, lock_path: str | Path | None
+    paths: Sequence[str | Path],
+    root: Path | None,
+    lock_path: str | Path | None,
+    partial: bool = False,
 ) -> tuple[DomainModel, ...]:
-    """`models`, after checking the schemas against the lock file (if there is one)."""
+    """`models`, after checking the schemas against the lock file (if there is one).
+
+    With `partial`, only the locked domains of the schemas given are checked.
+    """
     from .validate import load_and_validate
 
     documents = load_and_validate(paths)
     lock = read_lock(default_lock_path(paths) if lock_path is None else lock_path)
+    if lock is not None and partial:
+        lock = lock.only({str(document.data.get("domain")) for document in documents})
     if lock is not None:
         errors = check_lock(documents, lock)
         if errors:
@@ -89,21 +120,23 @@ def generate(
     root: Path | None = None,
     *,
     lock_path: str | Path | None = None,
+    partial: bool = False,
 ) -> WriteReport:
     """Generate the packages of `paths` into `out`; raises `SchemaErrors`, `OutputError`.
 
     The report's `unwritten` names hand-written upcasters still to be written; its
-    `skipped` says that nothing had changed since the last run (`freshness`).
+    `skipped` says that nothing had changed since the last run (`freshness`). With
+    `partial`, only the packages of the domains of `paths` are written or removed.
     """
     out = Path(out)
     inputs = _inputs(paths, out, root, lock_path)
     old = Manifest.read(out)
-    if unchanged(out, old, inputs):
+    if not partial and unchanged(out, old, inputs):
         assert old is not None
         return WriteReport(unchanged=tuple(sorted(old.files)), skipped=True)
     from .handwritten import unwritten_upcasters
 
-    domains = _locked_models(paths, root, lock_path)
+    domains = _locked_models(paths, root, lock_path, partial)
     files = _files(domains)
     # Upcaster stubs still to write (or about to be created) leave no fingerprint.
     to_create = any(
@@ -113,9 +146,45 @@ def generate(
         for aggregate in domain.aggregates
     )
     pending = unwritten_upcasters(domains, out)
-    recorded = None if pending or to_create else _fingerprint(inputs, out, files)
+    if partial:
+        # The fingerprint would vouch for the other domains too: record none.
+        recorded = None
+        files = [*files, *_kept(out, old, domains)]
+    else:
+        recorded = None if pending or to_create else _fingerprint(inputs, out, files)
     report = write(out, files, recorded)
     return dataclasses.replace(report, unwritten=tuple(unwritten_upcasters(domains, out)))
+
+
+def _kept(
+    out: Path, manifest: Manifest | None, domains: Sequence[DomainModel]
+) -> list[RenderedFile]:
+    """The files of the other domains in the manifest, as they are on disk, to keep them.
+
+    A file missing on disk is left out (a full run writes it again). Raises
+    `OutputError` for one that is not UTF-8 text (run a full generate).
+    """
+    if manifest is None:
+        return []
+    from .render import RenderedFile
+
+    named = tuple(f"{domain.package}/" for domain in domains)
+    kept = []
+    for names, scaffold in ((manifest.files, False), (manifest.scaffolds, True)):
+        for name in sorted(names):
+            if name.startswith(named):
+                continue
+            try:
+                data = (out / name).read_bytes()
+            except FileNotFoundError:
+                continue
+            try:
+                kept.append(RenderedFile(name, data.decode("utf-8"), scaffold))
+            except UnicodeDecodeError:
+                raise OutputError(
+                    f"{out / name} is not UTF-8 text: run generate with all the schemas"
+                ) from None
+    return kept
 
 
 def _inputs(
@@ -144,15 +213,30 @@ def check(
     root: Path | None = None,
     *,
     lock_path: str | Path | None = None,
+    partial: bool = False,
 ) -> CheckReport:
     """How `out` differs from what `generate(paths, out)` would write; nothing is written.
 
-    Hand-written upcasters that are missing or still stubs make it fail too.
+    Hand-written upcasters that are missing or still stubs make it fail too. With
+    `partial`, only the packages of the domains of `paths` are compared.
     """
-    if unchanged(Path(out), Manifest.read(Path(out)), _inputs(paths, Path(out), root, lock_path)):
+    out = Path(out)
+    if not partial and unchanged(out, Manifest.read(out), _inputs(paths, out, root, lock_path)):
         return CheckReport()
     from .handwritten import unwritten_upcasters
 
-    domains = _locked_models(paths, root, lock_path)
-    report = compare(Path(out), _files(domains))
-    return dataclasses.replace(report, unwritten=tuple(unwritten_upcasters(domains, Path(out))))
+    domains = _locked_models(paths, root, lock_path, partial)
+    files = _files(domains)
+    unwritten = tuple(unwritten_upcasters(domains, out))
+    if not partial:
+        return dataclasses.replace(compare(out, files), unwritten=unwritten)
+    old = Manifest.read(out)
+    report = compare(out, [*files, *_kept(out, old, domains)])
+    # The manifest's entries for the named domains only.
+    manifest_stale = old is None or any(
+        (file.path not in old.scaffolds)
+        if file.scaffold
+        else old.files.get(file.path) != sha256(file.text.encode())
+        for file in files
+    )
+    return dataclasses.replace(report, manifest_stale=manifest_stale, unwritten=unwritten)

@@ -22,7 +22,7 @@ from .acceptance import ACCEPTED_FILE_NAME, apply_acceptances, read_accepted
 from .against import AgainstError, load_against
 from .compare import find_breaking_changes
 from .finding import exit_code
-from .lock import check_lock, default_lock_path, merge_locks, read_lock, update_lock
+from .lock import default_lock_path, merge_locks, read_lock, update_lock
 from .report import FORMATS, render
 
 if TYPE_CHECKING:
@@ -100,15 +100,29 @@ def _schemas(arguments: argparse.Namespace) -> list[str]:
     return ["schemas"]
 
 
+def _partial(arguments: argparse.Namespace) -> bool:
+    """Whether the schemas named are some of the configured ones (`pipeline.is_partial`)."""
+    from aggregen.generator.pipeline import is_partial
+
+    configured = read_defaults().schemas
+    return configured is not None and is_partial(arguments.schemas or (), configured)
+
+
+def _domains(documents: Sequence[SchemaDocument]) -> set[str]:
+    return {str(document.data.get("domain")) for document in documents}
+
+
 def _lock_path(arguments: argparse.Namespace, schemas: Sequence[str]) -> Path:
     given = getattr(arguments, "lock", None)
     return Path(given) if given else default_lock_path(schemas)
 
 
-def _errors(error: SchemaErrors, stderr: TextIO) -> int:
+def _errors(error: SchemaErrors, stderr: TextIO, outcome: str = "") -> int:
     for problem in error.errors:
         stderr.write(f"{problem}\n")
-    stderr.write(f"aggregen: {len(error.errors)} error(s)\n")
+    stderr.write(
+        f"aggregen: {len(error.errors)} error(s)" + (f"; {outcome}" if outcome else "") + "\n"
+    )
     return 1
 
 
@@ -122,14 +136,16 @@ def run_lock(
     try:
         documents = load_and_validate(schemas)
         before = read_lock(path)
-        lock = update_lock(documents, path, replace=bool(getattr(arguments, "replace", False)))
-        problems = check_lock(documents, lock)
+        lock = update_lock(
+            documents,
+            path,
+            replace=bool(getattr(arguments, "replace", False)),
+            partial=_partial(arguments),
+        )
     except SchemaErrors as error:
-        return _errors(error, stderr)
+        return _errors(error, stderr, f"{path.as_posix()} left as it was")
     added = sum(1 for _ in lock.events()) - (sum(1 for _ in before.events()) if before else 0)
     stdout.write(f"aggregen: {path.as_posix()}: {added} event version(s) added\n")
-    if problems:
-        return _errors(SchemaErrors(problems), stderr)
     return 0
 
 
@@ -151,7 +167,13 @@ def run_breaking(
             arguments.against, schemas, loader=load_and_validate, lock_path=lock_path
         )
         lock = merge_locks(read_lock(lock_path), base.lock)
-        findings = find_breaking_changes(base.documents, documents, lock=lock)
+        base_documents = base.documents
+        if _partial(arguments):
+            # Some of the schemas: compare their domains only.
+            domains = _domains(documents)
+            base_documents = [d for d in base_documents if d.data.get("domain") in domains]
+            lock = lock.only(domains) if lock is not None else None
+        findings = find_breaking_changes(base_documents, documents, lock=lock)
         findings = apply_acceptances(
             findings, read_accepted(accepted_path), accepted_path.as_posix()
         )

@@ -150,9 +150,11 @@ class _Checker:
                 self._aggregate_code(old_aggregate, new_aggregate)
                 self._snapshot(old_aggregate, new_aggregate)
                 for old_event in old_aggregate.events:
-                    self._base_event(old_event, new_aggregate)
+                    self._base_event(old_event, old_aggregate, new_aggregate)
 
-    def _base_event(self, old_event: EventShape, new_aggregate: AggregateShape) -> None:
+    def _base_event(
+        self, old_event: EventShape, old_aggregate: AggregateShape, new_aggregate: AggregateShape
+    ) -> None:
         new_event = new_aggregate.event_for_wire_type(old_event.type_name)
         if new_event is None:
             same_name = new_aggregate.event_named(old_event.name)
@@ -189,7 +191,55 @@ class _Checker:
                 new_event.definition_fingerprint,
             )
         self._event_code(old_event, new_event)
+        self._maps(old_aggregate, old_event, new_aggregate, new_event)
         self.remember(new_event, _Old(old_event.version, old_event.wire_fields, old_event.hash))
+
+    def _maps(
+        self,
+        old_aggregate: AggregateShape,
+        old_event: EventShape,
+        new_aggregate: AggregateShape,
+        new_event: EventShape,
+    ) -> None:
+        """EVENT_MAPS_CHANGED: a stored event's field sets another state field than before.
+
+        A state field renamed (the old target gone, the new one new) is no change of
+        meaning; a state field added and set from history is new information.
+        """
+        for old_name, new_name in match_fields(old_event.fields, new_event.fields).pairs:
+            before = old_aggregate.target(old_event, old_name)
+            after = new_aggregate.target(new_event, new_name)
+            if before == after:
+                continue
+            if not (
+                (before is not None and before in new_aggregate.state)
+                or (after is not None and after in old_aggregate.state)
+            ):
+                continue
+            shown_before = "no state field" if before is None else f"state field {before!r}"
+            shown_after = "no state field" if after is None else f"state field {after!r}"
+            where = (
+                (*new_event.key_path, "maps", new_name)
+                if new_name in new_event.maps
+                else (*new_event.key_path, "fields", new_name)
+            )
+            self.add(
+                "EVENT_MAPS_CHANGED",
+                new_event.subject,
+                f"applying {new_event.name} set {shown_before} from its field {old_name!r}; "
+                f"now it sets {shown_after}: every stored {new_event.name} event would replay "
+                "into another state than the one its command produced (and differ from "
+                "snapshots taken before)"
+                + (
+                    f"; keep `maps: {{{new_name}: {before}}}` unless that is the intent"
+                    if before is not None and before in new_aggregate.state
+                    else ""
+                ),
+                new_event.document,
+                where,
+                new_event.definition_fingerprint,
+                detail=new_name,
+            )
 
     def _removed_key(self, aggregate: AggregateShape, type_name: str) -> tuple[str, ...]:
         return ("EVENT_REMOVED", aggregate.domain, aggregate.name, type_name)
@@ -326,6 +376,19 @@ class _Checker:
                         subject,
                         f"command {command.name}() lost its parameter {parameter!r}: code that "
                         "passes it breaks",
+                        new.document,
+                        found.key_path,
+                        definition,
+                        detail=parameter,
+                    )
+            old_defaults, new_defaults = _defaults(old, command.event), _defaults(new, found.event)
+            for parameter, default in new_defaults.items():
+                if parameter in old_defaults and old_defaults[parameter] != default:
+                    self.add(
+                        "COMMAND_DEFAULT_CHANGED",
+                        subject,
+                        f"command {command.name}() called without {parameter!r} now stores "
+                        f"{default!r} instead of {old_defaults[parameter]!r}",
                         new.document,
                         found.key_path,
                         definition,
@@ -501,6 +564,7 @@ class _Checker:
                 )
             if problems and version < event.version:
                 needs_hand.add(version)
+        self._defaults(event, olds)
         if needs_hand:
             listed = ", ".join(str(v) for v in sorted(needs_hand))
             self.add(
@@ -513,6 +577,64 @@ class _Checker:
                 event.key_path,
                 definition,
             )
+
+    def _defaults(self, event: EventShape, olds: list[_Old]) -> None:
+        """FIELD_DEFAULT_CHANGED: stored payloads that lack a field would read another value.
+
+        Payloads of a version without the field read its default (None without
+        one). What they read until now is the default of the newest earlier version
+        that has the field; a hand-written upcaster decides for the versions it
+        covers.
+        """
+        for name, spec in event.fields.items():
+            presence = spec.get("presence")
+            if presence == "required":
+                continue  # lacking payloads: FIELD_ADDED_REQUIRED_WITHOUT_DEFAULT
+            names = (name, *spec.get("aliases", []))
+
+            lacking = sorted(
+                {
+                    old.version
+                    for old in olds
+                    if old.version < event.version
+                    and _held(old, names) is None
+                    and old.version not in event.hand_written_upcast
+                }
+            )
+            having = [old for old in olds if old.version <= event.version and _held(old, names)]
+            if not lacking or not having:
+                continue
+            newest = max(having, key=lambda old: old.version)
+            before = _held(newest, names) or {}
+            if before.get("presence") == "required":
+                continue  # lacking payloads did not read before
+            was = before.get("default") if before.get("presence") == "default" else None
+            now = spec.get("default") if presence == "default" else None
+            if was == now and before.get("presence") == presence:
+                continue
+            listed = ", ".join(str(v) for v in lacking)
+            self.add(
+                "FIELD_DEFAULT_CHANGED",
+                event.subject,
+                f"version {listed} payloads lack {name!r} and read it as "
+                f"{_shown_default(was, before.get('presence'))} (the default at version "
+                f"{newest.version}); they would now read {_shown_default(now, presence)}: "
+                f"stored events would change meaning; keep the default, or list the "
+                f"versions under `hand_written_upcast: [{listed}]` and set the old value there",
+                event.document,
+                (*event.key_path, "fields", name),
+                event.definition_fingerprint,
+                detail=name,
+            )
+
+
+def _held(old: _Old, names: Sequence[str]) -> Mapping[str, Any] | None:
+    """The descriptor of the first of `names` that version `old` has, if any."""
+    return next((old.fields[name] for name in names if name in old.fields), None)
+
+
+def _shown_default(value: Any, presence: str | None) -> str:
+    return repr(value) if presence == "default" else "None (no default)"
 
 
 def _finding_fingerprint(rule: str, definition: str, detail: str | None) -> str:
@@ -537,6 +659,18 @@ def _identifier_path(aggregate: AggregateShape) -> KeyPath:
     if aggregate.identifier_name == "id" and aggregate.identifier_type == "Identifier":
         return aggregate.key_path
     return (*aggregate.key_path, "fields", aggregate.identifier_name)
+
+
+def _defaults(aggregate: AggregateShape, event_name: str) -> dict[str, Any]:
+    """Parameter -> default, for the parameters of a command raising `event_name` that have one."""
+    event = aggregate.event_named(event_name)
+    if event is None:
+        return {}
+    return {
+        name: spec.get("default")
+        for name, spec in event.fields.items()
+        if spec.get("presence") == "default"
+    }
 
 
 def _parameters(aggregate: AggregateShape, event_name: str) -> dict[str, bool] | None:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,14 @@ class Lock:
                     str(data.get("category", "")),
                     str(data.get("identifier", "")),
                 )
+
+    def only(self, domains: Collection[str]) -> Lock:
+        """This lock with the entries of `domains` alone: for a run given some of the schemas."""
+        data = dict(self.data)
+        data["domains"] = {
+            name: d for name, d in _items(self.data.get("domains")) if name in domains
+        }
+        return Lock(self.path, data, self.text)
 
     def locate(self, *keys: str | int) -> tuple[int, int]:
         """The (line, column) of an entry: domain, aggregate, then wire type, then version.
@@ -340,16 +348,27 @@ def write_lock(path: str | Path, data: dict[str, Any]) -> bool:
 
 
 def update_lock(
-    documents: Sequence[Document], lock_path: str | Path, *, replace: bool = False
+    documents: Sequence[Document],
+    lock_path: str | Path,
+    *,
+    replace: bool = False,
+    partial: bool = False,
 ) -> Lock:
     """Add the current version of every event of `documents` to the lock at `lock_path`.
 
     Entries are only ever added. A current version that is already locked with
     another shape, or an aggregate whose locked category or identifier type changed,
-    raises `SchemaErrors` (nothing is written) unless `replace` is true, which
-    overwrites those entries: only for versions that were never released. Entries
-    that still hold field rules (written while rules were part of the wire shape)
-    are rewritten without them, with the hash of what is left: the same wire shape.
+    raises `SchemaErrors` unless `replace` is true, which overwrites those entries:
+    only for versions that were never released. A locked version that the schemas
+    no longer read raises `SchemaErrors` too (`check_lock`). Whenever it raises,
+    the file is left as it was. Entries that still hold field rules (written while
+    rules were part of the wire shape) are rewritten without them, with the hash of
+    what is left: the same wire shape.
+
+    A locked aggregate is found by its stream category first, then by its name
+    (`DomainShape.aggregate_for`): an aggregate renamed with its category kept has
+    its entries moved to its new name. With `partial` (a run given some of the
+    schemas), locked domains that `documents` do not hold are kept and not checked.
     """
     lock_path = Path(lock_path)
     existing = read_lock(lock_path)
@@ -361,6 +380,7 @@ def update_lock(
         if existing is not None
         else {"aggregen_lock": LOCK_FORMAT, "domains": {}}
     )
+    _follow_renames(data, documents)
     current = Lock(lock_path, lock_data(documents))
     for domain, aggregate, category, identifier in current.aggregates():
         aggregates = data["domains"].setdefault(domain, {}).setdefault("aggregates", {})
@@ -373,8 +393,43 @@ def update_lock(
         listed = versions.setdefault(event.type_name, [])
         listed[:] = [entry for entry in listed if entry.get("version") != event.version]
         listed.append({"version": event.version, "fields": event.fields, "hash": event.hash})
+    updated = Lock(lock_path, _sorted_versions(data), dump_lock(data))
+    problems = check_lock(documents, updated.only(_domains(documents)) if partial else updated)
+    if problems:
+        raise SchemaErrors(problems)
     write_lock(lock_path, data)
-    return Lock(lock_path, _sorted_versions(data), dump_lock(data))
+    return updated
+
+
+def _domains(documents: Sequence[Document]) -> set[str]:
+    return {str(document.data.get("domain")) for document in documents}
+
+
+def _follow_renames(data: dict[str, Any], documents: Sequence[Document]) -> None:
+    """Move the entries of each aggregate renamed with its category kept to its new name."""
+    shapes = domain_shapes(documents)
+    for domain, domain_data in _items(data.get("domains")):
+        shape = shapes.get(domain)
+        aggregates = domain_data.get("aggregates")
+        if shape is None or not isinstance(aggregates, dict):
+            continue
+        for name, entry in list(_items(aggregates)):
+            current = shape.aggregate_for(name, str(entry.get("category", "")))
+            if current is None or current.name == name:
+                continue
+            target = aggregates.get(current.name)
+            if target is None:
+                aggregates[current.name] = aggregates.pop(name)
+                continue
+            if not isinstance(target, dict):
+                continue
+            moved: dict[str, Any] = aggregates.pop(name)
+            # Both names locked (an earlier lock run wrote the new one): merge them.
+            events = target.setdefault("events", {})
+            for type_name, versions in _items(moved.get("events"), list):
+                listed = events.setdefault(type_name, [])
+                known = {v.get("version") for v in listed if isinstance(v, dict)}
+                listed.extend(v for v in versions if v.get("version") not in known)
 
 
 def _in_wire_form(data: dict[str, Any]) -> dict[str, Any]:
@@ -414,7 +469,9 @@ def _problems(documents: Sequence[Document], lock: Lock) -> list[tuple[str, Sche
     for domain, aggregate_name, category, identifier in lock.aggregates():
         domain_shape = shapes.get(domain)
         aggregate = (
-            domain_shape.aggregate_named(aggregate_name) if domain_shape is not None else None
+            domain_shape.aggregate_for(aggregate_name, category)
+            if domain_shape is not None
+            else None
         )
         if aggregate is None:
             line, column = lock.locate(domain, aggregate_name)
@@ -425,8 +482,10 @@ def _problems(documents: Sequence[Document], lock: Lock) -> list[tuple[str, Sche
                         str(lock.path),
                         line,
                         column,
-                        f"locked aggregate {domain}.{aggregate_name} is missing from the schemas: "
-                        "its stored events would no longer rehydrate",
+                        f"locked aggregate {domain}.{aggregate_name} is missing from the schemas "
+                        f"(none is called {aggregate_name} or writes to stream category "
+                        f"{category!r}): its stored events would no longer rehydrate; to "
+                        f"rename it, keep `category: {category}`",
                     ),
                 )
             )
@@ -463,7 +522,9 @@ def _problems(documents: Sequence[Document], lock: Lock) -> list[tuple[str, Sche
     for locked in lock.events():
         domain_shape = shapes.get(locked.domain)
         aggregate = (
-            domain_shape.aggregate_named(locked.aggregate) if domain_shape is not None else None
+            domain_shape.aggregate_for(locked.aggregate, locked.category)
+            if domain_shape is not None
+            else None
         )
         if aggregate is None:
             continue

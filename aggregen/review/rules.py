@@ -56,6 +56,18 @@ RULES: Mapping[str, Rule] = _rules(
     Rule("VERSION_GAP", STORAGE, ERROR, "an event's version skipped a number"),
     Rule("VERSION_DECREASED", STORAGE, ERROR, "an event's version went down"),
     Rule("UPCASTER_MISSING", STORAGE, ERROR, "older payloads need a hand-written upcaster"),
+    Rule(
+        "EVENT_MAPS_CHANGED",
+        STORAGE,
+        ERROR,
+        "a stored event's field now sets another state field: replays give another state",
+    ),
+    Rule(
+        "FIELD_DEFAULT_CHANGED",
+        STORAGE,
+        ERROR,
+        "stored payloads that lack a field now read another default",
+    ),
     Rule("SNAPSHOT_SHAPE_CHANGED", STORAGE, WARNING, "stored snapshots will be ignored"),
     Rule("AGGREGATE_RENAMED", CODE, ERROR, "an aggregate class was renamed"),
     Rule("EVENT_RENAMED", CODE, ERROR, "an event class was renamed"),
@@ -74,5 +86,11 @@ RULES: Mapping[str, Rule] = _rules(
     Rule("COMMAND_KIND_CHANGED", CODE, ERROR, "a command switched class/instance method"),
     Rule("COMMAND_PARAMETER_REMOVED", CODE, ERROR, "a command parameter was removed"),
     Rule("COMMAND_PARAMETER_REQUIRED", CODE, ERROR, "a command parameter became required"),
+    Rule(
+        "COMMAND_DEFAULT_CHANGED",
+        CODE,
+        WARNING,
+        "a command parameter's default changed: calls without it store another value",
+    ),
 )
 """Every rule, by id."""

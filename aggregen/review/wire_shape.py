@@ -136,6 +136,8 @@ class EventShape:
     """Versions whose payloads a hand-written upcaster turns into current ones."""
     document: Document = field(compare=False, repr=False)
     key_path: KeyPath = field(compare=False)
+    maps: Mapping[str, str | None] = field(default_factory=dict)
+    """The event's `maps`: event field -> the state field it sets (None: none)."""
 
     @property
     def subject(self) -> str:
@@ -165,16 +167,17 @@ class EventShape:
         declarations), so an acceptance of a break stops applying when any of it
         changes.
         """
-        return fingerprint(
-            {
-                "name": self.name,
-                "type": self.type_name,
-                "version": self.version,
-                "aliases": list(self.aliases),
-                "hand_written_upcast": list(self.hand_written_upcast),
-                "fields": self.fields,
-            }
-        )
+        definition: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type_name,
+            "version": self.version,
+            "aliases": list(self.aliases),
+            "hand_written_upcast": list(self.hand_written_upcast),
+            "fields": self.fields,
+        }
+        if self.maps:  # only when set: earlier fingerprints stay as they were
+            definition["maps"] = dict(self.maps)
+        return fingerprint(definition)
 
     def wire_names(self) -> tuple[str, ...]:
         """The current wire type name and its aliases."""
@@ -246,6 +249,17 @@ class AggregateShape:
         """The event whose schema name is `name`."""
         return next((event for event in self.events if event.name == name), None)
 
+    def target(self, event: EventShape, field_name: str) -> str | None:
+        """The state field that applying `event` sets from its field `field_name`, if any.
+
+        As the generated apply code decides it: the field named in the event's `maps`
+        (None there: no field), else the state field of the same name.
+        """
+        if field_name in event.maps:
+            target = event.maps[field_name]
+            return target if target in self.state else None
+        return field_name if field_name in self.state else None
+
 
 @dataclass(frozen=True)
 class DomainShape:
@@ -260,10 +274,14 @@ class DomainShape:
         return next((a for a in self.aggregates if a.name == name), None)
 
     def aggregate_for(self, name: str, category: str) -> AggregateShape | None:
-        """The aggregate called `name`, else the one writing to stream `category`."""
-        found = self.aggregate_named(name)
+        """The aggregate writing to stream `category`, else the one called `name`.
+
+        The category comes first: it is what stored streams are found by, so an
+        aggregate renamed with its category kept is still the same aggregate.
+        """
+        found = next((a for a in self.aggregates if category and a.category == category), None)
         if found is None:
-            found = next((a for a in self.aggregates if a.category == category), None)
+            found = self.aggregate_named(name)
         return found
 
 
@@ -392,6 +410,10 @@ class _Shaper:
             hand_written_upcast=_versions(raw.get("hand_written_upcast")),
             document=self.document,
             key_path=("aggregates", aggregate, "events", name),
+            maps={
+                str(key): value if isinstance(value, str) else None
+                for key, value in _mapping(raw.get("maps")).items()
+            },
         )
 
     def _field(

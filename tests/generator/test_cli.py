@@ -271,3 +271,66 @@ def test_python_dash_m_and_the_console_script(tmp_path: Path) -> None:
     assert script is not None
     result = run_tool([script, "check"], cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def test_a_run_given_some_schemas_touches_only_their_domains(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "lock")[0] == 0
+    assert run(capsys, "generate")[0] == 0
+    pets_before = {k: v for k, v in _tree(project / "out").items() if k.startswith("pets/")}
+    assert pets_before
+    people = project / "schemas" / "people.yaml"
+    people.write_text(
+        USERS.replace("  Person:\n", "  Person:\n    description: Someone.\n"), encoding="utf-8"
+    )
+    # as pre-commit runs it: the changed file only
+    status, out, err = run(capsys, "check", "schemas/people.yaml")
+    assert status == 1, err
+    assert "lock" not in out + err
+    assert "the generated code is out of date; to fix it run: aggregen generate " in out
+    assert "schemas/people.yaml" in out
+    status, out, err = run(capsys, "generate", "schemas/people.yaml")
+    assert status == 0, err
+    assert "the others left as they are" in out
+    after = _tree(project / "out")
+    assert {k: v for k, v in after.items() if k.startswith("pets/")} == pets_before
+    manifest = json.loads(after[MANIFEST])
+    assert any(name.startswith("pets/") for name in manifest["files"])
+    assert run(capsys, "check", "schemas/people.yaml")[0] == 0
+    assert run(capsys, "check", "schemas/pets.yaml")[0] == 0
+    assert run(capsys, "check")[0] == 0
+    # a partial check compares the named domains only; the full check sees everything
+    edited = project / "out" / "pets" / "pet_base.py"
+    edited.write_text(edited.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    assert run(capsys, "check", "schemas/people.yaml")[0] == 0
+    status, out, _ = run(capsys, "check")
+    assert status == 1
+    assert "hand-edited (generated files must not be edited): pets/pet_base.py" in out
+    # lock given one file keeps (and does not check) the other domains' entries
+    assert run(capsys, "lock", "schemas/people.yaml")[0] == 0
+    lock = json.loads((project / "schemas" / "aggregen.lock.json").read_text(encoding="utf-8"))
+    assert sorted(lock["domains"]) == ["people", "pets"]
+    # breaking given one file compares that file's domains only, with the lock and the base
+    status, out, err = run(capsys, "breaking", "--against", "schemas", "schemas/people.yaml")
+    assert (status, out, err) == (0, "no breaking changes against schemas\n", "")
+
+
+def test_a_full_run_still_removes_a_domain_whose_schema_is_gone(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "generate")[0] == 0
+    (project / "schemas" / "pets.yaml").unlink()
+    status, out, _ = run(capsys, "generate")
+    assert ", 0 removed" not in out
+    assert status == 0
+    assert not (project / "out" / "pets" / "pet_base.py").exists()
+    assert run(capsys, "check")[0] == 0

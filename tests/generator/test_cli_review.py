@@ -289,3 +289,104 @@ def test_breaking_against_the_previous_commit_through_the_command_line(
     assert run(capsys, "generate")[0] == 0
     assert run(capsys, "docs")[0] == 0
     assert run(capsys, "check")[0] == 0
+
+
+MEASURED = """\
+domain: lab
+aggregates:
+  Sensor:
+    events:
+      Measured:
+        fields:
+          reading: {type: Float, required: true}
+"""
+
+
+def test_check_fails_on_a_stranded_history_even_without_breaking(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "schemas" / "lab.yaml").write_text(MEASURED, encoding="utf-8")
+    ready_lab = [run(capsys, command)[0] for command in ("lock", "generate", "docs", "check")]
+    assert ready_lab == [0, 0, 0, 0]
+    # version 2 reads `reading` as a String: version 1 payloads hold numbers
+    (project / "schemas" / "lab.yaml").write_text(
+        MEASURED.replace("      Measured:\n", "      Measured:\n        version: 2\n").replace(
+            "type: Float", "type: String"
+        ),
+        encoding="utf-8",
+    )
+    assert [run(capsys, command)[0] for command in ("lock", "generate", "docs")] == [0, 0, 0]
+    status, out, err = run(capsys, "check")
+    assert status == 1, (out, err)
+    assert "error UPCASTER_MISSING [STORAGE] lab.Sensor.Measured" in out
+    assert "error FIELD_TYPE_INCOMPATIBLE [STORAGE] lab.Sensor.Measured" in out
+    assert "2 errors, 0 warnings against the lock file" in out
+    assert "out is up to date" not in out
+    # accepting both findings (an intended change) lets check pass again
+    findings = json.loads(run(capsys, "breaking", "--against", "schemas", "--format", "json")[1])
+    accepted = "".join(
+        f'[[accept]]\nrule = "{f["rule"]}"\nevent = "{f["subject"]}"\nreason = "test data only"\n'
+        f'fingerprint = "{f["fingerprint"]}"\n\n'
+        for f in findings["findings"]
+        if f["category"] == "STORAGE"
+    )
+    (project / "schemas" / "aggregen.accepted.toml").write_text(accepted, encoding="utf-8")
+    assert run(capsys, "check")[0] == 0
+
+
+CUSTOMER = """\
+domain: people
+aggregates:
+  Customer:
+    fields:
+      name: String
+    events:
+      Joined:
+        fields:
+          name: {type: String, required: true}
+    commands:
+      join: {event: Joined, creates: true}
+"""
+
+
+def test_an_aggregate_renamed_with_its_category_kept_can_be_finished(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "schemas" / "people.yaml").write_text(CUSTOMER, encoding="utf-8")
+    ready_people = [run(capsys, command)[0] for command in ("lock", "generate", "docs", "check")]
+    assert ready_people == [0, 0, 0, 0]
+    renamed = CUSTOMER.replace("  Customer:\n", "  Client:\n    category: customer\n")
+    (project / "schemas" / "people.yaml").write_text(renamed, encoding="utf-8")
+    base = project / "base"
+    base.mkdir()
+    (base / "people.yaml").write_text(CUSTOMER, encoding="utf-8")
+    (base / "shop.yaml").write_text(SHOP, encoding="utf-8")
+    status, out, _ = run(capsys, "breaking", "--against", "base", "--format", "json")
+    rules = [(f["rule"], f["category"]) for f in json.loads(out)["findings"]]
+    assert rules == [("AGGREGATE_RENAMED", "CODE")]
+    for command in ("generate", "lock", "docs", "check"):
+        status, out, err = run(capsys, command)
+        assert status == 0, (command, out, err)
+    lock = json.loads((project / "schemas" / "aggregen.lock.json").read_text(encoding="utf-8"))
+    people = lock["domains"]["people"]["aggregates"]
+    assert list(people) == ["Client"]
+    assert people["Client"]["category"] == "customer"
+    assert list(people["Client"]["events"]) == ["Joined"]
+
+
+def test_a_failed_lock_leaves_the_lock_file_as_it_was(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "schemas" / "people.yaml").write_text(CUSTOMER, encoding="utf-8")
+    assert run(capsys, "lock")[0] == 0
+    path = project / "schemas" / "aggregen.lock.json"
+    before = path.read_bytes()
+    # renamed without keeping the category: the stored customer-<id> streams are lost
+    renamed = CUSTOMER.replace("  Customer:\n", "  Client:\n")
+    (project / "schemas" / "people.yaml").write_text(renamed, encoding="utf-8")
+    status, out, err = run(capsys, "lock")
+    assert (status, out) == (1, "")
+    assert "locked aggregate people.Customer is missing from the schemas" in err
+    assert "keep `category: customer`" in err
+    assert err.endswith("; schemas/aggregen.lock.json left as it was\n")
+    assert path.read_bytes() == before
