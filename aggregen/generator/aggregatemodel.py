@@ -30,6 +30,7 @@ from .modeltypes import (
     ApplyHandler,
     CommandModel,
     EventModel,
+    HandlerMethod,
     IdentifierProperty,
     StateField,
 )
@@ -80,10 +81,12 @@ class AggregateBuilder:
         names = {
             "base": f"{name}Base",
             "repository": f"{name}Repository",
+            "handler": f"{name}Handler",
         }
         self.classes.claim(name, "the aggregate", key_path)
         self.classes.claim(names["base"], f"the base class of {name}", key_path)
         self.classes.claim(names["repository"], f"the repository of {name}", key_path)
+        self.classes.claim(names["handler"], f"the event handler of {name}", key_path)
         for suffix, what in (
             ("", "module"),
             ("_base", "base module"),
@@ -298,13 +301,39 @@ class AggregateBuilder:
             shape=literal(shape),
             module_docstring=docstring(f"The {name} aggregate, its events and its repository."),
             module_imports=import_sections(
-                [(RUNTIME, "EventStore"), (RUNTIME, "Repository"), (f".{module}_behavior", name)]
+                [
+                    (RUNTIME, "Event"),
+                    (RUNTIME, "EventHandler"),
+                    (RUNTIME, "EventStore"),
+                    (RUNTIME, "Repository"),
+                    (f".{module}_behavior", name),
+                ]
                 + [(f".{module}_base", n) for n in (names["base"], *event_names)]
             ),
-            module_all=sorted_names([name, names["base"], names["repository"], *event_names]),
+            module_all=sorted_names(
+                [name, names["base"], names["repository"], names["handler"], *event_names]
+            ),
             repository_docstring=docstring(
                 f"Adds and gets {name} aggregates (the hand-written class) in an event store.",
                 indent=4,
+            ),
+            handler_name=names["handler"],
+            handler_docstring=docstring(
+                f"Handles the {name} events read from its category: override `on_<event>`.",
+                "Each message is decoded to its event class (older versions upcast, as "
+                "`get` does). Use it as a `Consumer`'s handler, or as a `Projector`'s "
+                "projection, where `self.session` is the projection's transaction.",
+                indent=4,
+            ),
+            handler_methods=tuple(
+                HandlerMethod(
+                    method="on_" + h.method.removeprefix("apply_"),
+                    event=h.event,
+                    docstring=docstring(
+                        f"Handle {h.event}: does nothing unless overridden.", indent=8
+                    ),
+                )
+                for h in handlers
             ),
             behavior_module_docstring=docstring(
                 f"Hand-written behaviour of the {name} aggregate: edit freely.",

@@ -141,6 +141,7 @@ class _DomainBuilder:
             for name in (
                 aggregate.name,
                 aggregate.repository_name,
+                aggregate.handler_name,
                 *(e.name for e in aggregate.events),
             ):
                 exported[name] = aggregate.module

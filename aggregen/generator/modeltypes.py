@@ -136,6 +136,15 @@ class ApplyHandler:
 
 
 @dataclass(frozen=True)
+class HandlerMethod:
+    """An `on_<event>` method of the generated handler: a typed no-op to override."""
+
+    method: str
+    event: str
+    docstring: str
+
+
+@dataclass(frozen=True)
 class CommandModel:
     """A command method: decorators, signature, return type, body lines."""
 
@@ -184,6 +193,9 @@ class AggregateModel:
     module_imports: tuple[tuple[str, ...], ...]
     module_all: tuple[str, ...]
     repository_docstring: str
+    handler_name: str
+    handler_docstring: str
+    handler_methods: tuple[HandlerMethod, ...]
     behavior_module_docstring: str
     behavior_docstring: str
     behavior_imports: tuple[tuple[str, ...], ...]

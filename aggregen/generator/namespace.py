@@ -50,6 +50,7 @@ RESERVED_IMPORTS = frozenset(
         "Any",
         "ClassVar",
         "Event",
+        "EventHandler",
         "EventStore",
         "Literal",
         "Metadata",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .aggregate import Aggregate
 from .category import ConsumerGroup
+from .causation import Cause, caused_by, correlated, current_cause
 from .config import set_snapshot_threshold, snapshot_threshold
 from .connect import connect
 from .consumer import Consumer, ConsumerError, MessageHandler
@@ -27,6 +28,7 @@ from .errors import (
     ValidationError,
 )
 from .event import Event, Metadata
+from .handler import EventHandler
 from .memory import InMemoryEventStore
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .position_store import PositionStore
@@ -45,6 +47,7 @@ __all__ = [
     "Aggregate",
     "AggregateNotFoundError",
     "AggregenError",
+    "Cause",
     "CommitOutcomeUnknownError",
     "ConfigurationError",
     "Consumer",
@@ -52,6 +55,7 @@ __all__ = [
     "ConsumerGroup",
     "DuplicateMessageError",
     "Event",
+    "EventHandler",
     "EventStore",
     "EventStoreError",
     "ExpectedVersionError",
@@ -76,7 +80,10 @@ __all__ = [
     "StreamWrite",
     "UnitOfWork",
     "ValidationError",
+    "caused_by",
     "connect",
+    "correlated",
+    "current_cause",
     "set_snapshot_threshold",
     "snapshot_threshold",
     "update_with_retry",

@@ -8,6 +8,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
+from .causation import Cause, current_cause
 from .codec import decoder_for, encode
 from .event import Event, Metadata
 from .message import uuid4_string
@@ -17,6 +18,7 @@ __all__ = ["Aggregate"]
 
 _UTC = datetime.UTC
 _new_tuple = tuple.__new__  # builds Metadata without its Python-level __new__
+_NO_CAUSE = Cause()
 _BASE_ATTRIBUTES = frozenset({"id", "_version", "_pending", "_stream"})
 
 
@@ -94,14 +96,17 @@ class Aggregate:
     ) -> None:
         """Apply `event` now and keep it pending for the repository's next `add`.
 
-        The event is stamped with its metadata (message id, time, stream, position).
-        Raises `ValueError` for an event that was raised already; whatever `apply`
-        raises leaves the aggregate unchanged.
+        The event is stamped with its metadata (message id, time, stream, position),
+        and with the cause and correlation in effect (`aggregen.runtime.causation`);
+        `correlation_id` and `causation_id` override those. Raises `ValueError` for
+        an event that was raised already; whatever `apply` raises leaves the aggregate
+        unchanged.
         """
         if event.metadata is not None:
             raise ValueError(f"this {type(event).__name__} event was raised already")
         self.apply(event)
         self._version += 1
+        cause = current_cause() or _NO_CAUSE
         metadata = _new_tuple(
             Metadata,
             (
@@ -111,8 +116,12 @@ class Aggregate:
                 self._version,
                 None,
                 event.__schema_version__,
-                correlation_id,
-                causation_id,
+                cause.correlation_id if correlation_id is None else correlation_id,
+                cause.message_id if causation_id is None else causation_id,
+                cause.stream_name,
+                cause.position,
+                cause.global_position,
+                cause.correlation_stream_name,
             ),
         )
         object.__setattr__(event, "metadata", metadata)

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Protocol
 
 from .category import ConsumerGroup, check_batch_size, check_category
+from .causation import cause_in_effect
 from .errors import AggregenError
 from .message import RecordedMessage
 from .position_store import PositionStore
@@ -234,12 +235,16 @@ class Consumer(CategoryLoop):
         handle = self.handler.handle
         interval = self.position_update_interval
         handled = 0
+        cause = cause_in_effect
         for message in batch:
+            token = cause.set(message)  # events the handler raises are caused by it
             try:
                 handle(message)
             except Exception as error:
                 self._record()
                 raise handler_failed(self.name, self.handler, message, error) from error
+            finally:
+                cause.reset(token)
             handled += 1
             self._position = message.global_position
             self._unrecorded += 1

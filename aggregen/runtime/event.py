@@ -16,8 +16,9 @@ class Metadata(NamedTuple):
     """Where and when an event was stored, and which message caused it.
 
     `position` is the event's place in its stream (0 first), `global_position` its
-    place in the whole store (known once read back). A named tuple: cheap to build
-    for every event read.
+    place in the whole store (known once read back). The causation fields name the
+    message the event was raised in reaction to (see `aggregen.runtime.causation`),
+    stored under Eventide's keys. A named tuple: cheap to build for every event read.
     """
 
     id: str
@@ -28,6 +29,10 @@ class Metadata(NamedTuple):
     schema_version: int = 1
     correlation_id: str | None = None
     causation_id: str | None = None
+    causation_stream_name: str | None = None
+    causation_position: int | None = None
+    causation_global_position: int | None = None
+    correlation_stream_name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

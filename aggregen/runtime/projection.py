@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .category import ConsumerGroup
+from .causation import cause_in_effect
 from .consumer import CategoryLoop, handler_failed
 from .message import RecordedMessage
 from .store import EventStore
@@ -128,11 +129,15 @@ class Projector(CategoryLoop):
         with self.target.transaction(self.name) as transaction:
             batch = self._read_batch(transaction.position)
             session = transaction.session
+            cause = cause_in_effect
             for message in batch:
+                token = cause.set(message)  # events the projection raises are caused by it
                 try:
                     handle(message, session)
                 except Exception as error:
                     raise handler_failed(self.name, self.projection, message, error) from error
+                finally:
+                    cause.reset(token)
                 handled += 1
                 transaction.position = message.global_position
                 if self._stopping.is_set():

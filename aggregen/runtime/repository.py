@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
+from .decoding import decode_event
 from .errors import AggregateNotFoundError, StreamDataError
 from .event import Event, Metadata
 from .message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
@@ -75,21 +76,52 @@ class Repository(Generic[A]):
         else:
             commit(self.store, [(self, aggregate)])
 
-    def get(self, aggregate_id: str) -> A:
-        """The aggregate's current state, from its newest snapshot and the events after it.
+    def get(self, aggregate_id: str, *, version: int | None = None) -> A:
+        """The aggregate's state, from its newest snapshot and the events after it.
 
-        Raises `AggregateNotFoundError` for an id with no events, `StreamDataError`
-        for a stored event of unknown type or with data that does not fit its class.
+        With `version`, the state as of that stream position (0 is after the first
+        event): only a snapshot at or below it is used. Raises
+        `AggregateNotFoundError` for an id with no events, `ValueError` for a
+        version below 0 or beyond the stream's end, `StreamDataError` for a stored
+        event of unknown type or with data that does not fit its class.
         """
+        if version is not None and (
+            isinstance(version, bool) or not isinstance(version, int) or version < 0
+        ):
+            raise ValueError(f"a version is a stream position of at least 0, not {version!r}")
         cls = self.aggregate_class
         stream = cls.stream_name(aggregate_id)
         aggregate = self._from_snapshot(aggregate_id) if self.snapshot_threshold() else None
-        if aggregate is None:
+        if aggregate is None or (version is not None and aggregate._version > version):
             aggregate = cls._blank(aggregate_id)
-        _replay(aggregate, stream, self.store.read(stream, aggregate._version + 1))
+        messages: Iterable[RecordedMessage] = self.store.read(stream, aggregate._version + 1)
+        if version is not None:
+            messages = _up_to(messages, version)
+        _replay(aggregate, stream, messages)
         if aggregate._version < 0:
             raise AggregateNotFoundError(cls.__name__, aggregate_id, stream)
+        if version is not None and aggregate._version < version:
+            raise ValueError(
+                f"{stream!r} is at version {aggregate._version}: it has no version {version}"
+            )
         return aggregate
+
+    def exists(self, aggregate_id: str) -> bool:
+        """Whether the aggregate has any event stored."""
+        return self.store.stream_version(self.aggregate_class.stream_name(aggregate_id)) >= 0
+
+    def history(self, aggregate_id: str) -> list[Event]:
+        """The aggregate's events, oldest first: typed, upcast, with their metadata.
+
+        Raises `AggregateNotFoundError` for an id with no events, `StreamDataError`
+        for a stored event that does not decode.
+        """
+        cls = self.aggregate_class
+        stream = cls.stream_name(aggregate_id)
+        events = [decode_event(cls.__events__, cls.__name__, m) for m in self.store.read(stream)]
+        if not events:
+            raise AggregateNotFoundError(cls.__name__, aggregate_id, stream)
+        return events
 
     def _from_snapshot(self, aggregate_id: str) -> A | None:
         cls = self.aggregate_class
@@ -126,6 +158,14 @@ class Repository(Generic[A]):
             self.store.append([StreamWrite(stream, None, [message])])
         except Exception:
             logger.warning("could not write snapshot of %s", stream, exc_info=True)
+
+
+def _up_to(messages: Iterable[RecordedMessage], version: int) -> Iterator[RecordedMessage]:
+    """The messages up to stream position `version`; stops reading there."""
+    for message in messages:
+        if message.position > version:
+            return
+        yield message
 
 
 def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessage]) -> None:
@@ -170,6 +210,10 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
                     schema_version,
                     extra.get("correlationId"),
                     extra.get("causationId"),
+                    extra.get("causationMessageStreamName"),
+                    extra.get("causationMessagePosition"),
+                    extra.get("causationMessageGlobalPosition"),
+                    extra.get("correlationStreamName"),
                 ),
             )
             event = from_data(data, metadata)
@@ -208,6 +252,12 @@ def _new_message(event: Event) -> NewMessage:
         extra["correlationId"] = metadata.correlation_id
     if metadata.causation_id is not None:
         extra["causationId"] = metadata.causation_id
+    if metadata.causation_stream_name is not None:
+        extra["causationMessageStreamName"] = metadata.causation_stream_name
+        extra["causationMessagePosition"] = metadata.causation_position
+        extra["causationMessageGlobalPosition"] = metadata.causation_global_position
+    if metadata.correlation_stream_name is not None:
+        extra["correlationStreamName"] = metadata.correlation_stream_name
     # the named tuple without its Python-level __new__
     return _new_tuple(NewMessage, (metadata.id, event.type_name(), event.to_data(), extra))
 

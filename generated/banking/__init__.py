@@ -4,6 +4,7 @@
 
 from .bank_account import (
     BankAccount,
+    BankAccountHandler,
     BankAccountRepository,
     Deposited,
     NoteWritten,
@@ -11,16 +12,18 @@ from .bank_account import (
     StatusChanged,
     Withdrawn,
 )
-from .customer import Customer, CustomerRepository, Enrolled, Scored
+from .customer import Customer, CustomerHandler, CustomerRepository, Enrolled, Scored
 from .values import AccountKind, Address, Currency, Holder
 
 __all__ = [
     "AccountKind",
     "Address",
     "BankAccount",
+    "BankAccountHandler",
     "BankAccountRepository",
     "Currency",
     "Customer",
+    "CustomerHandler",
     "CustomerRepository",
     "Deposited",
     "Enrolled",

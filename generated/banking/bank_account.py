@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .bank_account_base import (
     BankAccountBase,
@@ -19,6 +19,7 @@ from .bank_account_behavior import BankAccount
 __all__ = [
     "BankAccount",
     "BankAccountBase",
+    "BankAccountHandler",
     "BankAccountRepository",
     "Deposited",
     "NoteWritten",
@@ -37,3 +38,45 @@ class BankAccountRepository(Repository[BankAccount]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(BankAccount, store, snapshot_threshold=snapshot_threshold)
+
+
+class BankAccountHandler(EventHandler):
+    """Handles the BankAccount events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = BankAccountBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Opened():
+                self.on_opened(event)
+            case Deposited():
+                self.on_deposited(event)
+            case Withdrawn():
+                self.on_withdrawn(event)
+            case StatusChanged():
+                self.on_status_changed(event)
+            case NoteWritten():
+                self.on_note_written(event)
+            case _:
+                super().dispatch(event)
+
+    def on_opened(self, event: Opened) -> None:
+        """Handle Opened: does nothing unless overridden."""
+
+    def on_deposited(self, event: Deposited) -> None:
+        """Handle Deposited: does nothing unless overridden."""
+
+    def on_withdrawn(self, event: Withdrawn) -> None:
+        """Handle Withdrawn: does nothing unless overridden."""
+
+    def on_status_changed(self, event: StatusChanged) -> None:
+        """Handle StatusChanged: does nothing unless overridden."""
+
+    def on_note_written(self, event: NoteWritten) -> None:
+        """Handle NoteWritten: does nothing unless overridden."""

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .customer_base import CustomerBase, Enrolled, Scored
 from .customer_behavior import Customer
@@ -12,6 +12,7 @@ from .customer_behavior import Customer
 __all__ = [
     "Customer",
     "CustomerBase",
+    "CustomerHandler",
     "CustomerRepository",
     "Enrolled",
     "Scored",
@@ -25,3 +26,30 @@ class CustomerRepository(Repository[Customer]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Customer, store, snapshot_threshold=snapshot_threshold)
+
+
+class CustomerHandler(EventHandler):
+    """Handles the Customer events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = CustomerBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Enrolled():
+                self.on_enrolled(event)
+            case Scored():
+                self.on_scored(event)
+            case _:
+                super().dispatch(event)
+
+    def on_enrolled(self, event: Enrolled) -> None:
+        """Handle Enrolled: does nothing unless overridden."""
+
+    def on_scored(self, event: Scored) -> None:
+        """Handle Scored: does nothing unless overridden."""

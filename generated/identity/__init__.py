@@ -2,11 +2,12 @@
 # Changes are lost when `aggregen generate` runs again.
 """People and their accounts."""
 
-from .user import Registered, Renamed, User, UserRepository
+from .user import Registered, Renamed, User, UserHandler, UserRepository
 
 __all__ = [
     "Registered",
     "Renamed",
     "User",
+    "UserHandler",
     "UserRepository",
 ]

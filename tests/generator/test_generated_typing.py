@@ -79,6 +79,16 @@ NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
         "User.register()",
         ['Missing named argument "email" for "register" of "UserBase"  [call-arg]'],
     ),
+    "handler_method_for_another_event": (
+        "class Wrong(UserHandler):\n"
+        "    def on_registered(self, event: Renamed) -> None:\n"
+        "        pass",
+        [
+            'Argument 1 of "on_registered" is incompatible with supertype '
+            '"users.user.UserHandler"; supertype defines the argument type as "Registered"  '
+            "[override]"
+        ],
+    ),
 }
 
 PRELUDE = """\
@@ -88,7 +98,7 @@ import datetime
 
 from aggregen.runtime import InMemoryEventStore
 from field_types import Sample
-from users import Registered, User, UserRepository
+from users import Registered, Renamed, User, UserHandler, UserRepository
 from values_and_enums import Canvas
 
 now = datetime.datetime.now(datetime.UTC)

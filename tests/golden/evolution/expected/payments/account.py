@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .account_base import AccountBase, Closed, Deposited, Opened, Withdrawn
 from .account_behavior import Account
@@ -12,6 +12,7 @@ from .account_behavior import Account
 __all__ = [
     "Account",
     "AccountBase",
+    "AccountHandler",
     "AccountRepository",
     "Closed",
     "Deposited",
@@ -27,3 +28,40 @@ class AccountRepository(Repository[Account]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Account, store, snapshot_threshold=snapshot_threshold)
+
+
+class AccountHandler(EventHandler):
+    """Handles the Account events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = AccountBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Opened():
+                self.on_opened(event)
+            case Deposited():
+                self.on_deposited(event)
+            case Withdrawn():
+                self.on_withdrawn(event)
+            case Closed():
+                self.on_closed(event)
+            case _:
+                super().dispatch(event)
+
+    def on_opened(self, event: Opened) -> None:
+        """Handle Opened: does nothing unless overridden."""
+
+    def on_deposited(self, event: Deposited) -> None:
+        """Handle Deposited: does nothing unless overridden."""
+
+    def on_withdrawn(self, event: Withdrawn) -> None:
+        """Handle Withdrawn: does nothing unless overridden."""
+
+    def on_closed(self, event: Closed) -> None:
+        """Handle Closed: does nothing unless overridden."""

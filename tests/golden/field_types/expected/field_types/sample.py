@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .sample_base import Cleared, Recorded, SampleBase
 from .sample_behavior import Sample
@@ -14,6 +14,7 @@ __all__ = [
     "Recorded",
     "Sample",
     "SampleBase",
+    "SampleHandler",
     "SampleRepository",
 ]
 
@@ -25,3 +26,30 @@ class SampleRepository(Repository[Sample]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Sample, store, snapshot_threshold=snapshot_threshold)
+
+
+class SampleHandler(EventHandler):
+    """Handles the Sample events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = SampleBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Recorded():
+                self.on_recorded(event)
+            case Cleared():
+                self.on_cleared(event)
+            case _:
+                super().dispatch(event)
+
+    def on_recorded(self, event: Recorded) -> None:
+        """Handle Recorded: does nothing unless overridden."""
+
+    def on_cleared(self, event: Cleared) -> None:
+        """Handle Cleared: does nothing unless overridden."""

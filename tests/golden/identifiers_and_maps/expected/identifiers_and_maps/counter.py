@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .counter_base import CounterBase, Started
 from .counter_behavior import Counter
@@ -12,6 +12,7 @@ from .counter_behavior import Counter
 __all__ = [
     "Counter",
     "CounterBase",
+    "CounterHandler",
     "CounterRepository",
     "Started",
 ]
@@ -24,3 +25,25 @@ class CounterRepository(Repository[Counter]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Counter, store, snapshot_threshold=snapshot_threshold)
+
+
+class CounterHandler(EventHandler):
+    """Handles the Counter events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = CounterBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Started():
+                self.on_started(event)
+            case _:
+                super().dispatch(event)
+
+    def on_started(self, event: Started) -> None:
+        """Handle Started: does nothing unless overridden."""

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .ticket_base import Assigned, Opened, TicketBase
 from .ticket_behavior import Ticket
@@ -14,6 +14,7 @@ __all__ = [
     "Opened",
     "Ticket",
     "TicketBase",
+    "TicketHandler",
     "TicketRepository",
 ]
 
@@ -25,3 +26,30 @@ class TicketRepository(Repository[Ticket]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Ticket, store, snapshot_threshold=snapshot_threshold)
+
+
+class TicketHandler(EventHandler):
+    """Handles the Ticket events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = TicketBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Opened():
+                self.on_opened(event)
+            case Assigned():
+                self.on_assigned(event)
+            case _:
+                super().dispatch(event)
+
+    def on_opened(self, event: Opened) -> None:
+        """Handle Opened: does nothing unless overridden."""
+
+    def on_assigned(self, event: Assigned) -> None:
+        """Handle Assigned: does nothing unless overridden."""

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .user_base import Registered, Renamed, UserBase
 from .user_behavior import User
@@ -14,6 +14,7 @@ __all__ = [
     "Renamed",
     "User",
     "UserBase",
+    "UserHandler",
     "UserRepository",
 ]
 
@@ -25,3 +26,30 @@ class UserRepository(Repository[User]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(User, store, snapshot_threshold=snapshot_threshold)
+
+
+class UserHandler(EventHandler):
+    """Handles the User events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = UserBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Registered():
+                self.on_registered(event)
+            case Renamed():
+                self.on_renamed(event)
+            case _:
+                super().dispatch(event)
+
+    def on_registered(self, event: Registered) -> None:
+        """Handle Registered: does nothing unless overridden."""
+
+    def on_renamed(self, event: Renamed) -> None:
+        """Handle Renamed: does nothing unless overridden."""

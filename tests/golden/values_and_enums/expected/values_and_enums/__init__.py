@@ -2,11 +2,12 @@
 # Changes are lost when `aggregen generate` runs again.
 """Value objects and named enums, alone and in lists."""
 
-from .canvas import Canvas, CanvasRepository, Drawn, Painted
+from .canvas import Canvas, CanvasHandler, CanvasRepository, Drawn, Painted
 from .values import Colour, Point, Shape
 
 __all__ = [
     "Canvas",
+    "CanvasHandler",
     "CanvasRepository",
     "Colour",
     "Drawn",

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .canvas_base import CanvasBase, Drawn, Painted
 from .canvas_behavior import Canvas
@@ -12,6 +12,7 @@ from .canvas_behavior import Canvas
 __all__ = [
     "Canvas",
     "CanvasBase",
+    "CanvasHandler",
     "CanvasRepository",
     "Drawn",
     "Painted",
@@ -25,3 +26,30 @@ class CanvasRepository(Repository[Canvas]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Canvas, store, snapshot_threshold=snapshot_threshold)
+
+
+class CanvasHandler(EventHandler):
+    """Handles the Canvas events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = CanvasBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Drawn():
+                self.on_drawn(event)
+            case Painted():
+                self.on_painted(event)
+            case _:
+                super().dispatch(event)
+
+    def on_drawn(self, event: Drawn) -> None:
+        """Handle Drawn: does nothing unless overridden."""
+
+    def on_painted(self, event: Painted) -> None:
+        """Handle Painted: does nothing unless overridden."""

@@ -1,0 +1,97 @@
+"""From a stored message to a typed event: type lookup, upcasting, metadata, `from_data`.
+
+`decode_event` is what handlers and `Repository.history` use; the repository's replay
+loop does the same steps inlined for speed and shares `upcast` and `metadata_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import StreamDataError
+from .event import Event, Metadata
+from .message import RecordedMessage
+
+__all__ = ["UnknownEventTypeError", "decode_event", "metadata_of", "upcast"]
+
+_new_tuple = tuple.__new__  # builds Metadata without its Python-level __new__
+_NO_METADATA: dict[str, Any] = {}
+
+
+class UnknownEventTypeError(StreamDataError):
+    """A stored message's type is not one of the events the reader knows."""
+
+
+def upcast(event_class: type[Event], data: dict[str, Any], version: object) -> dict[str, Any]:
+    """`data` stored at schema `version`, brought to `event_class`'s current version.
+
+    Raises `ValueError` for a version that is not a whole number of at least 1 or is
+    newer than the code, and whatever the event's upcaster raises.
+    """
+    current = event_class.__schema_version__
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"bad schema version {version!r}")
+    if version > current:
+        raise ValueError(
+            f"schema version {version} is newer than {event_class.__name__}'s {current}: "
+            "this code is older than the code that wrote the event"
+        )
+    return event_class.upcast(data, version)
+
+
+def metadata_of(message: RecordedMessage, schema_version: int) -> Metadata:
+    """The `Metadata` of a stored message (ids, position, time, causation)."""
+    extra = message.metadata if message.metadata is not None else _NO_METADATA
+    return _new_tuple(
+        Metadata,
+        (
+            message.id,
+            message.time,
+            message.stream_name,
+            message.position,
+            message.global_position,
+            schema_version,
+            extra.get("correlationId"),
+            extra.get("causationId"),
+            extra.get("causationMessageStreamName"),
+            extra.get("causationMessagePosition"),
+            extra.get("causationMessageGlobalPosition"),
+            extra.get("correlationStreamName"),
+        ),
+    )
+
+
+def decode_event(events: Mapping[str, type[Event]], owner: str, message: RecordedMessage) -> Event:
+    """The typed, upcast event of `message`, with its metadata.
+
+    `events` maps stored type names to event classes; `owner` names the reader in
+    errors. Raises `UnknownEventTypeError` for a type not in `events`, and
+    `StreamDataError` (naming stream and position) for metadata or data that does not
+    fit.
+    """
+    stream, position = message.stream_name, message.position
+    event_class = events.get(message.type)
+    if event_class is None:
+        raise UnknownEventTypeError(
+            stream, position, f"unknown event type {message.type!r} for {owner}"
+        )
+    extra = message.metadata
+    if extra is not None and not isinstance(extra, dict):
+        raise StreamDataError(stream, position, f"metadata must be an object, not {extra!r}")
+    data = message.data
+    if not isinstance(data, dict):
+        raise StreamDataError(stream, position, f"data must be an object, not {data!r}")
+    schema_version = (extra or _NO_METADATA).get("schemaVersion", 1)
+    try:
+        if schema_version != event_class.__schema_version__:
+            data = upcast(event_class, data, schema_version)
+        return event_class.from_data(data, metadata_of(message, schema_version))
+    except KeyError as error:
+        raise StreamDataError(
+            stream, position, f"{message.type} lacks its field {error}"
+        ) from error
+    except Exception as error:  # whatever decoding or an upcaster raised: not this class
+        raise StreamDataError(
+            stream, position, f"{message.type} does not fit its class: {error}"
+        ) from error

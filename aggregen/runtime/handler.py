@@ -1,0 +1,68 @@
+"""`EventHandler`: the base of generated handlers, which turn messages into typed events.
+
+A generated `<Aggregate>Handler` lists the aggregate's events in `__events__` and has
+one `on_<event>` method per event (doing nothing unless overridden) and a `dispatch`
+that calls the right one. `handle(message)` decodes the message as `Repository.get`
+does (upcasting older versions) and dispatches it, so a handler works as a
+consumer's handler and, given a session, as a projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from .decoding import UnknownEventTypeError, decode_event
+from .event import Event
+from .message import RecordedMessage
+from .projection import Session
+
+__all__ = ["EventHandler"]
+
+
+class EventHandler:
+    """Decodes each message of a category to its event class and dispatches it.
+
+    A message of a type the code does not know (a newer writer, a rolling deploy)
+    raises `UnknownEventTypeError`, naming stream and position, which stops the
+    consumer; set `skip_unknown_types = True` on a subclass to skip such messages.
+    """
+
+    __events__: ClassVar[Mapping[str, type[Event]]] = {}
+    skip_unknown_types: ClassVar[bool] = False
+
+    _session: Session | None = None
+
+    def handle(self, message: RecordedMessage, session: Session | None = None) -> None:
+        """Decode `message` and dispatch its event; inside a projection, with `session`.
+
+        Raises `StreamDataError` for a message that does not decode, and whatever the
+        `on_<event>` method raises.
+        """
+        try:
+            event = decode_event(self.__events__, type(self).__name__, message)
+        except UnknownEventTypeError:
+            if self.skip_unknown_types:
+                return
+            raise
+        self._session = session
+        try:
+            self.dispatch(event)
+        finally:
+            self._session = None
+
+    @property
+    def session(self) -> Session:
+        """The projection's session while a projector runs this handler.
+
+        Raises `RuntimeError` outside a projection (a plain consumer has no session).
+        """
+        if self._session is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.session exists only while a Projector runs it"
+            )
+        return self._session
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method for `event`; generated handlers override it."""
+        raise NotImplementedError(f"{type(self).__name__} does not dispatch {type(event).__name__}")
