@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .aggregate import Aggregate
-from .category import ConsumerGroup
+from .category import ConsumerGroup, stream_id
 from .causation import Cause, caused_by, correlated, current_cause
 from .config import set_snapshot_threshold, snapshot_threshold
 from .connect import connect
@@ -86,6 +86,7 @@ __all__ = [
     "current_cause",
     "set_snapshot_threshold",
     "snapshot_threshold",
+    "stream_id",
     "update_with_retry",
 ]
 

@@ -19,12 +19,19 @@ __all__ = [
     "check_batch_size",
     "check_category",
     "consumer_group_member",
+    "stream_id",
 ]
 
 
 def category_of(stream_name: str) -> str:
     """The stream's category, everything before its first `-` (MessageDB's `category`)."""
     return stream_name.split("-", 1)[0]
+
+
+def stream_id(stream_name: str) -> str | None:
+    """The id after the first `-` (MessageDB's `id`): `user-1+a` -> `1+a`; None without `-`."""
+    _, separator, found = stream_name.partition("-")
+    return found if separator else None
 
 
 def cardinal_id(stream_name: str) -> str | None:
