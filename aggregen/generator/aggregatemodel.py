@@ -7,6 +7,7 @@ names each of them defines, claimed in the domain's namespaces.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -141,6 +142,7 @@ class AggregateBuilder:
         events_raw = mapping(raw.get("events"))
         events: list[EventModel] = []
         event_fields: dict[str, list[Field]] = {}
+        event_sets: dict[str, dict[str, Field]] = {}
         handlers: list[ApplyHandler] = []
         wire_types: Namespace = Namespace(self.problems, f"the aggregate {name}", {})
         event_types: list[str] = []
@@ -195,9 +197,9 @@ class AggregateBuilder:
                     upcast=upcaster.event(event_name, event_raw, version),
                 )
             )
-            copies = self._copies(
-                event_path, fields, mapping(event_raw.get("maps")), state_by_name, identifier_name
-            )
+            maps = mapping(event_raw.get("maps"))
+            copies = self._copies(event_path, fields, maps, state_by_name, identifier_name)
+            event_sets[event_name] = _set_by(fields, maps, state_by_name, identifier_name)
             method = f"apply_{snake_case(event_name)}"
             attributes.claim(method, f"the apply method of {event_name}", event_path)
             handlers.append(
@@ -243,6 +245,8 @@ class AggregateBuilder:
             else "None"
         )
 
+        created = _always_set(state, event_sets, mapping(raw.get("commands")))
+        state = [dataclasses.replace(f, nullable=False) if f.name in created else f for f in state]
         shape_text = ";".join(
             f"{f.name}:{repr_quoted(f.annotation)}" for f in sorted(state, key=lambda f: f.name)
         )
@@ -295,6 +299,24 @@ class AggregateBuilder:
             snapshot_threshold=threshold_src,
             event_types=tuple(event_types),
             state=tuple(self._state_field(f) for f in state),
+            init_docstring=docstring(
+                "Give every state field its initial value.",
+                *(
+                    [
+                        "Except "
+                        + ", ".join(f"`{f.name}`" for f in state if f.name in created)
+                        + ", which the creating event always sets: unset until it applies."
+                    ]
+                    if created
+                    else []
+                ),
+                indent=8,
+            ),
+            init_state=tuple(
+                f"self.{f.name} = {f.default if f.default is not None else 'None'}"
+                for f in state
+                if f.name not in created
+            ),
             identifier=identifier,
             handlers=tuple(handlers),
             commands=tuple(commands),
@@ -367,12 +389,10 @@ class AggregateBuilder:
         )
 
     def _state_field(self, field: Field) -> StateField:
-        initial = field.default if field.default is not None else "None"
         restored = decode(field, "state", strict=True)
         return StateField(
             name=field.name,
             declaration=f"{field.name}: {field.annotation}",
-            init=f"self.{field.name} = {initial}",
             snapshot=f"{literal(field.name)}: {encode(field, 'self.' + field.name)}",
             restore=f"self.{field.name} = {restored}",
         )
@@ -524,3 +544,59 @@ class AggregateBuilder:
                 f"return {local}",
             ),
         )
+
+
+def _set_by(
+    fields: Sequence[Field],
+    maps: Mapping[str, Any],
+    state: Mapping[str, Field],
+    identifier_name: str,
+) -> dict[str, Field]:
+    """State field name -> the event field the generated apply copies into it.
+
+    The same targets as `AggregateBuilder._copies` (which reports the invalid ones).
+    """
+    found = {}
+    for field in fields:
+        target = maps.get(field.name, field.name)
+        if not isinstance(target, str) or target not in state:
+            continue
+        if target == identifier_name and field.name not in maps:
+            continue
+        found[target] = field
+    return found
+
+
+def _always_set(
+    state: Sequence[Field],
+    event_sets: Mapping[str, Mapping[str, Field]],
+    commands: Mapping[str, Any],
+) -> frozenset[str]:
+    """The required state fields that are never None once the aggregate exists.
+
+    A field marked `required: true` without a default qualifies when the event of
+    every creating command sets it from a field that cannot be None (required, or
+    with a default), and no event sets it from a field that can be None. Such a field
+    is typed `T`, not `T | None`; it is unset on a blank aggregate until its
+    creating event applies.
+    """
+    creating = [
+        str(command.get("event"))
+        for command in commands.values()
+        if isinstance(command, dict) and command.get("creates") is True
+    ]
+    if not creating or any(event not in event_sets for event in creating):
+        return frozenset()
+    found = set()
+    for field in state:
+        if not (field.nullable and field.spec.get("required") is True):
+            continue
+        if any(
+            field.name not in event_sets[event] or event_sets[event][field.name].nullable
+            for event in creating
+        ):
+            continue
+        if any(sets[field.name].nullable for sets in event_sets.values() if field.name in sets):
+            continue
+        found.add(field.name)
+    return frozenset(found)

@@ -3,7 +3,9 @@
 Each page has the domain's description, a Mermaid flowchart (per aggregate: its
 commands, the events they raise, the aggregate the events apply to), then a table
 per aggregate state, command list and event (fields, types, required, default, the
-versions each field exists in, from the lock file) and the value objects and enums.
+state field each sets (`maps`), the versions each field exists in, from the lock
+file, with an enum's allowed values per version where they differ) and the value
+objects and enums. Regex patterns and enum values are shown in code spans.
 
 Output is deterministic: schema order, no timestamps, `\\n` line ends. Every string
 from a schema is escaped for Markdown (and for Mermaid in the diagram), so a
@@ -113,16 +115,18 @@ def check_docs(
     return stale
 
 
-_Locked = Mapping[tuple[str, str, str], Mapping[int, frozenset[str]]]
+_Fields = Mapping[str, Mapping[str, Any]]
+"""Field name -> wire descriptor, of one event version."""
+_Locked = Mapping[tuple[str, str, str], Mapping[int, _Fields]]
 
 
 def _locked_fields(lock: Lock | None) -> _Locked:
-    """(domain, aggregate, wire type) -> version -> its field names, from the lock."""
-    found: dict[tuple[str, str, str], dict[int, frozenset[str]]] = {}
+    """(domain, aggregate, wire type) -> version -> its fields, from the lock."""
+    found: dict[tuple[str, str, str], dict[int, _Fields]] = {}
     if lock is not None:
         for event in lock.events():
             key = (event.domain, event.aggregate, event.type_name)
-            found.setdefault(key, {})[event.version] = frozenset(event.fields)
+            found.setdefault(key, {})[event.version] = event.fields
     return found
 
 
@@ -141,23 +145,86 @@ def _ranges(versions: Iterable[int]) -> str:
 
 
 def _type_text(spec: Mapping[str, Any]) -> str:
+    """A field's type and rules as Markdown for a table cell; enum values and patterns as code."""
     name = str(spec.get("schema_type", spec.get("kind")))
     if name == "List":
-        name = f"List of {_type_text(spec.get('items', {}))}"
+        text = f"List of {_type_text(spec.get('items', {}))}"
     elif name == "Enum":
-        name = "Enum of " + ", ".join(str(v) for v in spec.get("values", []))
+        text = "Enum of " + _values_text(spec.get("values", []))
+    else:
+        text = markdown_cell(name)
+    return text + _rules_text(spec)
+
+
+def _rules_text(spec: Mapping[str, Any]) -> str:
+    """` (max_length 50, pattern `[a-z]+`)`, or "" for a field without rules."""
     rules = [
-        f"{key} {spec[key]}"
+        f"pattern {markdown_code(str(spec[key]))}"
+        if key == "pattern"
+        else markdown_cell(f"{key} {spec[key]}")
         for key in ("min_length", "max_length", "pattern", "min", "max")
         if key in spec
     ]
-    return f"{name} ({', '.join(rules)})" if rules else name
+    return f" ({', '.join(rules)})" if rules else ""
+
+
+def _values_text(values: Iterable[object]) -> str:
+    return ", ".join(markdown_code(str(v)) for v in values)
+
+
+def _enum_values(spec: Mapping[str, Any] | None) -> tuple[str, ...] | None:
+    """The allowed values of an Enum field (or a List of Enum), else None."""
+    if spec is None:
+        return None
+    if spec.get("kind") == "List":
+        return _enum_values(spec.get("items"))
+    if spec.get("kind") == "Enum":
+        return tuple(sorted(str(v) for v in spec.get("values", [])))
+    return None
+
+
+def _versions_text(found: Mapping[int, Mapping[str, Any]]) -> str:
+    """The versions a field exists in; per group of versions its enum values if they differ."""
+    values = {version: _enum_values(spec) for version, spec in found.items()}
+    if len(set(values.values())) <= 1:
+        return _ranges(found)
+    groups: dict[tuple[str, ...] | None, list[int]] = {}
+    for version in sorted(values):
+        groups.setdefault(values[version], []).append(version)
+    parts = sorted(groups.items(), key=lambda item: min(item[1]))
+    return "; ".join(
+        f"{_ranges(versions)}: {_values_text(allowed or ())}" for allowed, versions in parts
+    )
 
 
 def _default_text(spec: Mapping[str, Any]) -> str:
     if "default" not in spec:
         return ""
     return markdown_code(json.dumps(spec["default"], ensure_ascii=False))
+
+
+def _state_targets(aggregate: AggregateShape, event: EventShape) -> dict[str, str]:
+    """Event field -> the state field its generated apply sets, as Markdown (`maps`).
+
+    The same rule as the generated `apply_<event>`: a field sets the state field its
+    `maps` entry names, else the one of its own name; null sets none. An optional
+    event field sets a state field that has a default only when it is not null.
+    """
+    node: Any = aggregate.document.data
+    for key in (*event.key_path, "maps"):
+        node = node.get(key) if isinstance(node, dict) else None
+    maps = node if isinstance(node, dict) else {}
+    targets = {}
+    for name, spec in event.fields.items():
+        target = maps.get(name, name)
+        if not isinstance(target, str) or target not in aggregate.state:
+            continue  # mapped to null, or no state field (the identifier is not state)
+        shown = markdown_code(target)
+        optional = spec.get("presence") == "optional"
+        if optional and aggregate.state[target].get("presence") == "default":
+            shown += " (when not null)"
+        targets[name] = shown
+    return targets
 
 
 def _description(document: Document, key_path: Sequence[str | int]) -> str:
@@ -194,7 +261,9 @@ class _Page:
             self.lines += [markdown_text(intro), ""]
         self.lines += [
             "Commands raise events; events are stored for ever and applied to their "
-            "aggregate. The tables list each event's fields with the versions they exist in.",
+            "aggregate. The tables list each event's fields, the state field each sets "
+            "(`maps`) and the versions each exists in, with an enum's values per version "
+            "where they differ.",
             "",
         ]
         self._diagram()
@@ -263,7 +332,7 @@ class _Page:
                 (
                     (
                         markdown_code(name),
-                        markdown_cell(_type_text(spec)),
+                        _type_text(spec),
                         _default_text(spec),
                         markdown_cell(
                             _description(self.document, (*aggregate.key_path, "fields", name))
@@ -290,11 +359,12 @@ class _Page:
             self._event(aggregate, event)
 
     def _event(self, aggregate: AggregateShape, event: EventShape) -> None:
-        history: dict[int, frozenset[str]] = {}
+        history: dict[int, _Fields] = {}
         for type_name in event.wire_names():
             history.update(self.locked.get((event.domain, aggregate.name, type_name), {}))
-        history = {v: names for v, names in history.items() if v < event.version}
-        history[event.version] = frozenset(event.fields)
+        history = {v: fields for v, fields in history.items() if v < event.version}
+        history[event.version] = event.fields
+        sets = _state_targets(aggregate, event)
         self.lines += [f"### Event {markdown_cell(event.name)}", ""]
         description = _description(self.document, event.key_path)
         if description:
@@ -312,18 +382,23 @@ class _Page:
         self.lines += ["; ".join(facts) + ".", ""]
         rows = []
         for name, spec in event.fields.items():
-            names = {name, *spec.get("aliases", [])}
-            versions = [v for v, fields in history.items() if names & fields]
+            names = (name, *spec.get("aliases", []))
+            found = {
+                v: next(fields[n] for n in names if n in fields)
+                for v, fields in history.items()
+                if any(n in fields for n in names)
+            }
             shown = markdown_code(name)
             if spec.get("aliases"):
                 shown += " (was " + ", ".join(markdown_code(a) for a in spec["aliases"]) + ")"
             rows.append(
                 (
                     shown,
-                    markdown_cell(_type_text(spec)),
+                    _type_text(spec),
                     "yes" if spec.get("presence") == "required" else "no",
                     _default_text(spec),
-                    _ranges(versions),
+                    sets.get(name, ""),
+                    _versions_text(found),
                     markdown_cell(_description(self.document, (*event.key_path, "fields", name))),
                 )
             )
@@ -336,10 +411,14 @@ class _Page:
             }
         )
         for name in dropped:
-            versions = [v for v, fields in history.items() if name in fields]
-            rows.append((f"{markdown_code(name)} (dropped)", "", "", "", _ranges(versions), ""))
+            found = {v: fields[name] for v, fields in history.items() if name in fields}
+            rows.append(
+                (f"{markdown_code(name)} (dropped)", "", "", "", "", _versions_text(found), "")
+            )
         if rows:
-            self._table(("Field", "Type", "Required", "Default", "Versions", "Description"), rows)
+            self._table(
+                ("Field", "Type", "Required", "Default", "Sets", "Versions", "Description"), rows
+            )
         else:
             self.lines += ["No fields.", ""]
 
@@ -357,21 +436,14 @@ class _Page:
             rows = []
             for field_name, field_raw in (fields or {}).items():
                 spec = field_raw if isinstance(field_raw, dict) else {"type": field_raw}
-                rules = [
-                    f"{key} {spec[key]}"
-                    for key in ("min_length", "max_length", "pattern", "min", "max")
-                    if key in spec
-                ]
-                type_text = str(spec.get("type"))
-                if rules:
-                    type_text += f" ({', '.join(rules)})"
+                type_text = markdown_cell(str(spec.get("type"))) + _rules_text(spec)
                 default = ""
                 if "default" in spec:
                     default = markdown_code(json.dumps(spec["default"], ensure_ascii=False))
                 rows.append(
                     (
                         markdown_code(field_name),
-                        markdown_cell(type_text),
+                        type_text,
                         "yes" if spec.get("required") is True else "no",
                         default,
                         markdown_cell(str(spec.get("description", ""))),
@@ -391,7 +463,7 @@ class _Page:
             rows.append(
                 (
                     markdown_cell(name),
-                    ", ".join(markdown_code(str(v)) for v in values or []),
+                    _values_text(values or []),
                     markdown_cell(str(raw.get("description", ""))),
                 )
             )

@@ -116,11 +116,10 @@ class EnumModel:
 
 @dataclass(frozen=True)
 class StateField:
-    """An aggregate state attribute: declaration, initial value, snapshot conversions."""
+    """An aggregate state attribute: declaration and snapshot conversions."""
 
     name: str
     declaration: str
-    init: str
     snapshot: str
     restore: str
 
@@ -199,6 +198,9 @@ class AggregateModel:
     behavior_module_docstring: str
     behavior_docstring: str
     behavior_imports: tuple[tuple[str, ...], ...]
+    init_docstring: str
+    init_state: tuple[str, ...]
+    """`_init_state`'s statements: a field the creating event always sets has none."""
     upcast_helpers: tuple[UpcastHelper, ...] = ()
     upcasters_module: str = ""
     upcasters_module_docstring: str = ""

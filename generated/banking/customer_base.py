@@ -173,7 +173,7 @@ class CustomerBase(Aggregate):
         "Scored": Scored,
     }
 
-    name: str | None
+    name: str
     addresses: list[Address]
     preferred_currencies: list[Currency]
     risk_scores: list[list[float]]
@@ -183,8 +183,11 @@ class CustomerBase(Aggregate):
         super().__init__(id=id)
 
     def _init_state(self) -> None:
-        """Give every state field its initial value."""
-        self.name = None
+        """Give every state field its initial value.
+
+        Except `name`, which the creating event always sets: unset until it
+        applies.
+        """
         self.addresses = []
         self.preferred_currencies = []
         self.risk_scores = []
@@ -273,11 +276,7 @@ class CustomerBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.name = (
-            None
-            if state["name"] is None
-            else _validation.read_str(state["name"], "name")
-        )
+        self.name = _validation.read_str(state["name"], "name")
         self.addresses = _validation.read_list(
             state["addresses"],
             "addresses",
@@ -300,4 +299,4 @@ class CustomerBase(Aggregate):
     @classmethod
     def _state_shape(cls) -> str:
         """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "3ad95e4686022234"
+        return "4a44c78422337142"

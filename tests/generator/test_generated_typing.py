@@ -1,7 +1,8 @@
 """Generated code is type-checked both ways, in one mypy run.
 
 `mypy --strict` passes on every golden output and on the committed `generated/`
-packages, and misusing a generated class fails with the pinned message.
+packages, misusing a generated class fails with the pinned message, and the
+`POSITIVE_CASES` (uses the types must allow as they are) pass.
 """
 
 from __future__ import annotations
@@ -89,6 +90,26 @@ NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
             "[override]"
         ],
     ),
+    "state_set_by_the_creating_event_is_never_none": (
+        "user.email = None\nmember.handle = None\nguest.token = None",
+        [
+            'Incompatible types in assignment (expression has type "None", '
+            'variable has type "str")  [assignment]'
+        ]
+        * 3,
+    ),
+    "required_state_the_creating_event_may_leave_unset_stays_optional": (
+        "member.phone.upper()\nmember.city.upper()\nmember.country.upper()\nguest.name.upper()",
+        ['Item "None" of "str | None" has no attribute "upper"  [union-attr]'] * 4,
+    ),
+}
+
+POSITIVE_CASES: dict[str, str] = {
+    "state_set_by_the_creating_event_needs_no_narrowing": (
+        "print(user.email.upper(), member.email.upper(), member.handle.upper())\n"
+        "level: int = member.level + 1\n"
+        "print(guest.token.upper(), level)"
+    ),
 }
 
 PRELUDE = """\
@@ -98,6 +119,7 @@ import datetime
 
 from aggregen.runtime import InMemoryEventStore
 from field_types import Sample
+from required_state import Guest, Member
 from users import Registered, Renamed, User, UserHandler, UserRepository
 from values_and_enums import Canvas
 
@@ -110,8 +132,15 @@ LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: (?P<message>.*)$")
 def _negative_module(path: Path) -> dict[str, range]:
     lines = PRELUDE.splitlines()
     ranges = {}
-    for name, (code, _) in NEGATIVE_CASES.items():
-        lines += ["", "", f"def {name}(sample: Sample, canvas: Canvas) -> None:"]
+    cases = {name: code for name, (code, _) in NEGATIVE_CASES.items()} | POSITIVE_CASES
+    for name, code in cases.items():
+        lines += [
+            "",
+            "",
+            f"def {name}(",
+            "    sample: Sample, canvas: Canvas, user: User, member: Member, guest: Guest",
+            ") -> None:",
+        ]
         start = len(lines) + 1
         lines += [f"    {line}" for line in code.splitlines()]
         ranges[name] = range(start, len(lines) + 1)
@@ -164,3 +193,16 @@ def test_misuse_fails_type_checking_with_the_pinned_message(
         if match and "negative_cases.py" in match["file"] and int(match["line"]) in ranges[case]:
             found.append(match["message"])
     assert found == NEGATIVE_CASES[case][1]
+
+
+@pytest.mark.parametrize("case", sorted(POSITIVE_CASES))
+def test_fitting_use_passes_type_checking(
+    case: str, mypy_run: tuple[dict[str, range], list[str]]
+) -> None:
+    ranges, output = mypy_run
+    found = []
+    for line in output:
+        match = LINE.match(line)
+        if match and "negative_cases.py" in match["file"] and int(match["line"]) in ranges[case]:
+            found.append(match["message"])
+    assert found == []

@@ -36,6 +36,43 @@ def test_golden_page(tmp_path: Path) -> None:
     assert pages == render_docs(load_schemas([CASE / "shop.yaml"]), lock)
 
 
+def _placed_rows(page: str) -> dict[str, list[str]]:
+    """The Placed event's table: first cell -> the other cells."""
+    table = page.split("### Event Placed", 1)[1].split("### Event Shipped", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return {row.split(" | ")[0][2:]: row.split(" | ")[1:] for row in rows}
+
+
+def _page_with_history(tmp_path: Path) -> str:
+    update_lock(load_schemas([CASE / "v1.yaml"]), tmp_path / "aggregen.lock.json")
+    lock = update_lock(load_schemas([CASE / "shop.yaml"]), tmp_path / "aggregen.lock.json")
+    return render_docs(load_schemas([CASE / "shop.yaml"]), lock)["shop.md"]
+
+
+def test_each_event_field_shows_the_state_field_it_sets(tmp_path: Path) -> None:
+    page = _page_with_history(tmp_path)
+    assert "| Field | Type | Required | Default | Sets | Versions | Description |" in page
+    rows = _placed_rows(page)
+    assert rows["`buyer` (was `customer`)"][3] == "`customer`"  # maps: {buyer: customer}
+    assert rows["`total`"][3] == ""  # maps: {total: null}
+    assert rows["`channel`"][3] == "`channel`"  # same name, no maps entry
+    assert rows["`ship_to`"][3] == ""  # no state field of that name
+    assert rows["`note`"][3] == "`note` (when not null)"  # optional into a defaulted field
+
+
+def test_an_enum_field_shows_its_values_per_version(tmp_path: Path) -> None:
+    rows = _placed_rows(_page_with_history(tmp_path))
+    assert rows["`size`"][4] == "1: `m`, `s`; 2: `l`, `m`, `s`"
+    assert rows["`channel`"][4] == "2"  # one version: no values repeated
+
+
+def test_patterns_are_code_spans_not_escaped_prose() -> None:
+    page = render_docs(load_schemas([CASE / "shop.yaml"]))["shop.md"]
+    assert "| `postcode` | String (pattern `[0-9]{5}\\|x`) | no |" in page
+    assert "pattern `` ^\\d+\\|`x`$ ``" in page
+    assert "\\[0-9\\]" not in page
+
+
 def test_schema_strings_cannot_inject_markup() -> None:
     page = render_docs(load_schemas([CASE / "shop.yaml"]))["shop.md"]
     assert "<script>" not in page

@@ -145,7 +145,7 @@ class UserBase(Aggregate):
     }
 
     first_name: str | None
-    email: str | None
+    email: str
     joined_on: datetime.date | None
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -153,9 +153,12 @@ class UserBase(Aggregate):
         super().__init__(id=id)
 
     def _init_state(self) -> None:
-        """Give every state field its initial value."""
+        """Give every state field its initial value.
+
+        Except `email`, which the creating event always sets: unset until it
+        applies.
+        """
         self.first_name = None
-        self.email = None
         self.joined_on = None
 
     @classmethod
@@ -226,11 +229,7 @@ class UserBase(Aggregate):
             if state["first_name"] is None
             else _validation.read_str(state["first_name"], "first_name")
         )
-        self.email = (
-            None
-            if state["email"] is None
-            else _validation.read_str(state["email"], "email")
-        )
+        self.email = _validation.read_str(state["email"], "email")
         self.joined_on = (
             None
             if state["joined_on"] is None
@@ -240,4 +239,4 @@ class UserBase(Aggregate):
     @classmethod
     def _state_shape(cls) -> str:
         """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "da6b6f941ea3b553"
+        return "ede93d9d03805db2"
