@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from .errors import SchemaErrors
 from .freshness import display_path, fingerprint, inputs_digest, unchanged
 from .lock import check_lock, default_lock_path, read_lock
-from .write import CheckReport, Manifest, WriteReport, compare, sha256, write
+from .write import CheckReport, Manifest, WriteReport, compare, recover, sha256, write
 
 if TYPE_CHECKING:
     from .load import SchemaDocument
@@ -95,6 +95,7 @@ def generate(
     `skipped` says that nothing had changed since the last run (`freshness`).
     """
     out = Path(out)
+    recover(out)  # finish what a killed run committed to, first
     inputs = _inputs(paths, out, root, lock_path)
     old = Manifest.read(out)
     if unchanged(out, old, inputs):
@@ -146,8 +147,10 @@ def check(
 ) -> CheckReport:
     """How `out` differs from what `generate(paths, out)` would write; nothing is written.
 
-    Hand-written upcasters that are missing or still stubs make it fail too.
+    Hand-written upcasters that are missing or still stubs make it fail too. A run of
+    `generate` killed half-way is finished first (`write.recover`).
     """
+    recover(Path(out))
     if unchanged(Path(out), Manifest.read(Path(out)), _inputs(paths, Path(out), root, lock_path)):
         return CheckReport()
     from .handwritten import unwritten_upcasters
