@@ -164,6 +164,15 @@ _JSON_TYPES = {
     "null": "null",
 }
 
+MAX_FILE_NAME = 255
+"""The longest file name (in bytes) Linux, macOS and Windows file systems take."""
+
+_LONGEST_MODULE_SUFFIX = "_upcasters.py"
+"""The longest ending of an aggregate's generated file names (see `model`)."""
+
+_DOCS_PAGE_SUFFIX = ".md"
+"""The ending of the domain's page that `aggregen docs` writes."""
+
 _NAME_RULES = {
     "^[A-Z][A-Za-z0-9]*$": "PascalCase (a capital letter, then letters and digits)",
     "^[a-z][a-z0-9_]*$": "snake_case (a lower-case letter, then lower-case letters, digits, '_')",
@@ -375,6 +384,7 @@ class _Checker:
 
     def check(self) -> list[SchemaError]:
         self._domain()
+        self._file_names()
         self._namespace()
         for name, enum in self.enums.items():
             self._class_name(("enums", name), "enum")
@@ -411,6 +421,28 @@ class _Checker:
                 f"{'aggregen' if domain == 'aggregen' else 'a standard library module'}"
             )
             self._value_error(("domain",), message)
+
+    def _file_names(self) -> None:
+        """Names that would make a file name longer than the file system takes."""
+        domain: str = self.document.data["domain"]
+        longest = len((domain + _DOCS_PAGE_SUFFIX).encode())
+        if longest > MAX_FILE_NAME:
+            message = (
+                f"domain name is too long ({len(domain)} characters): its docs page "
+                f"'{domain[:20]}...{_DOCS_PAGE_SUFFIX}' would have a file name of {longest} "
+                f"bytes, and a file name has at most {MAX_FILE_NAME}"
+            )
+            self._value_error(("domain",), message)
+        for name in self.aggregates:
+            module = snake_case(name)
+            longest = len((module + _LONGEST_MODULE_SUFFIX).encode())
+            if longest > MAX_FILE_NAME:
+                message = (
+                    f"aggregate name is too long ({len(name)} characters): its module "
+                    f"'{module[:20]}...{_LONGEST_MODULE_SUFFIX}' would have a file name of "
+                    f"{longest} bytes, and a file name has at most {MAX_FILE_NAME}"
+                )
+                self._error(("aggregates", name), message)
 
     def _class_name(self, path: KeyPath, kind: str) -> bool:
         """Report a PascalCase name that Python or aggregen reserves; False if one is."""

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from aggregen.generator import pipeline
+from aggregen.generator.docs import write_docs
 from aggregen.generator.errors import SchemaError, SchemaErrors
 from aggregen.generator.load import load
 from aggregen.generator.validate import BUILTIN_TYPES, json_schema, load_and_validate, validate
@@ -254,3 +256,19 @@ def test_json_schema_accepts_the_valid_schema(tmp_path: Path) -> None:
     path.write_text(VALID, encoding="utf-8")
     (document,) = load([path])
     assert list(Draft202012Validator(json_schema()).iter_errors(document.data)) == []
+
+
+def test_the_longest_names_validate_accepts_are_generated(tmp_path: Path) -> None:
+    """Every file name of a domain and aggregate of the longest valid names fits (255 bytes)."""
+    domain, aggregate = "d" * 252, "B" + "b" * 241
+    schema = tmp_path / "long.yaml"
+    schema.write_text(
+        f"domain: {domain}\naggregates:\n  {aggregate}:\n    events:\n      Made: {{}}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    report = pipeline.generate([schema], out)
+    assert f"{domain}/{aggregate.lower()}_behavior.py" in report.scaffolds_created
+    assert pipeline.check([schema], out).ok
+    write_docs(load_and_validate([schema]), tmp_path / "docs")
+    assert (tmp_path / "docs" / f"{domain}.md").is_file()
