@@ -38,8 +38,10 @@ __all__ = [
     "RESERVED_CLASS_NAMES",
     "RESERVED_DOMAIN_NAMES",
     "RESERVED_NAMES",
+    "ecma_regex",
     "json_schema",
     "load_and_validate",
+    "schema_validator",
     "validate",
 ]
 
@@ -174,8 +176,10 @@ _DOCS_PAGE_SUFFIX = ".md"
 """The ending of the domain's page that `aggregen docs` writes."""
 
 _NAME_RULES = {
-    "^[A-Z][A-Za-z0-9]*$": "PascalCase (a capital letter, then letters and digits)",
-    "^[a-z][a-z0-9_]*$": "snake_case (a lower-case letter, then lower-case letters, digits, '_')",
+    "^[A-Z][A-Za-z0-9]*$(?!\\n)": "PascalCase (a capital letter, then letters and digits)",
+    "^[a-z][a-z0-9_]*$(?!\\n)": (
+        "snake_case (a lower-case letter, then lower-case letters, digits, '_')"
+    ),
 }
 
 
@@ -237,11 +241,59 @@ def _is_integer(checker: object, instance: object) -> bool:
 _STRICT_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
 
 
+@functools.lru_cache(maxsize=64)
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """`pattern` compiled so that `$` means what JSON Schema's ECMA-262 says: the end.
+
+    Python's `$` also matches before a final newline (`re.search("^[a-z]+$", "a\\n")`
+    matches), which would let `"user\\n"` pass a name pattern: every `$` outside a
+    character class becomes `\\Z`. Raises `re.error` for an invalid pattern.
+    """
+    pieces: list[str] = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            pieces.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            start = index + 1
+            if pattern[start : start + 1] == "^":
+                start += 1
+            if pattern[start : start + 1] == "]":  # a literal ']' first in the class
+                pieces.append(pattern[index : start + 1])
+                index = start + 1
+                continue
+        elif char == "$":
+            char = r"\Z"
+        pieces.append(char)
+        index += 1
+    return re.compile("".join(pieces))
+
+
+def _pattern_keyword(
+    validator: object, pattern: str, instance: object, schema: object
+) -> Iterator[JsonSchemaError]:
+    """JSON Schema's "pattern" keyword, read as ECMA-262 reads it (see `ecma_regex`)."""
+    if isinstance(instance, str) and ecma_regex(pattern).search(instance) is None:
+        yield JsonSchemaError(f"{instance!r} does not match {pattern!r}")
+
+
 @functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    """The schema's validator; an "integer" must be a real integer (JSON Schema takes 5.0)."""
+def schema_validator() -> jsonschema.Draft202012Validator:
+    """The validator of `aggregen/schema.json`.
+
+    An "integer" must be a real integer (JSON Schema takes 5.0), and "pattern" reads
+    `$` as the end of the text (ECMA-262), not also before a final newline (Python).
+    """
     strict = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-        jsonschema.Draft202012Validator, type_checker=_STRICT_TYPES
+        jsonschema.Draft202012Validator,
+        validators={"pattern": _pattern_keyword},
+        type_checker=_STRICT_TYPES,
     )
     validator: jsonschema.Draft202012Validator = strict(json_schema())
     return validator
@@ -249,7 +301,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def _structure_errors(document: SchemaDocument) -> list[SchemaError]:
     errors: list[SchemaError] = []
-    for error in _validator().iter_errors(document.data):
+    for error in schema_validator().iter_errors(document.data):
         translated = list(_translate(document, error))
         if not translated:  # never let a structural error go unreported
             where = describe(tuple(error.absolute_path))

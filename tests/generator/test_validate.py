@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,13 @@ from aggregen.generator import pipeline
 from aggregen.generator.docs import write_docs
 from aggregen.generator.errors import SchemaError, SchemaErrors
 from aggregen.generator.load import load
-from aggregen.generator.validate import BUILTIN_TYPES, json_schema, load_and_validate, validate
+from aggregen.generator.validate import (
+    BUILTIN_TYPES,
+    ecma_regex,
+    json_schema,
+    load_and_validate,
+    validate,
+)
 
 HERE = Path(__file__).parent
 INVALID = HERE / "invalid"
@@ -272,3 +279,53 @@ def test_the_longest_names_validate_accepts_are_generated(tmp_path: Path) -> Non
     assert pipeline.check([schema], out).ok
     write_docs(load_and_validate([schema]), tmp_path / "docs")
     assert (tmp_path / "docs" / f"{domain}.md").is_file()
+
+
+PATTERN_SAMPLES = {
+    "^[a-z][a-z0-9_]*$(?!\\n)": "user_1",
+    "^[A-Z][A-Za-z0-9]*$(?!\\n)": "User1",
+    "^[A-Za-z][A-Za-z0-9_]*$(?!\\n)": "user_1",
+}
+"""A text each pattern of aggregen/schema.json accepts (a new pattern needs one here)."""
+
+
+def _patterns(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            else:
+                yield from _patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patterns(item)
+
+
+def test_no_pattern_accepts_a_final_newline() -> None:
+    """Neither in the JSON Schema (any Python validator) nor in aggregen's own validator."""
+    patterns = set(_patterns(json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))))
+    assert patterns == set(PATTERN_SAMPLES)
+    for pattern, sample in PATTERN_SAMPLES.items():
+        plain = Draft202012Validator({"type": "string", "pattern": pattern})
+        assert plain.is_valid(sample)
+        assert not plain.is_valid(sample + "\n"), pattern
+        without_guard = pattern.removesuffix("(?!\\n)")
+        assert ecma_regex(without_guard).search(sample)
+        assert ecma_regex(without_guard).search(sample + "\n") is None, without_guard
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [
+        ("^a$", "a", True),
+        ("^a$", "a\n", False),
+        ("^a\\$", "a$", True),
+        ("^[$]$", "$", True),
+        ("^[]$]+$", "]$", True),
+        ("^[^]$]$", "x", True),
+        ("^[^]$]$", "$", False),
+        ("^(a|b$)", "b\n", False),
+    ],
+)
+def test_ecma_regex_reads_dollar_as_the_end(pattern: str, text: str, matches: bool) -> None:
+    assert (ecma_regex(pattern).search(text) is not None) is matches
