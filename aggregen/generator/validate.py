@@ -35,9 +35,11 @@ from .naming import enum_member_name, snake_case
 
 __all__ = [
     "BUILTIN_TYPES",
+    "GENERATOR_IMPORTS",
     "RESERVED_CLASS_NAMES",
     "RESERVED_DOMAIN_NAMES",
     "RESERVED_NAMES",
+    "RUNTIME_IMPORTS",
     "ecma_regex",
     "json_schema",
     "load_and_validate",
@@ -136,8 +138,41 @@ _EVENT_METHODS = frozenset({"upcast"})
 
 _PYTHON_BUILTINS = frozenset(dir(builtins))
 
-RESERVED_DOMAIN_NAMES = frozenset({"aggregen", *sys.stdlib_module_names})
-"""Domain names that would shadow aggregen or a standard library module."""
+RUNTIME_IMPORTS = frozenset(
+    {"orjson", "psycopg", "psycopg_binary", "psycopg_c", "psycopg_pool", "typing_extensions"}
+)
+"""Top-level modules the runtime (so every app using generated code) imports."""
+
+GENERATOR_IMPORTS = frozenset(
+    {
+        # what the generator imports: YAML, JSON Schema, Jinja2, black
+        "yaml",
+        "jsonschema",
+        "jinja2",
+        "black",
+        # and what they import in turn
+        "attr",
+        "attrs",
+        "blib2to3",
+        "click",
+        "jsonschema_specifications",
+        "markupsafe",
+        "mypy_extensions",
+        "packaging",
+        "pathspec",
+        "platformdirs",
+        "pytokens",
+        "referencing",
+        "rpds",
+        "tomli",
+    }
+)
+"""Top-level modules the generator imports (with the output on `sys.path`, they break)."""
+
+RESERVED_DOMAIN_NAMES = frozenset(
+    {"aggregen", *sys.stdlib_module_names, *RUNTIME_IMPORTS, *GENERATOR_IMPORTS}
+)
+"""Domain names that would shadow aggregen or a module it or generated code imports."""
 
 _KIND_OF_CONTAINER: Mapping[str, Mapping[str, str]] = {
     "": {"aggregates": "aggregate", "value_objects": "value object", "enums": "enum"},
@@ -468,10 +503,15 @@ class _Checker:
         if keyword.iskeyword(domain) or keyword.issoftkeyword(domain):
             self._value_error(("domain",), f"domain {domain!r} is a Python keyword")
         elif domain in RESERVED_DOMAIN_NAMES:
-            message = (
-                f"domain {domain!r} is reserved: the package would shadow "
-                f"{'aggregen' if domain == 'aggregen' else 'a standard library module'}"
-            )
+            if domain == "aggregen":
+                shadowed = "aggregen"
+            elif domain in sys.stdlib_module_names:
+                shadowed = "a standard library module"
+            elif domain in RUNTIME_IMPORTS:
+                shadowed = f"the module {domain!r} that the runtime imports"
+            else:
+                shadowed = f"the module {domain!r} that the generator imports"
+            message = f"domain {domain!r} is reserved: the package would shadow {shadowed}"
             self._value_error(("domain",), message)
 
     def _file_names(self) -> None:

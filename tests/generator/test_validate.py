@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +29,9 @@ from aggregen.generator.errors import SchemaError, SchemaErrors
 from aggregen.generator.load import load
 from aggregen.generator.validate import (
     BUILTIN_TYPES,
+    GENERATOR_IMPORTS,
+    RESERVED_DOMAIN_NAMES,
+    RUNTIME_IMPORTS,
     ecma_regex,
     json_schema,
     load_and_validate,
@@ -329,3 +335,42 @@ def test_no_pattern_accepts_a_final_newline() -> None:
 )
 def test_ecma_regex_reads_dollar_as_the_end(pattern: str, text: str, matches: bool) -> None:
     assert (ecma_regex(pattern).search(text) is not None) is matches
+
+
+_LIST_IMPORTS = """
+import importlib, pkgutil, sys
+import aggregen.generator, aggregen.runtime
+from aggregen.generator.format import format_source
+def top_level():
+    return {
+        name.split(".")[0]
+        for name, module in list(sys.modules.items())
+        if getattr(module, "__file__", None) and "." not in name
+    }
+for info in pkgutil.iter_modules(aggregen.runtime.__path__):
+    importlib.import_module("aggregen.runtime." + info.name)
+runtime = top_level()
+for info in pkgutil.iter_modules(aggregen.generator.__path__):
+    importlib.import_module("aggregen.generator." + info.name)
+import black, jinja2, jsonschema, yaml
+format_source("x = ( 1, )\\n")
+print(" ".join(sorted(runtime)))
+print(" ".join(sorted(top_level() - runtime)))
+"""
+
+
+def test_every_module_the_runtime_or_generator_imports_is_a_reserved_domain_name() -> None:
+    """A domain of that name, with the output on `sys.path`, would be imported instead."""
+    result = subprocess.run(
+        [sys.executable, "-c", _LIST_IMPORTS], capture_output=True, text=True, check=True
+    )
+    runtime, generator = (set(line.split()) for line in result.stdout.splitlines())
+    package_name = re.compile(r"[a-z][a-z0-9_]*(?<!__mypyc)")  # not black's compiled helpers
+    stdlib = set(sys.stdlib_module_names)
+    runtime = {n for n in runtime if package_name.fullmatch(n) and n not in stdlib}
+    generator = {n for n in generator if package_name.fullmatch(n) and n not in stdlib}
+    assert runtime - {"aggregen"} <= RUNTIME_IMPORTS
+    assert {"orjson", "psycopg", "psycopg_pool"} <= runtime
+    assert generator <= GENERATOR_IMPORTS | RUNTIME_IMPORTS
+    assert {"yaml", "jinja2", "jsonschema", "black"} <= generator
+    assert {"aggregen", *runtime, *generator} <= RESERVED_DOMAIN_NAMES
