@@ -92,10 +92,10 @@ class _CoreSchemaLoader(yaml.SafeLoader):
 
 
 for _tag, _pattern in (
-    (_NULL, r"^(?:~|null|Null|NULL|)$"),
-    (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    (_INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
-    (_FLOAT, r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$"),
+    (_NULL, r"^(?:~|null|Null|NULL|)\Z"),
+    (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)\Z"),
+    (_INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)\Z"),
+    (_FLOAT, r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z"),
 ):
     _CoreSchemaLoader.add_implicit_resolver(_tag, re.compile(_pattern), None)
 

@@ -28,7 +28,16 @@ from aggregen.review.lock import check_lock, default_lock_path, read_lock
 
 from .errors import SchemaErrors
 from .freshness import display_path, fingerprint, inputs_digest, unchanged
-from .write import CheckReport, Manifest, OutputError, WriteReport, compare, sha256, write
+from .write import (
+    CheckReport,
+    Manifest,
+    OutputError,
+    WriteReport,
+    compare,
+    recover,
+    sha256,
+    write,
+)
 
 if TYPE_CHECKING:
     from .load import SchemaDocument
@@ -129,6 +138,7 @@ def generate(
     `partial`, only the packages of the domains of `paths` are written or removed.
     """
     out = Path(out)
+    recover(out)  # finish what a killed run committed to, first
     inputs = _inputs(paths, out, root, lock_path)
     old = Manifest.read(out)
     if not partial and unchanged(out, old, inputs):
@@ -218,9 +228,11 @@ def check(
     """How `out` differs from what `generate(paths, out)` would write; nothing is written.
 
     Hand-written upcasters that are missing or still stubs make it fail too. With
-    `partial`, only the packages of the domains of `paths` are compared.
+    `partial`, only the packages of the domains of `paths` are compared. A run of
+    `generate` killed half-way is finished first (`write.recover`).
     """
     out = Path(out)
+    recover(out)
     if not partial and unchanged(out, Manifest.read(out), _inputs(paths, out, root, lock_path)):
         return CheckReport()
     from .handwritten import unwritten_upcasters

@@ -35,11 +35,15 @@ from .naming import enum_member_name, snake_case
 
 __all__ = [
     "BUILTIN_TYPES",
+    "GENERATOR_IMPORTS",
     "RESERVED_CLASS_NAMES",
     "RESERVED_DOMAIN_NAMES",
     "RESERVED_NAMES",
+    "RUNTIME_IMPORTS",
+    "ecma_regex",
     "json_schema",
     "load_and_validate",
+    "schema_validator",
     "validate",
 ]
 
@@ -134,8 +138,41 @@ _EVENT_METHODS = frozenset({"upcast"})
 
 _PYTHON_BUILTINS = frozenset(dir(builtins))
 
-RESERVED_DOMAIN_NAMES = frozenset({"aggregen", *sys.stdlib_module_names})
-"""Domain names that would shadow aggregen or a standard library module."""
+RUNTIME_IMPORTS = frozenset(
+    {"orjson", "psycopg", "psycopg_binary", "psycopg_c", "psycopg_pool", "typing_extensions"}
+)
+"""Top-level modules the runtime (so every app using generated code) imports."""
+
+GENERATOR_IMPORTS = frozenset(
+    {
+        # what the generator imports: YAML, JSON Schema, Jinja2, black
+        "yaml",
+        "jsonschema",
+        "jinja2",
+        "black",
+        # and what they import in turn
+        "attr",
+        "attrs",
+        "blib2to3",
+        "click",
+        "jsonschema_specifications",
+        "markupsafe",
+        "mypy_extensions",
+        "packaging",
+        "pathspec",
+        "platformdirs",
+        "pytokens",
+        "referencing",
+        "rpds",
+        "tomli",
+    }
+)
+"""Top-level modules the generator imports (with the output on `sys.path`, they break)."""
+
+RESERVED_DOMAIN_NAMES = frozenset(
+    {"aggregen", *sys.stdlib_module_names, *RUNTIME_IMPORTS, *GENERATOR_IMPORTS}
+)
+"""Domain names that would shadow aggregen or a module it or generated code imports."""
 
 _KIND_OF_CONTAINER: Mapping[str, Mapping[str, str]] = {
     "": {"aggregates": "aggregate", "value_objects": "value object", "enums": "enum"},
@@ -164,9 +201,20 @@ _JSON_TYPES = {
     "null": "null",
 }
 
+MAX_FILE_NAME = 255
+"""The longest file name (in bytes) Linux, macOS and Windows file systems take."""
+
+_LONGEST_MODULE_SUFFIX = "_upcasters.py"
+"""The longest ending of an aggregate's generated file names (see `model`)."""
+
+_DOCS_PAGE_SUFFIX = ".md"
+"""The ending of the domain's page that `aggregen docs` writes."""
+
 _NAME_RULES = {
-    "^[A-Z][A-Za-z0-9]*$": "PascalCase (a capital letter, then letters and digits)",
-    "^[a-z][a-z0-9_]*$": "snake_case (a lower-case letter, then lower-case letters, digits, '_')",
+    "^[A-Z][A-Za-z0-9]*$(?!\\n)": "PascalCase (a capital letter, then letters and digits)",
+    "^[a-z][a-z0-9_]*$(?!\\n)": (
+        "snake_case (a lower-case letter, then lower-case letters, digits, '_')"
+    ),
 }
 
 
@@ -228,11 +276,59 @@ def _is_integer(checker: object, instance: object) -> bool:
 _STRICT_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
 
 
+@functools.lru_cache(maxsize=64)
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """`pattern` compiled so that `$` means what JSON Schema's ECMA-262 says: the end.
+
+    Python's `$` also matches before a final newline (`re.search("^[a-z]+$", "a\\n")`
+    matches), which would let `"user\\n"` pass a name pattern: every `$` outside a
+    character class becomes `\\Z`. Raises `re.error` for an invalid pattern.
+    """
+    pieces: list[str] = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            pieces.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            start = index + 1
+            if pattern[start : start + 1] == "^":
+                start += 1
+            if pattern[start : start + 1] == "]":  # a literal ']' first in the class
+                pieces.append(pattern[index : start + 1])
+                index = start + 1
+                continue
+        elif char == "$":
+            char = r"\Z"
+        pieces.append(char)
+        index += 1
+    return re.compile("".join(pieces))
+
+
+def _pattern_keyword(
+    validator: object, pattern: str, instance: object, schema: object
+) -> Iterator[JsonSchemaError]:
+    """JSON Schema's "pattern" keyword, read as ECMA-262 reads it (see `ecma_regex`)."""
+    if isinstance(instance, str) and ecma_regex(pattern).search(instance) is None:
+        yield JsonSchemaError(f"{instance!r} does not match {pattern!r}")
+
+
 @functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    """The schema's validator; an "integer" must be a real integer (JSON Schema takes 5.0)."""
+def schema_validator() -> jsonschema.Draft202012Validator:
+    """The validator of `aggregen/schema.json`.
+
+    An "integer" must be a real integer (JSON Schema takes 5.0), and "pattern" reads
+    `$` as the end of the text (ECMA-262), not also before a final newline (Python).
+    """
     strict = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-        jsonschema.Draft202012Validator, type_checker=_STRICT_TYPES
+        jsonschema.Draft202012Validator,
+        validators={"pattern": _pattern_keyword},
+        type_checker=_STRICT_TYPES,
     )
     validator: jsonschema.Draft202012Validator = strict(json_schema())
     return validator
@@ -240,7 +336,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def _structure_errors(document: SchemaDocument) -> list[SchemaError]:
     errors: list[SchemaError] = []
-    for error in _validator().iter_errors(document.data):
+    for error in schema_validator().iter_errors(document.data):
         translated = list(_translate(document, error))
         if not translated:  # never let a structural error go unreported
             where = describe(tuple(error.absolute_path))
@@ -375,6 +471,7 @@ class _Checker:
 
     def check(self) -> list[SchemaError]:
         self._domain()
+        self._file_names()
         self._namespace()
         for name, enum in self.enums.items():
             self._class_name(("enums", name), "enum")
@@ -406,11 +503,38 @@ class _Checker:
         if keyword.iskeyword(domain) or keyword.issoftkeyword(domain):
             self._value_error(("domain",), f"domain {domain!r} is a Python keyword")
         elif domain in RESERVED_DOMAIN_NAMES:
+            if domain == "aggregen":
+                shadowed = "aggregen"
+            elif domain in sys.stdlib_module_names:
+                shadowed = "a standard library module"
+            elif domain in RUNTIME_IMPORTS:
+                shadowed = f"the module {domain!r} that the runtime imports"
+            else:
+                shadowed = f"the module {domain!r} that the generator imports"
+            message = f"domain {domain!r} is reserved: the package would shadow {shadowed}"
+            self._value_error(("domain",), message)
+
+    def _file_names(self) -> None:
+        """Names that would make a file name longer than the file system takes."""
+        domain: str = self.document.data["domain"]
+        longest = len((domain + _DOCS_PAGE_SUFFIX).encode())
+        if longest > MAX_FILE_NAME:
             message = (
-                f"domain {domain!r} is reserved: the package would shadow "
-                f"{'aggregen' if domain == 'aggregen' else 'a standard library module'}"
+                f"domain name is too long ({len(domain)} characters): its docs page "
+                f"'{domain[:20]}...{_DOCS_PAGE_SUFFIX}' would have a file name of {longest} "
+                f"bytes, and a file name has at most {MAX_FILE_NAME}"
             )
             self._value_error(("domain",), message)
+        for name in self.aggregates:
+            module = snake_case(name)
+            longest = len((module + _LONGEST_MODULE_SUFFIX).encode())
+            if longest > MAX_FILE_NAME:
+                message = (
+                    f"aggregate name is too long ({len(name)} characters): its module "
+                    f"'{module[:20]}...{_LONGEST_MODULE_SUFFIX}' would have a file name of "
+                    f"{longest} bytes, and a file name has at most {MAX_FILE_NAME}"
+                )
+                self._error(("aggregates", name), message)
 
     def _class_name(self, path: KeyPath, kind: str) -> bool:
         """Report a PascalCase name that Python or aggregen reserves; False if one is."""

@@ -14,14 +14,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from aggregen.generator import pipeline
+from aggregen.generator.docs import write_docs
 from aggregen.generator.errors import SchemaError, SchemaErrors
 from aggregen.generator.load import load
-from aggregen.generator.validate import BUILTIN_TYPES, json_schema, load_and_validate, validate
+from aggregen.generator.validate import (
+    BUILTIN_TYPES,
+    GENERATOR_IMPORTS,
+    RESERVED_DOMAIN_NAMES,
+    RUNTIME_IMPORTS,
+    ecma_regex,
+    json_schema,
+    load_and_validate,
+    validate,
+)
 
 HERE = Path(__file__).parent
 INVALID = HERE / "invalid"
@@ -254,3 +269,108 @@ def test_json_schema_accepts_the_valid_schema(tmp_path: Path) -> None:
     path.write_text(VALID, encoding="utf-8")
     (document,) = load([path])
     assert list(Draft202012Validator(json_schema()).iter_errors(document.data)) == []
+
+
+def test_the_longest_names_validate_accepts_are_generated(tmp_path: Path) -> None:
+    """Every file name of a domain and aggregate of the longest valid names fits (255 bytes)."""
+    domain, aggregate = "d" * 252, "B" + "b" * 241
+    schema = tmp_path / "long.yaml"
+    schema.write_text(
+        f"domain: {domain}\naggregates:\n  {aggregate}:\n    events:\n      Made: {{}}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    report = pipeline.generate([schema], out)
+    assert f"{domain}/{aggregate.lower()}_behavior.py" in report.scaffolds_created
+    assert pipeline.check([schema], out).ok
+    write_docs(load_and_validate([schema]), tmp_path / "docs")
+    assert (tmp_path / "docs" / f"{domain}.md").is_file()
+
+
+PATTERN_SAMPLES = {
+    "^[a-z][a-z0-9_]*$(?!\\n)": "user_1",
+    "^[A-Z][A-Za-z0-9]*$(?!\\n)": "User1",
+    "^[A-Za-z][A-Za-z0-9_]*$(?!\\n)": "user_1",
+}
+"""A text each pattern of aggregen/schema.json accepts (a new pattern needs one here)."""
+
+
+def _patterns(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            else:
+                yield from _patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patterns(item)
+
+
+def test_no_pattern_accepts_a_final_newline() -> None:
+    """Neither in the JSON Schema (any Python validator) nor in aggregen's own validator."""
+    patterns = set(_patterns(json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))))
+    assert patterns == set(PATTERN_SAMPLES)
+    for pattern, sample in PATTERN_SAMPLES.items():
+        plain = Draft202012Validator({"type": "string", "pattern": pattern})
+        assert plain.is_valid(sample)
+        assert not plain.is_valid(sample + "\n"), pattern
+        without_guard = pattern.removesuffix("(?!\\n)")
+        assert ecma_regex(without_guard).search(sample)
+        assert ecma_regex(without_guard).search(sample + "\n") is None, without_guard
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [
+        ("^a$", "a", True),
+        ("^a$", "a\n", False),
+        ("^a\\$", "a$", True),
+        ("^[$]$", "$", True),
+        ("^[]$]+$", "]$", True),
+        ("^[^]$]$", "x", True),
+        ("^[^]$]$", "$", False),
+        ("^(a|b$)", "b\n", False),
+    ],
+)
+def test_ecma_regex_reads_dollar_as_the_end(pattern: str, text: str, matches: bool) -> None:
+    assert (ecma_regex(pattern).search(text) is not None) is matches
+
+
+_LIST_IMPORTS = """
+import importlib, pkgutil, sys
+import aggregen.generator, aggregen.runtime
+from aggregen.generator.format import format_source
+def top_level():
+    return {
+        name.split(".")[0]
+        for name, module in list(sys.modules.items())
+        if getattr(module, "__file__", None) and "." not in name
+    }
+for info in pkgutil.iter_modules(aggregen.runtime.__path__):
+    importlib.import_module("aggregen.runtime." + info.name)
+runtime = top_level()
+for info in pkgutil.iter_modules(aggregen.generator.__path__):
+    importlib.import_module("aggregen.generator." + info.name)
+import black, jinja2, jsonschema, yaml
+format_source("x = ( 1, )\\n")
+print(" ".join(sorted(runtime)))
+print(" ".join(sorted(top_level() - runtime)))
+"""
+
+
+def test_every_module_the_runtime_or_generator_imports_is_a_reserved_domain_name() -> None:
+    """A domain of that name, with the output on `sys.path`, would be imported instead."""
+    result = subprocess.run(
+        [sys.executable, "-c", _LIST_IMPORTS], capture_output=True, text=True, check=True
+    )
+    runtime, generator = (set(line.split()) for line in result.stdout.splitlines())
+    package_name = re.compile(r"[a-z][a-z0-9_]*(?<!__mypyc)")  # not black's compiled helpers
+    stdlib = set(sys.stdlib_module_names)
+    runtime = {n for n in runtime if package_name.fullmatch(n) and n not in stdlib}
+    generator = {n for n in generator if package_name.fullmatch(n) and n not in stdlib}
+    assert runtime - {"aggregen"} <= RUNTIME_IMPORTS
+    assert {"orjson", "psycopg", "psycopg_pool"} <= runtime
+    assert generator <= GENERATOR_IMPORTS | RUNTIME_IMPORTS
+    assert {"yaml", "jinja2", "jsonschema", "black"} <= generator
+    assert {"aggregen", *runtime, *generator} <= RESERVED_DOMAIN_NAMES
