@@ -380,8 +380,8 @@ class AggregateBuilder:
                 )
                 continue
             value = f"event.{field.name}"
-            if aim.info.annotation.startswith("list["):
-                value = f"list({value})"
+            if aim.info.thaw is not None:
+                value = aim.info.thaw(value)
             if field.nullable and not aim.nullable:
                 statements.append(
                     f"if event.{field.name} is not None:\n    self.{target} = {value}"
