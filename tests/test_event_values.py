@@ -16,10 +16,13 @@ import importlib
 import types
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aggregen.generator import pipeline
+from aggregen.generator.errors import SchemaErrors
 from aggregen.runtime import EventStore, ValidationError
 from aggregen.runtime import validation as v
 from aggregen.runtime.codec import encode
@@ -243,3 +246,22 @@ def test_a_hand_written_event_never_writes_a_non_finite_float(bad: float) -> Non
     with pytest.raises(ValueError, match="cannot store the non-finite float"):
         encode(bad)
     assert encode(-0.0) == 0.0
+
+
+def test_a_naive_date_time_default_is_a_schema_error(tmp_path: Path) -> None:
+    schema = tmp_path / "meters.yaml"
+    schema.write_text(
+        "domain: meters\naggregates:\n  Meter:\n    events:\n      Read:\n        fields:\n"
+        '          at: {type: DateTime, default: "2024-01-01T10:00:00"}\n'
+        '          on: {type: DateTime, default: "2024-01-01T10:00:00Z"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(SchemaErrors) as raised:
+        pipeline.models([schema])
+    assert [(e.line, e.message) for e in raised.value.errors] == [
+        (
+            7,
+            "field 'at': must name its timezone (such as +00:00 or Z), not "
+            "'2024-01-01T10:00:00': a naive date-time names no instant",
+        )
+    ]

@@ -96,6 +96,7 @@ class AggregateBuilder:
             {enum.name: enum.value_aliases for enum in self.context.enums.values()},
             self.context.value_objects,
             upcasters_module,
+            self.context.wire_casing,
         )
 
         raw_fields = mapping(raw.get("fields"))

@@ -16,6 +16,7 @@ from .fieldtypes import TypeContext, TypeInfo, TypeProblem, field_spec, resolve_
 from .literals import literal
 from .modeltypes import FieldModel
 from .namespace import VALIDATION_ALIAS, VALIDATION_IMPORT, Namespace, Problems
+from .wirekeys import wire_key
 
 __all__ = [
     "Field",
@@ -46,6 +47,13 @@ class Field:
     key_path: KeyPath
     default_imports: frozenset[tuple[str, str]] = frozenset()
     """What the default's source refers to."""
+    wire_key: str = ""
+    """The field's key in stored JSON (see `wirekeys`); "" means its name."""
+
+    @property
+    def key(self) -> str:
+        """The field's key in its JSON data: the wire key, or the name in a snapshot."""
+        return self.wire_key or self.name
 
     @property
     def imports(self) -> frozenset[tuple[str, str]]:
@@ -87,7 +95,8 @@ def resolve_field(
         default = info.empty
     required = bool(spec.get("required")) and not state
     nullable = default is None and not required
-    return Field(name, spec, info, nullable, default, key_path, default_imports)
+    key = "" if state else wire_key(name, spec, context.wire_casing)
+    return Field(name, spec, info, nullable, default, key_path, default_imports, key)
 
 
 def encode(field: Field, expr: str) -> str:
@@ -98,8 +107,8 @@ def encode(field: Field, expr: str) -> str:
 
 
 def decode(field: Field, data: str, *, strict: bool = False) -> str:
-    """Reading `data[name]`; unless `strict`, a missing key means the default or None."""
-    key = literal(field.name)
+    """Reading `data[key]`; unless `strict`, a missing key means the default or None."""
+    key = literal(field.key)
     item = f"{data}[{key}]"
     decoded = field.info.decode(item, field.name)
     if field.default is not None and not strict:
@@ -142,7 +151,7 @@ def field_model(field: Field) -> FieldModel:
             f"{VALIDATION_ALIAS}.check(errors, {key}, self.{field.name}, "
             f"{field.info.rule}{nullable})"
         ),
-        to_data=f"{key}: {encode(field, 'self.' + field.name)}",
+        to_data=f"{literal(field.key)}: {encode(field, 'self.' + field.name)}",
         key=key,
         read=decode(field, "data"),
         holds=_holds(field),

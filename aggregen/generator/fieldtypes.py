@@ -67,6 +67,8 @@ class TypeContext:
     enums: Mapping[str, NamedEnum]
     value_objects: Mapping[str, Mapping[str, Any]]
     values_module: str
+    wire_casing: str = "snake_case"
+    """The domain's `wire_casing`: how field names become keys in stored JSON."""
 
 
 @dataclass(frozen=True)
