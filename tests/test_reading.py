@@ -92,6 +92,17 @@ def test_lists_read_every_item_and_name_the_bad_one() -> None:
         v.read_list(["a", None], "tags", v.read_str)
 
 
+def test_event_lists_read_as_tuples_at_every_depth() -> None:
+    grid = v.read_tuple([[1, 2], []], "grid", v.read_tuple, v.read_int)
+    assert grid == ((1, 2), ())
+    assert type(grid) is tuple
+    assert type(grid[0]) is tuple
+    with pytest.raises(TypeError, match=re.escape("grid[][] must be an int, not str")):
+        v.read_tuple([[1, "2"]], "grid", v.read_tuple, v.read_int)
+    with pytest.raises(TypeError, match="grid must be a list, not dict"):
+        v.read_tuple({}, "grid", v.read_int)
+
+
 def test_value_objects_prefix_their_errors_with_the_field() -> None:
     def from_data(data: dict[str, Any]) -> str:
         return v.read_str(data["street"], "street")

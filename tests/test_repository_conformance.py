@@ -467,3 +467,36 @@ def test_an_old_version_without_an_upcaster_is_a_stream_data_error(store: EventS
     store.append([StreamWrite(f"user-{user_id}", -1, [message])])
     with pytest.raises(StreamDataError, match="schema version"):
         Repository(User, store).get(user_id)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({"schemaVersion": "1"}, ("Utrecht", "NL")),
+        ({"schemaVersion": None}, ("Utrecht", "NL")),
+        ({}, ("Utrecht", "NL")),
+        (None, ("Utrecht", "NL")),
+        ({"schemaVersion": "3"}, ("Utrecht", "FR")),
+    ],
+)
+def test_a_schema_version_as_eventide_writes_it_is_read(
+    store: EventStore, metadata: dict[str, object] | None, expected: tuple[str, str]
+) -> None:
+    """Eventide writes `schemaVersion` as a string, or not at all (null or absent = 1)."""
+    resident_id = str(uuid.uuid4())
+    data = {"town": "Utrecht"} if expected[1] == "NL" else {"city": "Utrecht", "country": "FR"}
+    message = NewMessage(str(uuid.uuid4()), "Relocated", data, metadata)
+    store.append([StreamWrite(f"resident-{resident_id}", -1, [message])])
+    resident = Repository(Resident, store, snapshot_threshold=0).get(resident_id)
+    assert (resident.city, resident.country) == expected
+
+
+@pytest.mark.parametrize("bad", ["one", "1.0", "-1", "0", 1.0, True, [1]])
+def test_a_schema_version_that_is_no_whole_number_is_a_stream_data_error(
+    store: EventStore, bad: object
+) -> None:
+    resident_id = str(uuid.uuid4())
+    message = NewMessage(str(uuid.uuid4()), "Moved", {"city": "X"}, {"schemaVersion": bad})
+    store.append([StreamWrite(f"resident-{resident_id}", -1, [message])])
+    with pytest.raises(StreamDataError, match="bad schema version"):
+        Repository(Resident, store).get(resident_id)

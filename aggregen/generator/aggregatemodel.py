@@ -100,6 +100,7 @@ class AggregateBuilder:
             {enum.name: enum.value_aliases for enum in self.context.enums.values()},
             self.context.value_objects,
             upcasters_module,
+            self.context.wire_casing,
         )
 
         raw_fields = mapping(raw.get("fields"))
@@ -429,8 +430,8 @@ class AggregateBuilder:
                 )
                 continue
             value = f"event.{field.name}"
-            if aim.info.annotation.startswith("list["):
-                value = f"list({value})"
+            if aim.info.thaw is not None:
+                value = aim.info.thaw(value)
             if field.nullable and not aim.nullable:
                 statements.append(
                     f"if event.{field.name} is not None:\n    self.{target} = {value}"

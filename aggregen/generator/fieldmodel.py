@@ -16,6 +16,7 @@ from .fieldtypes import TypeContext, TypeInfo, TypeProblem, field_spec, resolve_
 from .literals import literal
 from .modeltypes import FieldModel
 from .namespace import VALIDATION_ALIAS, VALIDATION_IMPORT, Namespace, Problems
+from .wirekeys import wire_key
 
 __all__ = [
     "Field",
@@ -46,6 +47,13 @@ class Field:
     key_path: KeyPath
     default_imports: frozenset[tuple[str, str]] = frozenset()
     """What the default's source refers to."""
+    wire_key: str = ""
+    """The field's key in stored JSON (see `wirekeys`); "" means its name."""
+
+    @property
+    def key(self) -> str:
+        """The field's key in its JSON data: the wire key, or the name in a snapshot."""
+        return self.wire_key or self.name
 
     @property
     def imports(self) -> frozenset[tuple[str, str]]:
@@ -73,7 +81,7 @@ def resolve_field(
 ) -> Field | None:
     spec = field_spec(raw)
     try:
-        info = resolve_type(spec, context)
+        info = resolve_type(spec, context, state=state)
         default, default_imports = (
             info.default(spec["default"]) if "default" in spec else (None, frozenset())
         )
@@ -83,11 +91,12 @@ def resolve_field(
             where = (*key_path, problem.key)
         problems.add(where, f"field {name!r}: {problem.message}")
         return None
-    if default is None and info.annotation.startswith("list["):
-        default = "[]"
+    if default is None and info.empty is not None:
+        default = info.empty
     required = bool(spec.get("required")) and not state
     nullable = default is None and not required
-    return Field(name, spec, info, nullable, default, key_path, default_imports)
+    key = "" if state else wire_key(name, spec, context.wire_casing)
+    return Field(name, spec, info, nullable, default, key_path, default_imports, key)
 
 
 def encode(field: Field, expr: str) -> str:
@@ -98,8 +107,8 @@ def encode(field: Field, expr: str) -> str:
 
 
 def decode(field: Field, data: str, *, strict: bool = False) -> str:
-    """Reading `data[name]`; unless `strict`, a missing key means the default or None."""
-    key = literal(field.name)
+    """Reading `data[key]`; unless `strict`, a missing key means the default or None."""
+    key = literal(field.key)
     item = f"{data}[{key}]"
     decoded = field.info.decode(item, field.name)
     if field.default is not None and not strict:
@@ -113,10 +122,23 @@ def _dataclass_default(field: Field) -> str:
     if field.default is None:
         return " = None" if field.nullable else ""
     if field.info.mutable:
-        if field.default == "[]":
-            return " = dataclasses.field(default_factory=list)"
         return f" = dataclasses.field(default_factory=lambda: {field.default})"
     return f" = {field.default}"
+
+
+def _holds(field: Field) -> str | None:
+    """The statement of `__post_init__` that makes the class hold its own form of the value.
+
+    A list becomes an immutable copy; an `int` given to a Float field becomes a `float`
+    (tested first: this costs next to nothing for a float).
+    """
+    if field.info.holds is None:
+        return None
+    attribute = f"self.{field.name}"
+    statement = f"set_field(self, {literal(field.name)}, {field.info.holds(attribute)})"
+    if field.info.annotation == "float":
+        return f"if type({attribute}) is int:\n    {statement}"
+    return statement
 
 
 def field_model(field: Field) -> FieldModel:
@@ -129,9 +151,10 @@ def field_model(field: Field) -> FieldModel:
             f"{VALIDATION_ALIAS}.check(errors, {key}, self.{field.name}, "
             f"{field.info.rule}{nullable})"
         ),
-        to_data=f"{key}: {encode(field, 'self.' + field.name)}",
+        to_data=f"{literal(field.key)}: {encode(field, 'self.' + field.name)}",
         key=key,
         read=decode(field, "data"),
+        holds=_holds(field),
     )
 
 

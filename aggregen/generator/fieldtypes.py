@@ -67,6 +67,8 @@ class TypeContext:
     enums: Mapping[str, NamedEnum]
     value_objects: Mapping[str, Mapping[str, Any]]
     values_module: str
+    wire_casing: str = "snake_case"
+    """The domain's `wire_casing`: how field names become keys in stored JSON."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,15 @@ class TypeInfo:
     """What the rule needs besides `imports`."""
     reader_args: tuple[str, ...] = ()
     """What `reader` needs besides the value and the field's name, as source."""
+    holds: Callable[[str], str] | None = None
+    """The value an event or value object holds for the value given to it, as source
+    (Float: the `float` an `int` equals; List: an immutable copy); None: the value given."""
+    leaf_holds: str | None = None
+    """For a List: the function `frozen` applies to the items that are not lists."""
+    empty: str | None = None
+    """For a List: the source of the empty value, the default when there is none."""
+    thaw: Callable[[str], str] | None = None
+    """For a List of the state: copying an event's (immutable) value into the state's form."""
 
     def decode(self, expr: str, name: str) -> str:
         """Reading `expr`, type checked; its errors name the field `name`."""
@@ -187,6 +198,8 @@ _READ: frozenset[Import] = frozenset({VALIDATION_IMPORT})
 """What reading a value needs: the runtime's `read_*` functions."""
 _READ_STR = _V + "read_str"
 _READ_FLOAT = _V + "read_float"
+_AS_FLOAT = _V + "as_float"
+_SEQUENCE: frozenset[Import] = frozenset({("collections.abc", "Sequence")})
 _DECIMAL: frozenset[Import] = frozenset({("decimal", "")})
 _DATETIME: frozenset[Import] = frozenset({("datetime", "")})
 
@@ -201,6 +214,8 @@ def _numeric(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
         except TypeProblem as problem:
             raise TypeProblem(problem.message, "default") from None
         assert source is not None
+        if kind == "Float" and not math.isfinite(value):
+            raise TypeProblem(f"must be a finite number, not {value!r}", "default")
         return source, _DECIMAL if kind == "Decimal" else _NONE
 
     if kind == "Integer":
@@ -211,7 +226,16 @@ def _numeric(kind: str, spec: Mapping[str, Any]) -> TypeInfo:
     if kind == "Float":
         rule = f"{_V}FloatRule({_options(min=low, max=high)})"
         return TypeInfo(
-            "float", rule, _same, _READ_FLOAT, default, False, _READ, _rules("FloatRule")
+            "float",
+            rule,
+            _same,
+            _READ_FLOAT,
+            default,
+            False,
+            _READ,
+            _rules("FloatRule"),
+            holds=lambda expr: f"{_AS_FLOAT}({expr})",
+            leaf_holds=_AS_FLOAT,
         )
     rule = f"{_V}DecimalRule({_options(min=low, max=high)})"
     return TypeInfo(
@@ -241,6 +265,12 @@ def _temporal(kind: str) -> TypeInfo:
                 raise TypeProblem(message, "default") from None
         if kind == "Date" and isinstance(parsed, datetime.datetime):
             raise TypeProblem(f"must be an ISO 8601 date, not {value!r}", "default")
+        if isinstance(parsed, datetime.datetime) and parsed.utcoffset() is None:
+            message = (
+                f"must name its timezone (such as +00:00 or Z), not {value!r}: "
+                "a naive date-time names no instant"
+            )
+            raise TypeProblem(message, "default")
         return repr(parsed), _DATETIME
 
     rule_name = _V + ("DateRule" if kind == "Date" else "DateTimeRule")
@@ -334,9 +364,11 @@ def _value_object(name: str, context: TypeContext, depth: int) -> TypeInfo:
     )
 
 
-def _list(spec: Mapping[str, Any], context: TypeContext, depth: int) -> TypeInfo:
-    item = resolve_type(field_spec(spec.get("of") or "String"), context, depth + 1)
+def _list(spec: Mapping[str, Any], context: TypeContext, depth: int, state: bool) -> TypeInfo:
+    """A List: a `Sequence` held as a tuple in events and value objects, a `list` in state."""
+    item = resolve_type(field_spec(spec.get("of") or "String"), context, depth + 1, state=state)
     var = "item" if depth == 0 else f"item{depth}"
+    opening, closing = ("[", "]") if state else ("(", ")")
 
     def encode(expr: str) -> str:
         inner = item.encode(var)
@@ -347,23 +379,51 @@ def _list(spec: Mapping[str, Any], context: TypeContext, depth: int) -> TypeInfo
             raise TypeProblem(f"must be a list, not {value!r}", "default")
         items = [item.default(v) for v in value]
         imports = frozenset(i for _, needs in items for i in needs)
-        return "[" + ", ".join(source for source, _ in items) + "]", imports
+        listed = ", ".join(source for source, _ in items)
+        if not state and len(items) == 1:
+            listed += ","
+        return opening + listed + closing, imports
 
+    def holds(expr: str) -> str:
+        leaf = f", {item.leaf_holds}" if item.leaf_holds else ""
+        return f"{_V}frozen({expr}{leaf})"
+
+    def thaw(expr: str) -> str:
+        if item.thaw is None:
+            return f"list({expr})"
+        return f"[{item.thaw(var)} for {var} in {expr}]"
+
+    if state:
+        annotation = f"list[{item.annotation}]"
+        imports = item.imports | _READ
+    else:
+        annotation = f"Sequence[{item.annotation}]"
+        imports = item.imports | _READ | _SEQUENCE
     return TypeInfo(
-        f"list[{item.annotation}]",
+        annotation,
         f"{_V}ListRule({item.rule})",
         encode,
-        _V + "read_list",
+        _V + ("read_list" if state else "read_tuple"),
         default,
-        True,
-        item.imports | _READ,
+        state,
+        imports,
         item.rules | _rules("ListRule"),
         (item.reader, *item.reader_args),
+        holds=None if state else holds,
+        leaf_holds=item.leaf_holds,
+        empty=opening + closing,
+        thaw=thaw if state else None,
     )
 
 
-def resolve_type(spec: Mapping[str, Any], context: TypeContext, depth: int = 0) -> TypeInfo:
-    """The Python form of a field spec; raises `TypeProblem` for an unusable spec."""
+def resolve_type(
+    spec: Mapping[str, Any], context: TypeContext, depth: int = 0, *, state: bool = False
+) -> TypeInfo:
+    """The Python form of a field spec; raises `TypeProblem` for an unusable spec.
+
+    `state`: the form of an aggregate's state field (lists are `list`s), not of an
+    event's or a value object's (lists are immutable, tuples typed `Sequence`).
+    """
     kind = spec.get("type")
     if not isinstance(kind, str):
         raise TypeProblem("a field needs a type", "type")
@@ -378,7 +438,7 @@ def resolve_type(spec: Mapping[str, Any], context: TypeContext, depth: int = 0) 
     if kind == "Enum":
         return _choice(spec)
     if kind == "List":
-        return _list(spec, context, depth)
+        return _list(spec, context, depth, state)
     if kind in context.enums:
         return _named_enum(context.enums[kind], context.values_module)
     if kind in context.value_objects:

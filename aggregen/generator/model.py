@@ -52,6 +52,7 @@ from .namespace import (
     sorted_names,
 )
 from .naming import comment_text, docstring, is_identifier
+from .wirekeys import domain_casing
 
 __all__ = [
     "AggregateModel",
@@ -113,6 +114,7 @@ class _DomainBuilder:
                 k: mapping(v) for k, v in mapping(self.data.get("value_objects")).items()
             },
             values_module="." + VALUES_MODULE,
+            wire_casing=domain_casing(self.data),
         )
 
     def fail_if_problems(self) -> None:

@@ -38,6 +38,8 @@ class FieldModel:
     """The field's name as a string literal: its key in the data."""
     read: str
     """The expression reading the field from `data` in `from_data`, type checked."""
+    holds: str | None = None
+    """The value the class holds for the value given (`__post_init__` sets it); None: as given."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from .fieldtypes import field_spec
 from .literals import literal
 from .modeltypes import HandWrittenUpcaster, UpcastHelper, UpcastModel
 from .naming import docstring, snake_case
+from .wirekeys import DEFAULT_CASING, wire_key
 
 __all__ = ["UpcastBuilder", "hand_written_versions"]
 
@@ -58,10 +59,12 @@ class UpcastBuilder:
         enum_aliases: Mapping[str, Mapping[str, str]],
         value_objects: Mapping[str, Mapping[str, Any]],
         upcasters_module: str,
+        wire_casing: str = DEFAULT_CASING,
     ) -> None:
         self.enum_aliases = enum_aliases
         self.value_objects = value_objects
         self.upcasters_module = upcasters_module
+        self.wire_casing = wire_casing
         self._helper_names: dict[str, str] = {}
         self._helper_steps: dict[str, tuple[str, ...]] = {}
         self._steps_of: dict[str, tuple[str, ...]] = {}
@@ -141,13 +144,18 @@ class UpcastBuilder:
     def _steps(self, fields: Mapping[str, Any], depth: int) -> tuple[str, ...]:
         """Statements bringing the dict `data` with `fields` to the current version."""
         statements: list[str] = []
+        casing = self.wire_casing
+        keys = {name: wire_key(name, field_spec(raw), casing) for name, raw in fields.items()}
         for name, raw in fields.items():
+            key = literal(keys[name])
             for alias in _strings(field_spec(raw).get("aliases")):
+                old = literal(wire_key(alias, None, casing))
                 statements.append(
-                    f"if {literal(name)} not in data and {literal(alias)} in data:\n"
-                    f"    data[{literal(name)}] = data.pop({literal(alias)})"
+                    f"if {key} not in data and {old} in data:\n    data[{key}] = data.pop({old})"
                 )
-        defaulted = tuple(name for name, raw in fields.items() if _has_default(field_spec(raw)))
+        defaulted = tuple(
+            keys[name] for name, raw in fields.items() if _has_default(field_spec(raw))
+        )
         if defaulted:
             statements.append(
                 f"for key in {literal(defaulted)}:\n"
@@ -157,9 +165,9 @@ class UpcastBuilder:
         for name, raw in fields.items():
             conversion = self._conversion(field_spec(raw), depth)
             if conversion is not None:
-                item = f"data[{literal(name)}]"
+                item = f"data[{literal(keys[name])}]"
                 statements.append(
-                    f"if isinstance(data.get({literal(name)}), {conversion.guard}):\n"
+                    f"if isinstance(data.get({literal(keys[name])}), {conversion.guard}):\n"
                     f"    {item} = {conversion.apply(item)}"
                 )
         return tuple(statements)

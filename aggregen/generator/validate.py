@@ -32,6 +32,7 @@ from .fieldtypes import type_shape
 from .load import KeyPath, SchemaDocument, describe_value, load
 from .namespace import RESERVED_IMPORTS
 from .naming import enum_member_name, snake_case
+from .wirekeys import wire_key_errors
 
 __all__ = [
     "BUILTIN_TYPES",
@@ -238,6 +239,7 @@ def validate(documents: Sequence[SchemaDocument]) -> list[SchemaError]:
         errors.extend(structural)
         if not structural:
             errors.extend(_Checker(document).check())
+            errors.extend(wire_key_errors(document))
         domain = document.data.get("domain")
         if isinstance(domain, str):
             first = domains.setdefault(domain, document)

@@ -23,6 +23,11 @@ Presence follows the generated `from_data` (see `model.py`):
 - `default`: a default (a List without one defaults to `[]`); a missing key gives
   the default, null fails.
 - `optional`: neither; a missing key or null gives None.
+
+A field stored under another key than its name (`wire_name`, or the domain's
+`wire_casing`: see `wirekeys`) carries that key as `wire_key`, part of the wire
+shape: changing it changes the hash of every locked version that has the field.
+Fields stored under their own name carry none, so their shapes are as before.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from .wirekeys import domain_casing, wire_key
 
 __all__ = [
     "READER_KEYS",
@@ -337,6 +344,7 @@ class _Shaper:
         data = document.data
         self.enums = _mapping(data.get("enums"))
         self.value_objects = _mapping(data.get("value_objects"))
+        self.casing = domain_casing(data)
 
     def domain(self) -> DomainShape:
         aggregates = _mapping(self.document.data.get("aggregates"))
@@ -403,7 +411,7 @@ class _Shaper:
             type_name=type_name if isinstance(type_name, str) else name,
             version=_int(raw.get("version"), 1),
             fields={
-                field_name: self._field(_spec(field_raw))
+                field_name: self._field(_spec(field_raw), name=field_name)
                 for field_name, field_raw in _mapping(raw.get("fields")).items()
             },
             aliases=tuple(_strings(raw.get("aliases"))),
@@ -417,9 +425,19 @@ class _Shaper:
         )
 
     def _field(
-        self, spec: Mapping[str, Any], *, state: bool = False, depth: int = 0
+        self,
+        spec: Mapping[str, Any],
+        *,
+        state: bool = False,
+        depth: int = 0,
+        name: str | None = None,
     ) -> dict[str, Any]:
+        """The descriptor of a field; `name` given: one on the wire, under its wire key."""
         descriptor = self._type(spec, depth)
+        if name is not None and not state:
+            key = wire_key(name, spec, self.casing)
+            if key != name:
+                descriptor["wire_key"] = key
         default = spec.get("default")
         if default is not None:
             descriptor["presence"] = "default"
@@ -453,7 +471,8 @@ class _Shaper:
             descriptor = {
                 "kind": "Object",
                 "fields": {
-                    name: self._field(_spec(raw), depth=depth + 1) for name, raw in fields.items()
+                    name: self._field(_spec(raw), depth=depth + 1, name=name)
+                    for name, raw in fields.items()
                 },
             }
             aliases = {}

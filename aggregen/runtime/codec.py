@@ -37,8 +37,15 @@ def loads(text: str | bytes) -> Any:
 
 
 def encode(value: Any) -> Any:
-    """Turn a field value into JSON-ready data; raises `TypeError` for unsupported values."""
-    if value is None or isinstance(value, str | bool | int | float):
+    """Turn a field value into JSON-ready data.
+
+    Raises `TypeError` for unsupported values and `ValueError` for a non-finite float.
+    """
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        if value - value != 0.0:  # NaN, inf and -inf: JSON has no such number
+            raise ValueError(f"cannot store the non-finite float {value!r}")
         return value
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()

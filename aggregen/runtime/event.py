@@ -9,7 +9,7 @@ from typing import Any, ClassVar, NamedTuple, Self
 
 from .codec import decoder_for, encode
 
-__all__ = ["Event", "Metadata"]
+__all__ = ["Event", "Metadata", "read_schema_version"]
 
 
 class Metadata(NamedTuple):
@@ -33,6 +33,27 @@ class Metadata(NamedTuple):
     causation_position: int | None = None
     causation_global_position: int | None = None
     correlation_stream_name: str | None = None
+
+
+def read_schema_version(value: object) -> int:
+    """A stored `schemaVersion` as the version it means, read the way Eventide writes it.
+
+    aggregen writes an int. Eventide and other MessageDB clients write a string such as
+    `"1"`, or nothing at all: null and a missing key mean version 1. Raises `ValueError`
+    for anything else (a bool, a float, a string that is not a whole number, a version
+    below 1).
+    """
+    if value is None:
+        return 1
+    if isinstance(value, int) and not isinstance(value, bool):
+        version = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        version = int(value)
+    else:
+        raise ValueError(f"bad schema version {value!r}")
+    if version < 1:
+        raise ValueError(f"bad schema version {value!r}")
+    return version
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,7 +10,7 @@ from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
 from .decoding import decode_event
 from .errors import AggregateNotFoundError, StreamDataError
-from .event import Event, Metadata
+from .event import Event, Metadata, read_schema_version
 from .message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
 from .store import EventStore
 from .stream_name import snapshot_stream_name
@@ -195,8 +195,10 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
         from_data, current, event_class = reader
         if extra is None:
             extra = _NO_METADATA
-        schema_version = extra.get("schemaVersion", 1)
+        schema_version = extra.get("schemaVersion")
         try:
+            if schema_version.__class__ is not int:  # Eventide writes "1", or nothing
+                schema_version = read_schema_version(schema_version)
             if schema_version != current:
                 data = _upcast(event_class, data, schema_version)
             metadata = new_tuple(

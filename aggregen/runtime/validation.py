@@ -15,7 +15,7 @@ which returns the value in its Python form or raises `TypeError` or `ValueError`
 naming the field:
 
     first_name = read_str(data["first_name"], "first_name")
-    tags = read_list(data["tags"], "tags", read_str)
+    tags = read_tuple(data["tags"], "tags", read_str)
     home = read_object(data["home"], "home", Address.from_data)
 """
 
@@ -24,7 +24,9 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import math
 import re
+import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,9 +51,11 @@ __all__ = [
     "ListRule",
     "Rule",
     "TextRule",
+    "as_float",
     "check",
     "check_value",
     "decimal_from_data",
+    "frozen",
     "raise_errors",
     "read_bool",
     "read_choice",
@@ -64,6 +68,7 @@ __all__ = [
     "read_list",
     "read_object",
     "read_str",
+    "read_tuple",
 ]
 
 Errors = dict[str, list[str]]
@@ -87,6 +92,26 @@ def _wrong_type(errors: Errors, name: str, expected: str, value: object) -> None
     _add(errors, name, f"must be {expected}, not {type(value).__name__}")
 
 
+def _characters(count: int) -> str:
+    return "1 character" if count == 1 else f"{count} characters"
+
+
+def _unstorable_text(value: str) -> str | None:
+    """Why `value` cannot be stored the same way by every store, or None when it can.
+
+    PostgreSQL's JSON refuses the NUL character and UTF-8 has no lone surrogates:
+    refusing both when a value is made keeps the in-memory store and MessageDB in
+    agreement.
+    """
+    if "\x00" in value:
+        return "must not contain the NUL character (U+0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain a lone surrogate (U+D800 to U+DFFF)"
+    return None
+
+
 def _check_bounds(
     errors: Errors, name: str, value: float | decimal.Decimal, low: object, high: object
 ) -> None:
@@ -103,7 +128,8 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True, slots=True)
 class TextRule:
-    """A `str`, with optional length bounds and a pattern the whole value must match."""
+    """A `str` that every store can hold (no NUL, no lone surrogate), with optional length
+    bounds and a pattern the whole value must match."""
 
     min_length: int | None = None
     max_length: int | None = None
@@ -113,10 +139,15 @@ class TextRule:
         if not isinstance(value, str):
             _wrong_type(errors, name, "a str", value)
             return
+        if "\x00" in value or not value.isascii():
+            unstorable = _unstorable_text(value)
+            if unstorable is not None:
+                _add(errors, name, unstorable)
+                return
         if self.min_length is not None and len(value) < self.min_length:
-            _add(errors, name, f"must be at least {self.min_length} characters long")
+            _add(errors, name, f"must be at least {_characters(self.min_length)} long")
         if self.max_length is not None and len(value) > self.max_length:
-            _add(errors, name, f"must be at most {self.max_length} characters long")
+            _add(errors, name, f"must be at most {_characters(self.max_length)} long")
         if self.pattern is not None and _compiled(self.pattern).fullmatch(value) is None:
             _add(errors, name, f"must match the pattern {self.pattern!r}")
 
@@ -140,16 +171,37 @@ class IntegerRule:
 
 @dataclass(frozen=True, slots=True)
 class FloatRule:
-    """A `float` (an `int` is accepted, a `bool` is not), with optional inclusive bounds."""
+    """A finite `float`, with optional inclusive bounds.
+
+    NaN, inf and -inf are refused: JSON cannot hold them. An `int` that fits a float
+    passes; generated classes turn it into the `float` they hold (`as_float`) before
+    their rules run.
+    """
 
     min: float | None = None
     max: float | None = None
 
     def check(self, errors: Errors, name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, float | int):
+        number: float
+        if isinstance(value, float):
+            number = value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if not _FLOAT_MIN <= value <= _FLOAT_MAX:
+                _add(errors, name, "must fit in a float")
+                return
+            number = value
+        else:
             _wrong_type(errors, name, "a float", value)
             return
-        _check_bounds(errors, name, value, self.min, self.max)
+        if not _isfinite(number):
+            _add(errors, name, f"must be a finite number, not {number!r}")
+            return
+        _check_bounds(errors, name, number, self.min, self.max)
+
+
+_isfinite = math.isfinite
+_FLOAT_MAX = int(sys.float_info.max)
+_FLOAT_MIN = -_FLOAT_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,13 +239,23 @@ class DateRule:
             _wrong_type(errors, name, "a datetime.date", value)
 
 
+_UTC = datetime.UTC
+
+
 @dataclass(frozen=True, slots=True)
 class DateTimeRule:
-    """A `datetime.datetime`."""
+    """A timezone-aware `datetime.datetime`: a naive one names no instant, so it is refused."""
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, datetime.datetime):
             _wrong_type(errors, name, "a datetime.datetime", value)
+        elif value.tzinfo is not _UTC and value.utcoffset() is None:
+            _add(
+                errors,
+                name,
+                "must be timezone-aware (a naive datetime names no instant; "
+                "pass tzinfo, e.g. datetime.UTC)",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,19 +300,58 @@ class InstanceRule:
 
 @dataclass(frozen=True, slots=True)
 class ListRule:
-    """A `list` whose items each pass `item`; failing items are named `name[index]`."""
+    """A list field's value: a `tuple` (see `frozen`) whose items each pass `item`.
+
+    Failing items are named `name[index]`. A `list` is refused: events and value
+    objects hold immutable copies, which their classes make with `frozen`.
+    """
 
     item: Rule
 
     def check(self, errors: Errors, name: str, value: object) -> None:
-        if not isinstance(value, list):
-            _wrong_type(errors, name, "a list", value)
+        if not isinstance(value, tuple):
+            expected = "a tuple (an immutable copy)" if isinstance(value, list) else "a list"
+            _wrong_type(errors, name, expected, value)
             return
         for index, item in enumerate(value):
             if item is None:
                 _add(errors, f"{name}[{index}]", "is required")
             else:
                 self.item.check(errors, f"{name}[{index}]", item)
+
+
+def as_float(value: Any) -> Any:
+    """`value` as the `float` it equals when it is an `int` (not a `bool`) that fits one.
+
+    Any other value is returned as it is, for the field's rule to judge. Generated
+    classes call it for Float fields, so that an event holds, stores and reads back a
+    `float` whatever number it was given.
+    """
+    if type(value) is int and _FLOAT_MIN <= value <= _FLOAT_MAX:
+        return float(value)
+    return value
+
+
+def frozen(value: Any, leaf: Callable[[Any], Any] | None = None) -> Any:
+    """An immutable copy of a list field's value: a tuple, with every list in it a tuple.
+
+    A list or tuple becomes a tuple, at every depth; `leaf` (such as `as_float`), when
+    given, is applied to every item that is not a list or tuple. Any other value is
+    returned as it is, for the field's rule to refuse. Generated events and value
+    objects call it when they are made, so that they never share a list with the caller.
+    """
+    if not isinstance(value, _SEQUENCES):
+        return value
+    if leaf is not None:
+        return tuple([frozen(i, leaf) if isinstance(i, _SEQUENCES) else leaf(i) for i in value])
+    copy = tuple(value)
+    for item in copy:
+        if isinstance(item, _SEQUENCES):
+            return tuple([frozen(i) for i in copy])
+    return copy
+
+
+_SEQUENCES = (list, tuple)
 
 
 def check(errors: Errors, name: str, value: object, rule: Rule, *, nullable: bool = False) -> None:
@@ -393,6 +494,16 @@ def read_list(
         raise _not_a(name, "a list", value)
     item_name = name + "[]"
     return [read_item(item, item_name, *item_args) for item in value]
+
+
+def read_tuple(
+    value: object, name: str, read_item: Callable[..., _T], *item_args: object
+) -> tuple[_T, ...]:
+    """What `read_list` reads, as a `tuple`: a list field of an event or a value object."""
+    if not isinstance(value, list):
+        raise _not_a(name, "a list", value)
+    item_name = name + "[]"
+    return tuple([read_item(item, item_name, *item_args) for item in value])
 
 
 def read_object(value: object, name: str, from_data: Callable[[dict[str, Any]], _T]) -> _T:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, Self
 
 import aggregen.runtime.validation as _validation
@@ -37,10 +38,14 @@ class Opened(Event):
     overdraft_limit: decimal.Decimal = decimal.Decimal("0")
     interest_rate: float | None = None
     opened_at: datetime.datetime
-    tags: list[str] = dataclasses.field(default_factory=list)
+    tags: Sequence[str] = ()
     statements_by_post: bool = False
 
     def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: hold own copies, floats for ints
+        if type(self.interest_rate) is int:
+            set_field(self, "interest_rate", _validation.as_float(self.interest_rate))
+        set_field(self, "tags", _validation.frozen(self.tags))
         errors: dict[str, list[str]] = {}
         _validation.check(
             errors,
@@ -166,9 +171,9 @@ class Opened(Event):
             event,
             "tags",
             (
-                _validation.read_list(data["tags"], "tags", _validation.read_str)
+                _validation.read_tuple(data["tags"], "tags", _validation.read_str)
                 if "tags" in data
-                else []
+                else ()
             ),
         )
         set_field(
@@ -466,7 +471,7 @@ class BankAccountBase(Aggregate):
         overdraft_limit: decimal.Decimal = decimal.Decimal("0"),
         interest_rate: float | None = None,
         opened_at: datetime.datetime,
-        tags: list[str] | None = None,
+        tags: Sequence[str] = (),
         statements_by_post: bool = False,
         id: str | None = None,
     ) -> Self:
@@ -484,7 +489,7 @@ class BankAccountBase(Aggregate):
                 overdraft_limit=overdraft_limit,
                 interest_rate=interest_rate,
                 opened_at=opened_at,
-                tags=[] if tags is None else tags,
+                tags=tags,
                 statements_by_post=statements_by_post,
             )
         )

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 import aggregen.runtime.validation as _validation
@@ -28,12 +29,17 @@ class Enrolled(Event):
 
     number: int
     name: str
-    addresses: list[Address] = dataclasses.field(default_factory=list)
-    preferred_currencies: list[Currency] = dataclasses.field(
-        default_factory=lambda: [Currency.EUR],
-    )
+    addresses: Sequence[Address] = ()
+    preferred_currencies: Sequence[Currency] = (Currency.EUR,)
 
     def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: hold own copies, floats for ints
+        set_field(self, "addresses", _validation.frozen(self.addresses))
+        set_field(
+            self,
+            "preferred_currencies",
+            _validation.frozen(self.preferred_currencies),
+        )
         errors: dict[str, list[str]] = {}
         _validation.check(errors, "number", self.number, _validation.IntegerRule(min=1))
         _validation.check(
@@ -81,28 +87,28 @@ class Enrolled(Event):
             event,
             "addresses",
             (
-                _validation.read_list(
+                _validation.read_tuple(
                     data["addresses"],
                     "addresses",
                     _validation.read_object,
                     Address.from_data,
                 )
                 if "addresses" in data
-                else []
+                else ()
             ),
         )
         set_field(
             event,
             "preferred_currencies",
             (
-                _validation.read_list(
+                _validation.read_tuple(
                     data["preferred_currencies"],
                     "preferred_currencies",
                     _validation.read_enum,
                     Currency,
                 )
                 if "preferred_currencies" in data
-                else [Currency.EUR]
+                else (Currency.EUR,)
             ),
         )
         return event
@@ -115,9 +121,15 @@ class Scored(Event):
     __type_name__: ClassVar[str] = "Scored"
     __schema_version__: ClassVar[int] = 1
 
-    risk_scores: list[list[float]] = dataclasses.field(default_factory=list)
+    risk_scores: Sequence[Sequence[float]] = ()
 
     def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: hold own copies, floats for ints
+        set_field(
+            self,
+            "risk_scores",
+            _validation.frozen(self.risk_scores, _validation.as_float),
+        )
         errors: dict[str, list[str]] = {}
         _validation.check(
             errors,
@@ -147,14 +159,14 @@ class Scored(Event):
             event,
             "risk_scores",
             (
-                _validation.read_list(
+                _validation.read_tuple(
                     data["risk_scores"],
                     "risk_scores",
-                    _validation.read_list,
+                    _validation.read_tuple,
                     _validation.read_float,
                 )
                 if "risk_scores" in data
-                else []
+                else ()
             ),
         )
         return event
@@ -203,8 +215,8 @@ class CustomerBase(Aggregate):
         *,
         number: int,
         name: str,
-        addresses: list[Address] | None = None,
-        preferred_currencies: list[Currency] | None = None,
+        addresses: Sequence[Address] = (),
+        preferred_currencies: Sequence[Currency] = (Currency.EUR,),
     ) -> Self:
         """Create a new aggregate and raise Enrolled.
 
@@ -222,22 +234,18 @@ class CustomerBase(Aggregate):
             Enrolled(
                 number=number,
                 name=name,
-                addresses=[] if addresses is None else addresses,
-                preferred_currencies=(
-                    [Currency.EUR]
-                    if preferred_currencies is None
-                    else preferred_currencies
-                ),
+                addresses=addresses,
+                preferred_currencies=preferred_currencies,
             )
         )
         return aggregate
 
-    def score(self, *, risk_scores: list[list[float]] | None = None) -> None:
+    def score(self, *, risk_scores: Sequence[Sequence[float]] = ()) -> None:
         """Raise Scored.
 
         Raises `ValidationError` listing every field that breaks its rules.
         """
-        self.raise_(Scored(risk_scores=[] if risk_scores is None else risk_scores))
+        self.raise_(Scored(risk_scores=risk_scores))
 
     def apply(self, event: Event) -> None:
         """Change the state by one event: call the `apply_<event>` method of its class."""
@@ -263,7 +271,7 @@ class CustomerBase(Aggregate):
 
         Override it in the hand-written class to change the state otherwise.
         """
-        self.risk_scores = list(event.risk_scores)
+        self.risk_scores = [list(item) for item in event.risk_scores]
 
     def _snapshot_state(self) -> dict[str, Any]:
         """The state as JSON-ready data, for a snapshot."""

@@ -308,11 +308,11 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _SAFE_IDS = st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True)
 _DATES = ("2024-02-29", "20240229", "0001-01-01", "9999-12-31", "2024-W01-1", "1970-01-01")
-_DATETIMES = (
-    "2024-01-01T10:00:00",
+_DATETIMES = (  # a default names its timezone: a naive date-time is an error
+    "2024-01-01T10:00:00+00:00",
     "2024-01-01T10:00:00+05:30",
-    "2024-01-01 10:00",
-    "2024-01-01",
+    "2024-01-01 10:00Z",
+    "2024-01-01T00:00:00.5-03:00",
     "2024-02-29T23:59:59.999999Z",
     "1999-12-31T23:59:59-12:00",
 )
@@ -973,7 +973,7 @@ def _bad_default(draw: Draw, schema: ValidSchema, data: dict[str, Any]) -> None:
     elif kind == "Date":
         bad += ["2024-13-01", "2023-02-29", 20240101, "2024-01-01T10:00"]
     elif kind == "DateTime":
-        bad += ["yesterday", "2024-01-01T25:00", 5]
+        bad += ["yesterday", "2024-01-01T25:00", 5, "2024-01-01T10:00"]
     elif kind == "Identifier":
         bad += ["not-a-uuid", "6FA459EA-EE8A-3CA4-894E-DB77E160355E", "{6fa459ea}", 5]
     elif kind == "Enum":

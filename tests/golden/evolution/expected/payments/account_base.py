@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, Self
 
 import aggregen.runtime.validation as _validation
@@ -84,12 +85,16 @@ class Deposited(Event):
     channel: Channel = Channel.WEB
     kind: Literal["cash", "card"] | None = None
     payer: Party | None = None
-    cosigners: list[Party] = dataclasses.field(default_factory=list)
-    tags: list[Literal["vip", "new"]] = dataclasses.field(default_factory=list)
-    notes: list[Note] = dataclasses.field(default_factory=list)
+    cosigners: Sequence[Party] = ()
+    tags: Sequence[Literal["vip", "new"]] = ()
+    notes: Sequence[Note] = ()
     currency: str = "EUR"
 
     def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: hold own copies, floats for ints
+        set_field(self, "cosigners", _validation.frozen(self.cosigners))
+        set_field(self, "tags", _validation.frozen(self.tags))
+        set_field(self, "notes", _validation.frozen(self.notes))
         errors: dict[str, list[str]] = {}
         _validation.check(errors, "amount", self.amount, _validation.DecimalRule())
         _validation.check(
@@ -205,42 +210,42 @@ class Deposited(Event):
             event,
             "cosigners",
             (
-                _validation.read_list(
+                _validation.read_tuple(
                     data["cosigners"],
                     "cosigners",
                     _validation.read_object,
                     Party.from_data,
                 )
                 if "cosigners" in data
-                else []
+                else ()
             ),
         )
         set_field(
             event,
             "tags",
             (
-                _validation.read_list(
+                _validation.read_tuple(
                     data["tags"],
                     "tags",
                     _validation.read_choice,
                     ("vip", "new"),
                 )
                 if "tags" in data
-                else []
+                else ()
             ),
         )
         set_field(
             event,
             "notes",
             (
-                _validation.read_list(
+                _validation.read_tuple(
                     data["notes"],
                     "notes",
                     _validation.read_object,
                     Note.from_data,
                 )
                 if "notes" in data
-                else []
+                else ()
             ),
         )
         set_field(
@@ -433,9 +438,9 @@ class AccountBase(Aggregate):
         channel: Channel = Channel.WEB,
         kind: Literal["cash", "card"] | None = None,
         payer: Party | None = None,
-        cosigners: list[Party] | None = None,
-        tags: list[Literal["vip", "new"]] | None = None,
-        notes: list[Note] | None = None,
+        cosigners: Sequence[Party] = (),
+        tags: Sequence[Literal["vip", "new"]] = (),
+        notes: Sequence[Note] = (),
         currency: str = "EUR",
     ) -> None:
         """Raise Deposited.
@@ -449,9 +454,9 @@ class AccountBase(Aggregate):
                 channel=channel,
                 kind=kind,
                 payer=payer,
-                cosigners=[] if cosigners is None else cosigners,
-                tags=[] if tags is None else tags,
-                notes=[] if notes is None else notes,
+                cosigners=cosigners,
+                tags=tags,
+                notes=notes,
                 currency=currency,
             )
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, Self
 
 import aggregen.runtime.validation as _validation
@@ -40,9 +41,13 @@ class Recorded(Event):
     updated_at: datetime.datetime
     owner: str
     level: Literal["low", "mid", "high"] = "low"
-    labels: list[str] = dataclasses.field(default_factory=lambda: ["a", "b"])
+    labels: Sequence[str] = ("a", "b")
 
     def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: hold own copies, floats for ints
+        if type(self.ratio) is int:
+            set_field(self, "ratio", _validation.as_float(self.ratio))
+        set_field(self, "labels", _validation.frozen(self.labels))
         errors: dict[str, list[str]] = {}
         _validation.check(
             errors,
@@ -198,9 +203,9 @@ class Recorded(Event):
             event,
             "labels",
             (
-                _validation.read_list(data["labels"], "labels", _validation.read_str)
+                _validation.read_tuple(data["labels"], "labels", _validation.read_str)
                 if "labels" in data
-                else ["a", "b"]
+                else ("a", "b")
             ),
         )
         return event
@@ -287,7 +292,7 @@ class SampleBase(Aggregate):
         updated_at: datetime.datetime,
         owner: str,
         level: Literal["low", "mid", "high"] = "low",
-        labels: list[str] | None = None,
+        labels: Sequence[str] = ("a", "b"),
         id: str | None = None,
     ) -> Self:
         """Create a new aggregate and raise Recorded.
@@ -308,7 +313,7 @@ class SampleBase(Aggregate):
                 updated_at=updated_at,
                 owner=owner,
                 level=level,
-                labels=["a", "b"] if labels is None else labels,
+                labels=labels,
             )
         )
         return aggregate

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 import aggregen.runtime.validation as _validation
@@ -27,9 +28,11 @@ class Drawn(Event):
     __schema_version__: ClassVar[int] = 1
 
     shape: Shape
-    colours: list[Colour] = dataclasses.field(default_factory=lambda: [Colour.GREEN])
+    colours: Sequence[Colour] = (Colour.GREEN,)
 
     def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: hold own copies, floats for ints
+        set_field(self, "colours", _validation.frozen(self.colours))
         errors: dict[str, list[str]] = {}
         _validation.check(errors, "shape", self.shape, _validation.InstanceRule(Shape))
         _validation.check(
@@ -66,14 +69,14 @@ class Drawn(Event):
             event,
             "colours",
             (
-                _validation.read_list(
+                _validation.read_tuple(
                     data["colours"],
                     "colours",
                     _validation.read_enum,
                     Colour,
                 )
                 if "colours" in data
-                else [Colour.GREEN]
+                else (Colour.GREEN,)
             ),
         )
         return event
@@ -87,9 +90,11 @@ class Painted(Event):
     __schema_version__: ClassVar[int] = 1
 
     background: Colour
-    grid: list[list[int]] = dataclasses.field(default_factory=list)
+    grid: Sequence[Sequence[int]] = ()
 
     def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: hold own copies, floats for ints
+        set_field(self, "grid", _validation.frozen(self.grid))
         errors: dict[str, list[str]] = {}
         _validation.check(
             errors,
@@ -131,14 +136,14 @@ class Painted(Event):
             event,
             "grid",
             (
-                _validation.read_list(
+                _validation.read_tuple(
                     data["grid"],
                     "grid",
-                    _validation.read_list,
+                    _validation.read_tuple,
                     _validation.read_int,
                 )
                 if "grid" in data
-                else []
+                else ()
             ),
         )
         return event
@@ -176,7 +181,7 @@ class CanvasBase(Aggregate):
         cls,
         *,
         shape: Shape,
-        colours: list[Colour] | None = None,
+        colours: Sequence[Colour] = (Colour.GREEN,),
         id: str | None = None,
     ) -> Self:
         """Create a new aggregate and raise Drawn.
@@ -185,17 +190,15 @@ class CanvasBase(Aggregate):
         every field that breaks its rules.
         """
         aggregate = cls(id=id)
-        aggregate.raise_(
-            Drawn(shape=shape, colours=[Colour.GREEN] if colours is None else colours)
-        )
+        aggregate.raise_(Drawn(shape=shape, colours=colours))
         return aggregate
 
-    def paint(self, *, background: Colour, grid: list[list[int]] | None = None) -> None:
+    def paint(self, *, background: Colour, grid: Sequence[Sequence[int]] = ()) -> None:
         """Raise Painted.
 
         Raises `ValidationError` listing every field that breaks its rules.
         """
-        self.raise_(Painted(background=background, grid=[] if grid is None else grid))
+        self.raise_(Painted(background=background, grid=grid))
 
     def apply(self, event: Event) -> None:
         """Change the state by one event: call the `apply_<event>` method of its class."""
@@ -219,7 +222,7 @@ class CanvasBase(Aggregate):
         Override it in the hand-written class to change the state otherwise.
         """
         self.background = event.background
-        self.grid = list(event.grid)
+        self.grid = [list(item) for item in event.grid]
 
     def _snapshot_state(self) -> dict[str, Any]:
         """The state as JSON-ready data, for a snapshot."""

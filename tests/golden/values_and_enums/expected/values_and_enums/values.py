@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from typing import Any, Self
 
 import aggregen.runtime.validation as _validation
@@ -33,6 +34,11 @@ class Point:
     y: float
 
     def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: hold own copies, floats for ints
+        if type(self.x) is int:
+            set_field(self, "x", _validation.as_float(self.x))
+        if type(self.y) is int:
+            set_field(self, "y", _validation.as_float(self.y))
         errors: dict[str, list[str]] = {}
         _validation.check(errors, "x", self.x, _validation.FloatRule())
         _validation.check(errors, "y", self.y, _validation.FloatRule())
@@ -63,11 +69,13 @@ class Point:
 class Shape:
     """A polygon with a colour."""
 
-    points: list[Point] = dataclasses.field(default_factory=list)
+    points: Sequence[Point] = ()
     colour: Colour = Colour.RED
     origin: Point = dataclasses.field(default_factory=lambda: Point(x=0.0, y=0.0))
 
     def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: hold own copies, floats for ints
+        set_field(self, "points", _validation.frozen(self.points))
         errors: dict[str, list[str]] = {}
         _validation.check(
             errors,
@@ -110,14 +118,14 @@ class Shape:
             value,
             "points",
             (
-                _validation.read_list(
+                _validation.read_tuple(
                     data["points"],
                     "points",
                     _validation.read_object,
                     Point.from_data,
                 )
                 if "points" in data
-                else []
+                else ()
             ),
         )
         set_field(
