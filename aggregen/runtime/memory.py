@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime
 import threading
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
-from .errors import DuplicateMessageError, ExpectedVersionError
+from .errors import DuplicateMessageError, ExpectedVersionError, StreamDataError
 from .message import RecordedMessage, StreamWrite, check_message_id
+from .stored_data import not_an_object
 
 __all__ = ["InMemoryEventStore"]
 
@@ -26,6 +27,9 @@ class _Stored(NamedTuple):
 
 
 _Encoded = tuple[str, str, bytes, bytes | None]
+
+_OBJECT = frozenset({dict})
+_OBJECT_OR_NULL = frozenset({dict, type(None)})
 
 _PAGE = 1000
 """Messages decoded at a time by `read`, as MessageDB's store reads them."""
@@ -119,7 +123,9 @@ class InMemoryEventStore:
         """The stream's messages from `position` on; see `EventStore.read`.
 
         Messages are decoded a page at a time: one JSON parse for the page's data and
-        one for its metadata, which costs half of a parse per message.
+        one for its metadata, which costs half of a parse per message. Raises
+        `StreamDataError` (naming stream and position) for a message whose data is not
+        a JSON object or whose metadata is neither an object nor null.
         """
         stream = self._streams.get(stream_name)
         if not stream:
@@ -128,12 +134,18 @@ class InMemoryEventStore:
         new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
         for start in range(max(position, 0), end, _PAGE):
             page = stream[start : min(start + _PAGE, end)]
+            # JSON this store wrote with orjson always reads back: no decode error to catch
             datas = orjson.loads(b"[" + b",".join([stored.data for stored in page]) + b"]")
             metadatas = orjson.loads(
                 b"["
                 + b",".join([b"null" if s.metadata is None else s.metadata for s in page])
                 + b"]"
             )
+            # One check per page, at C speed: a type other than dict (or None for metadata)?
+            if not _OBJECT.issuperset(map(type, datas)) or not _OBJECT_OR_NULL.issuperset(
+                map(type, metadatas)
+            ):
+                raise _not_an_object(stream_name, page, datas, metadatas)
             for stored, data, metadata in zip(page, datas, metadatas, strict=True):
                 yield new_tuple(
                     RecordedMessage,
@@ -150,7 +162,7 @@ class InMemoryEventStore:
                 )
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:
-        """The stream's last message, or None."""
+        """The stream's last message, or None; see `read` for what it raises."""
         stream = self._streams.get(stream_name)
         if not stream:
             return None
@@ -162,3 +174,13 @@ class InMemoryEventStore:
 
     def close(self) -> None:
         """Nothing to release; present for symmetry with `MessageDBEventStore`."""
+
+
+def _not_an_object(
+    stream_name: str, page: Sequence[_Stored], datas: list[Any], metadatas: list[Any]
+) -> StreamDataError:
+    """The error for the first message of `page` whose data or metadata is not an object."""
+    for stored, data, metadata in zip(page, datas, metadatas, strict=True):
+        if type(data) is not dict or (metadata is not None and type(metadata) is not dict):
+            return not_an_object(stream_name, stored.position, data, metadata)
+    raise AssertionError("a message of the page is not an object")

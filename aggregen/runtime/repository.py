@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 from .aggregate import Aggregate
@@ -79,22 +79,59 @@ class Repository(Generic[A]):
         """The aggregate's current state, from its newest snapshot and the events after it.
 
         Raises `AggregateNotFoundError` for an id with no events, `StreamDataError`
-        for a stored event of unknown type or with data that does not fit its class.
+        for a stored event of unknown type, with data that does not fit its class, or
+        at a position that does not follow the one before (a gap). A snapshot that
+        does not fit is ignored (and logged): the stream is replayed instead.
         """
         cls = self.aggregate_class
         stream = cls.stream_name(aggregate_id)
-        aggregate = self._from_snapshot(aggregate_id) if self.snapshot_threshold() else None
-        if aggregate is None:
+        snapshot = self._from_snapshot(aggregate_id) if self.snapshot_threshold() else None
+        messages = None if snapshot is None else self._after_snapshot(stream, *snapshot)
+        if snapshot is None or messages is None:
             aggregate = cls._blank(aggregate_id)
-        _replay(aggregate, stream, self.store.read(stream, aggregate._version + 1))
+            messages = iter(self.store.read(stream))
+        else:
+            aggregate = snapshot[0]
+        _replay(aggregate, stream, messages)
         if aggregate._version < 0:
             raise AggregateNotFoundError(cls.__name__, aggregate_id, stream)
         return aggregate
 
-    def _from_snapshot(self, aggregate_id: str) -> A | None:
+    def _after_snapshot(
+        self, stream: str, aggregate: A, event_id: str
+    ) -> Iterator[RecordedMessage] | None:
+        """The events after the snapshot's; None (logged) unless its event is in the stream.
+
+        Reading starts at the snapshot's own version, where the event it was taken
+        after must be, with the same message id: a snapshot claiming a version beyond
+        the stream's end, or left from another history of the stream, is found out
+        without a second query.
+        """
+        version = aggregate._version
+        messages = iter(self.store.read(stream, version))
+        first = next(messages, None)
+        if first is None or first.position != version or first.id != event_id:
+            logger.warning(
+                "ignoring snapshot of %s at version %d: the stream holds another event there",
+                stream,
+                version,
+            )
+            return None
+        return messages
+
+    def _from_snapshot(self, aggregate_id: str) -> tuple[A, str] | None:
+        """The aggregate from its newest snapshot and the id of the event it was taken after.
+
+        None, logged once, when there is no snapshot or it does not fit: a snapshot is
+        a cache, so whatever is wrong with it means a replay, never an error.
+        """
         cls = self.aggregate_class
         stream = snapshot_stream_name(cls.category(), aggregate_id)
-        message = self.store.read_last(stream)
+        try:
+            message = self.store.read_last(stream)
+        except StreamDataError as error:
+            logger.warning("ignoring snapshot %s: %s", stream, error)
+            return None
         if message is None:
             return None
         data = message.data
@@ -102,21 +139,25 @@ class Repository(Generic[A]):
             logger.info("ignoring snapshot %s@%d of another shape", stream, message.position)
             return None
         try:
-            version = data["version"]
+            version, event_id = data["version"], data["event"]
             if isinstance(version, bool) or not isinstance(version, int) or version < 0:
                 raise ValueError(f"bad version {version!r}")
+            if not isinstance(event_id, str):
+                raise ValueError(f"bad event id {event_id!r}")
             aggregate = cls._blank(aggregate_id)
             aggregate._restore_state(data["state"])
             aggregate._version = version
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            logger.warning("ignoring snapshot %s@%d: %s", stream, message.position, error)
+        except Exception as error:  # whatever fails, the stream is replayed
+            logger.warning("ignoring snapshot %s@%d: %r", stream, message.position, error)
             return None
-        return aggregate
+        return aggregate, event_id
 
-    def _write_snapshot(self, aggregate: Aggregate) -> None:
+    def _write_snapshot(self, aggregate: Aggregate, event_id: str) -> None:
+        """Store the aggregate's state, taken after its event `event_id`; failures are logged."""
         cls = self.aggregate_class
         data = {
             "version": aggregate._version,
+            "event": event_id,
             "shape": cls._state_shape(),
             "state": aggregate._snapshot_state(),
         }
@@ -136,6 +177,7 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
     }
     apply = aggregate.apply
     new_tuple = _new_tuple  # the Metadata named tuple without its Python __new__
+    version = aggregate._version
     # Unpacked rather than read by attribute: a named tuple's attributes cost a call each.
     for (
         message_id,
@@ -147,6 +189,10 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
         extra,
         time,
     ) in messages:
+        if position != version + 1:
+            raise StreamDataError(
+                stream, position, f"a gap: the event before it is at position {version}"
+            )
         reader = readers.get(type_name)
         if reader is None:
             raise StreamDataError(
@@ -177,12 +223,12 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
             raise StreamDataError(
                 stream, position, f"{type_name} lacks its field {error}"
             ) from error
-        except (TypeError, ValueError, AttributeError) as error:
+        except Exception as error:  # whatever decoding or an upcaster raised: not this class
             raise StreamDataError(
                 stream, position, f"{type_name} does not fit its class: {error}"
             ) from error
         apply(event)
-        aggregate._version = position
+        aggregate._version = version = position
 
 
 _NO_METADATA: dict[str, Any] = {}
@@ -233,6 +279,7 @@ def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) 
         count = len(aggregate._pending)
         if not count:
             continue
+        last = aggregate._pending[-1].metadata
         aggregate._pending.clear()
         threshold = repository.snapshot_threshold()
         if (
@@ -240,4 +287,5 @@ def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) 
             and (aggregate._version + 1) // threshold
             > (aggregate._version + 1 - count) // threshold
         ):
-            repository._write_snapshot(aggregate)
+            assert last is not None, "pending events carry metadata"
+            repository._write_snapshot(aggregate, last.id)
