@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import psycopg
 import pytest
 
 from aggregen.runtime import (
@@ -275,25 +276,89 @@ def write_snapshot(store: EventStore, stream: str, data: dict[str, object]) -> N
         {"version": -5, "state": {"balance": "99", "owner": None}},
         {"version": 3, "state": {"balance": "not a number", "owner": None}},
         {"version": 3, "state": {"owner": None}},
+        {"version": 3, "state": ["balance", "99"]},
+        {"version": 3, "state": None},
+        {"version": 3, "state": {"balance": "NaN-ish", "owner": "not-a-uuid"}},
+        {"version": 3, "event": 3, "state": {"balance": "99", "owner": None}},
+        {"version": 3, "event": None, "state": {"balance": "99", "owner": None}},
+        {"version": 3, "event": "MISSING", "state": {"balance": "99", "owner": None}},
+        # from the future: beyond the stream's end (version 3), then far beyond it
+        {"version": 4, "event": "LAST", "state": {"balance": "666", "owner": None}},
+        {"version": 666, "event": "LAST", "state": {"balance": "666", "owner": None}},
+        # at the stream's last event, but taken after another one (another history)
+        {"version": 3, "event": "OTHER", "state": {"balance": "666", "owner": None}},
+        # data that is not a JSON object
+        ["version", 3],
+        "a string",
+        42,
+        None,
     ],
 )
 def test_a_snapshot_that_does_not_fit_is_ignored_and_the_stream_replayed(
-    store: EventStore, snapshot: object
+    store: EventStore, snapshot: object, caplog: pytest.LogCaptureFixture
 ) -> None:
     accounts = Repository(BankAccount, store, snapshot_threshold=100)
     account = BankAccount.open(owner=uuid.uuid4())
     for _ in range(3):
         account.deposit(decimal.Decimal(2))
     accounts.add(account)
+    last_event = store.read_last(f"bankAccount-{account.id}")
+    assert last_event is not None
     if snapshot == "shape-only":
         snapshot = {"shape": BankAccount._state_shape()}
-    elif isinstance(snapshot, dict) and snapshot.get("shape", "") == "":
-        snapshot = {**snapshot, "shape": BankAccount._state_shape()}
+    elif isinstance(snapshot, dict):
+        ids = {"LAST": last_event.id, "OTHER": str(uuid.uuid4())}
+        snapshot = {
+            "shape": BankAccount._state_shape(),
+            "event": last_event.id,
+            **snapshot,
+            **{k: ids[v] for k, v in snapshot.items() if isinstance(v, str) and v in ids},
+        }
+        snapshot = {k: v for k, v in snapshot.items() if v != "MISSING"}
     write_snapshot(store, f"bankAccount:snapshot-{account.id}", snapshot)  # type: ignore[arg-type]
 
-    loaded = accounts.get(account.id)
+    with caplog.at_level(logging.INFO, logger="aggregen"):
+        loaded = accounts.get(account.id)
 
     assert (loaded.balance, loaded._version) == (decimal.Decimal(6), 3)
+    assert [r.getMessage()[:17] for r in caplog.records] == ["ignoring snapshot"]
+    loaded.deposit(decimal.Decimal(1))
+    accounts.add(loaded)  # the version it was loaded with is the stream's
+    assert accounts.get(account.id).balance == decimal.Decimal(7)
+
+
+def test_a_snapshot_of_a_stream_that_has_no_events_is_not_an_aggregate(
+    store: EventStore,
+) -> None:
+    accounts = Repository(BankAccount, store, snapshot_threshold=100)
+    account_id = str(uuid.uuid4())
+    forged = {
+        "version": 0,
+        "event": str(uuid.uuid4()),
+        "shape": BankAccount._state_shape(),
+        "state": {"balance": "666", "owner": None},
+    }
+    write_snapshot(store, f"bankAccount:snapshot-{account_id}", forged)
+
+    with pytest.raises(AggregateNotFoundError):
+        accounts.get(account_id)
+
+
+def test_a_snapshot_at_the_streams_last_event_is_used(store: EventStore) -> None:
+    accounts = Repository(BankAccount, store, snapshot_threshold=4)
+    account = BankAccount.open(owner=uuid.uuid4())
+    for _ in range(3):
+        account.deposit(decimal.Decimal(2))
+    accounts.add(account)  # version 3: a snapshot of version 3, the stream's end
+    tampered = dict(store.read_last(f"bankAccount:snapshot-{account.id}").data)  # type: ignore[union-attr]
+    assert tampered["version"] == 3
+    write_snapshot(
+        store,
+        f"bankAccount:snapshot-{account.id}",
+        {**tampered, "state": {**tampered["state"], "balance": "1000"}},
+    )
+
+    assert accounts.get(account.id).balance == decimal.Decimal(1000)
 
 
 def test_threshold_zero_writes_no_snapshot(store: EventStore) -> None:
@@ -500,3 +565,148 @@ def test_a_schema_version_that_is_no_whole_number_is_a_stream_data_error(
     store.append([StreamWrite(f"resident-{resident_id}", -1, [message])])
     with pytest.raises(StreamDataError, match="bad schema version"):
         Repository(Resident, store).get(resident_id)
+
+
+@pytest.mark.parametrize(
+    ("data", "metadata", "problem"),
+    [
+        (None, None, "stored data is null"),
+        ([], None, "stored data is an array"),
+        ("Ann", None, "stored data is a string"),
+        (5, None, "stored data is a number"),
+        (True, None, "stored data is a boolean"),
+        ({"first_name": "Bea"}, [], "stored metadata is an array"),
+        ({"first_name": "Bea"}, ["schemaVersion", 1], "stored metadata is an array"),
+        ({"first_name": "Bea"}, "v1", "stored metadata is a string"),
+        ({"first_name": "Bea"}, 1, "stored metadata is a number"),
+    ],
+)
+def test_a_message_whose_data_or_metadata_is_not_an_object_is_a_stream_data_error(
+    store: EventStore, data: object, metadata: object, problem: str
+) -> None:
+    users = Repository(User, store)
+    user = register()
+    users.add(user)
+    stream = f"user-{user.id}"
+    message = NewMessage(str(uuid.uuid4()), "Renamed", data, metadata)  # type: ignore[arg-type]
+    store.append([StreamWrite(stream, 0, [message])])
+
+    with pytest.raises(StreamDataError) as caught:
+        users.get(user.id)
+    assert (caught.value.stream_name, caught.value.position) == (stream, 1)
+    assert problem in str(caught.value)
+    with pytest.raises(StreamDataError, match="position 1"):
+        list(store.read(stream))
+
+
+class GapStore(SnapshotFailingStore):
+    """Passes everything to a real store, but its reads skip the message at position 1."""
+
+    def append(self, writes: Sequence[StreamWrite]) -> None:
+        self.inner.append(writes)
+
+    def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
+        return (m for m in self.inner.read(stream_name, position) if m.position != 1)
+
+
+def test_a_gap_in_positions_is_a_stream_data_error(store: EventStore) -> None:
+    users = Repository(User, GapStore(store), snapshot_threshold=0)
+    user = register()
+    user.rename(first_name="Bea")
+    user.rename(first_name="Cleo")
+    users.add(user)
+
+    with pytest.raises(StreamDataError) as caught:
+        users.get(user.id)
+
+    assert (caught.value.stream_name, caught.value.position) == (f"user-{user.id}", 2)
+    assert "gap" in str(caught.value)
+
+
+def forge(
+    messagedb_uri: str, stream: str, position: int, data: str | None, metadata: str | None
+) -> None:
+    """Insert a row into MessageDB's table directly, as a client that bypasses its functions."""
+    with psycopg.connect(messagedb_uri) as conn:
+        conn.execute(
+            "INSERT INTO message_store.messages (id, stream_name, type, position, data, metadata) "
+            "VALUES (gen_random_uuid(), %s, 'Renamed', %s, %s::jsonb, %s::jsonb)",
+            (stream, position, data, metadata),
+        )
+
+
+DEEP = "[" * 3000 + "]" * 3000
+
+
+@pytest.mark.parametrize(
+    ("data", "metadata", "problem"),
+    [
+        (None, None, "stored data is SQL NULL"),
+        ("null", None, "stored data is null"),
+        ('{"first_name": 1e400}', None, "stored data is not readable JSON"),
+        ('{"first_name": "Bea", "extra": ' + DEEP + "}", None, "not readable JSON"),
+        ('{"first_name": "Bea"}', DEEP, "stored metadata is not readable JSON"),
+        ('{"first_name": "Bea"}', '{"schemaVersion": 1e400}', "metadata is not readable"),
+        ('{"first_name": "Bea"}', "[]", "stored metadata is an array"),
+        ('{"first_name": "Bea"}', '"meta"', "stored metadata is a string"),
+    ],
+)
+def test_a_corrupt_messagedb_row_is_a_stream_data_error_naming_stream_and_position(
+    messagedb_store: EventStore,
+    messagedb_uri: str,
+    data: str | None,
+    metadata: str | None,
+    problem: str,
+) -> None:
+    users = Repository(User, messagedb_store)
+    user = register()
+    users.add(user)
+    stream = f"user-{user.id}"
+    forge(messagedb_uri, stream, 1, data, metadata)
+
+    with pytest.raises(StreamDataError) as caught:
+        users.get(user.id)
+
+    assert (caught.value.stream_name, caught.value.position) == (stream, 1)
+    assert problem in str(caught.value)
+
+
+def test_a_gap_in_messagedb_positions_is_a_stream_data_error(
+    messagedb_store: EventStore, messagedb_uri: str
+) -> None:
+    users = Repository(User, messagedb_store)
+    user = register()
+    users.add(user)
+    stream = f"user-{user.id}"
+    forge(messagedb_uri, stream, 3, '{"first_name": "Bea"}', None)
+
+    with pytest.raises(StreamDataError) as caught:
+        users.get(user.id)
+
+    assert (caught.value.stream_name, caught.value.position) == (stream, 3)
+    assert "the event before it is at position 0" in str(caught.value)
+
+
+@pytest.mark.parametrize("data", [None, "[]", '"snapshot"', '{"version": 1e400}', DEEP])
+def test_a_corrupt_messagedb_snapshot_row_is_ignored_and_the_stream_replayed(
+    messagedb_store: EventStore,
+    messagedb_uri: str,
+    data: str | None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    accounts = Repository(BankAccount, messagedb_store, snapshot_threshold=100)
+    account = BankAccount.open(owner=uuid.uuid4())
+    account.deposit(decimal.Decimal(2))
+    accounts.add(account)
+    with psycopg.connect(messagedb_uri) as conn:
+        conn.execute(
+            "INSERT INTO message_store.messages (id, stream_name, type, position, data) "
+            "VALUES (gen_random_uuid(), %s, 'Snapshot', 0, %s::jsonb)",
+            (f"bankAccount:snapshot-{account.id}", data),
+        )
+
+    with caplog.at_level(logging.INFO, logger="aggregen"):
+        loaded = accounts.get(account.id)
+
+    assert (loaded.balance, loaded._version) == (decimal.Decimal(2), 1)
+    assert [r.getMessage()[:17] for r in caplog.records] == ["ignoring snapshot"]

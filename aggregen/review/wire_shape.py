@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .wirekeys import domain_casing, wire_key
+from aggregen.generator.wirekeys import domain_casing, wire_key
 
 __all__ = [
     "READER_KEYS",

@@ -31,6 +31,7 @@ from .errors import (
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .messagedb_pool import ConnectionPool, Lease, PoolBusy, PoolClosed
 from .redaction import redact, uri_password
+from .stored_data import not_an_object, undecodable
 
 __all__ = ["MessageDBEventStore"]
 
@@ -301,22 +302,36 @@ def _roll_back(conn: psycopg.Connection[Any]) -> None:
 
 
 def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
+    """Rows of `_COLUMNS` as messages; raises `StreamDataError` for a row that is not one.
+
+    Data must be a JSON object and metadata an object or null: rows that other
+    clients or hands wrote may hold anything jsonb holds, or SQL NULL.
+    """
     loads = orjson.loads
     new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
-    for message_id, type_name, position, global_position, data, metadata, time in rows:
-        yield new_tuple(
-            RecordedMessage,
-            (
-                message_id,
-                stream_name,
-                type_name,
-                position,
-                global_position,
-                loads(data),
-                None if metadata is None else loads(metadata),
-                time,
-            ),
-        )
+    position = -1
+    raw_data = raw_metadata = None
+    try:
+        for message_id, type_name, position, global_position, raw_data, raw_metadata, time in rows:
+            data = loads(raw_data)
+            metadata = None if raw_metadata is None else loads(raw_metadata)
+            if type(data) is not dict or (metadata is not None and type(metadata) is not dict):
+                raise not_an_object(stream_name, position, data, metadata)
+            yield new_tuple(
+                RecordedMessage,
+                (
+                    message_id,
+                    stream_name,
+                    type_name,
+                    position,
+                    global_position,
+                    data,
+                    metadata,
+                    time,
+                ),
+            )
+    except orjson.JSONDecodeError:
+        raise undecodable(stream_name, position, raw_data, raw_metadata) from None
 
 
 def _category_messages(rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
-from .decoding import decode_event
+from .decoding import decode_event, upcast
 from .errors import AggregateNotFoundError, StreamDataError
 from .event import Event, Metadata, read_schema_version
 from .message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
@@ -83,7 +83,9 @@ class Repository(Generic[A]):
         event): only a snapshot at or below it is used. Raises
         `AggregateNotFoundError` for an id with no events, `ValueError` for a
         version below 0 or beyond the stream's end, `StreamDataError` for a stored
-        event of unknown type or with data that does not fit its class.
+        event of unknown type, with data that does not fit its class, or at a
+        position that does not follow the one before (a gap). A snapshot that does
+        not fit is ignored (and logged): the stream is replayed instead.
         """
         if version is not None and (
             isinstance(version, bool) or not isinstance(version, int) or version < 0
@@ -91,10 +93,15 @@ class Repository(Generic[A]):
             raise ValueError(f"a version is a stream position of at least 0, not {version!r}")
         cls = self.aggregate_class
         stream = cls.stream_name(aggregate_id)
-        aggregate = self._from_snapshot(aggregate_id) if self.snapshot_threshold() else None
-        if aggregate is None or (version is not None and aggregate._version > version):
+        snapshot = self._from_snapshot(aggregate_id) if self.snapshot_threshold() else None
+        if snapshot is not None and version is not None and snapshot[0]._version > version:
+            snapshot = None  # taken after the version asked for
+        messages = None if snapshot is None else self._after_snapshot(stream, *snapshot)
+        if snapshot is None or messages is None:
             aggregate = cls._blank(aggregate_id)
-        messages: Iterable[RecordedMessage] = self.store.read(stream, aggregate._version + 1)
+            messages = iter(self.store.read(stream))
+        else:
+            aggregate = snapshot[0]
         if version is not None:
             messages = _up_to(messages, version)
         _replay(aggregate, stream, messages)
@@ -123,10 +130,41 @@ class Repository(Generic[A]):
             raise AggregateNotFoundError(cls.__name__, aggregate_id, stream)
         return events
 
-    def _from_snapshot(self, aggregate_id: str) -> A | None:
+    def _after_snapshot(
+        self, stream: str, aggregate: A, event_id: str
+    ) -> Iterator[RecordedMessage] | None:
+        """The events after the snapshot's; None (logged) unless its event is in the stream.
+
+        Reading starts at the snapshot's own version, where the event it was taken
+        after must be, with the same message id: a snapshot claiming a version beyond
+        the stream's end, or left from another history of the stream, is found out
+        without a second query.
+        """
+        version = aggregate._version
+        messages = iter(self.store.read(stream, version))
+        first = next(messages, None)
+        if first is None or first.position != version or first.id != event_id:
+            logger.warning(
+                "ignoring snapshot of %s at version %d: the stream holds another event there",
+                stream,
+                version,
+            )
+            return None
+        return messages
+
+    def _from_snapshot(self, aggregate_id: str) -> tuple[A, str] | None:
+        """The aggregate from its newest snapshot and the id of the event it was taken after.
+
+        None, logged once, when there is no snapshot or it does not fit: a snapshot is
+        a cache, so whatever is wrong with it means a replay, never an error.
+        """
         cls = self.aggregate_class
         stream = snapshot_stream_name(cls.category(), aggregate_id)
-        message = self.store.read_last(stream)
+        try:
+            message = self.store.read_last(stream)
+        except StreamDataError as error:
+            logger.warning("ignoring snapshot %s: %s", stream, error)
+            return None
         if message is None:
             return None
         data = message.data
@@ -134,21 +172,25 @@ class Repository(Generic[A]):
             logger.info("ignoring snapshot %s@%d of another shape", stream, message.position)
             return None
         try:
-            version = data["version"]
+            version, event_id = data["version"], data["event"]
             if isinstance(version, bool) or not isinstance(version, int) or version < 0:
                 raise ValueError(f"bad version {version!r}")
+            if not isinstance(event_id, str):
+                raise ValueError(f"bad event id {event_id!r}")
             aggregate = cls._blank(aggregate_id)
             aggregate._restore_state(data["state"])
             aggregate._version = version
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            logger.warning("ignoring snapshot %s@%d: %s", stream, message.position, error)
+        except Exception as error:  # whatever fails, the stream is replayed
+            logger.warning("ignoring snapshot %s@%d: %r", stream, message.position, error)
             return None
-        return aggregate
+        return aggregate, event_id
 
-    def _write_snapshot(self, aggregate: Aggregate) -> None:
+    def _write_snapshot(self, aggregate: Aggregate, event_id: str) -> None:
+        """Store the aggregate's state, taken after its event `event_id`; failures are logged."""
         cls = self.aggregate_class
         data = {
             "version": aggregate._version,
+            "event": event_id,
             "shape": cls._state_shape(),
             "state": aggregate._snapshot_state(),
         }
@@ -176,6 +218,7 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
     }
     apply = aggregate.apply
     new_tuple = _new_tuple  # the Metadata named tuple without its Python __new__
+    version = aggregate._version
     # Unpacked rather than read by attribute: a named tuple's attributes cost a call each.
     for (
         message_id,
@@ -187,6 +230,10 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
         extra,
         time,
     ) in messages:
+        if position != version + 1:
+            raise StreamDataError(
+                stream, position, f"a gap: the event before it is at position {version}"
+            )
         reader = readers.get(type_name)
         if reader is None:
             raise StreamDataError(
@@ -200,7 +247,7 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
             if schema_version.__class__ is not int:  # Eventide writes "1", or nothing
                 schema_version = read_schema_version(schema_version)
             if schema_version != current:
-                data = _upcast(event_class, data, schema_version)
+                data = upcast(event_class, data, schema_version)
             metadata = new_tuple(
                 Metadata,
                 (
@@ -223,27 +270,15 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
             raise StreamDataError(
                 stream, position, f"{type_name} lacks its field {error}"
             ) from error
-        except (TypeError, ValueError, AttributeError) as error:
+        except Exception as error:  # whatever decoding or an upcaster raised: not this class
             raise StreamDataError(
                 stream, position, f"{type_name} does not fit its class: {error}"
             ) from error
         apply(event)
-        aggregate._version = position
+        aggregate._version = version = position
 
 
 _NO_METADATA: dict[str, Any] = {}
-
-
-def _upcast(event_class: type[Event], data: dict[str, Any], version: object) -> dict[str, Any]:
-    current = event_class.__schema_version__
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"bad schema version {version!r}")
-    if version > current:
-        raise ValueError(
-            f"schema version {version} is newer than {event_class.__name__}'s {current}: "
-            "this code is older than the code that wrote the event"
-        )
-    return event_class.upcast(data, version)
 
 
 def _new_message(event: Event) -> NewMessage:
@@ -285,6 +320,7 @@ def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) 
         count = len(aggregate._pending)
         if not count:
             continue
+        last = aggregate._pending[-1].metadata
         aggregate._pending.clear()
         threshold = repository.snapshot_threshold()
         if (
@@ -292,4 +328,5 @@ def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) 
             and (aggregate._version + 1) // threshold
             > (aggregate._version + 1 - count) // threshold
         ):
-            repository._write_snapshot(aggregate)
+            assert last is not None, "pending events carry metadata"
+            repository._write_snapshot(aggregate, last.id)

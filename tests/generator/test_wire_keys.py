@@ -21,10 +21,10 @@ import pytest
 
 from aggregen.generator import pipeline
 from aggregen.generator.errors import SchemaErrors
-from aggregen.generator.lock import check_lock, update_lock
 from aggregen.generator.validate import load_and_validate
-from aggregen.generator.wire_shape import domain_shapes
 from aggregen.generator.wirekeys import camel_case
+from aggregen.review.lock import check_lock, update_lock
+from aggregen.review.wire_shape import domain_shapes
 from aggregen.runtime import InMemoryEventStore, NewMessage, StreamWrite, connect
 
 from .support import importable

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .guest_base import Arrived, GuestBase, Invited
 from .guest_behavior import Guest
@@ -13,6 +13,7 @@ __all__ = [
     "Arrived",
     "Guest",
     "GuestBase",
+    "GuestHandler",
     "GuestRepository",
     "Invited",
 ]
@@ -25,3 +26,30 @@ class GuestRepository(Repository[Guest]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Guest, store, snapshot_threshold=snapshot_threshold)
+
+
+class GuestHandler(EventHandler):
+    """Handles the Guest events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = GuestBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Invited():
+                self.on_invited(event)
+            case Arrived():
+                self.on_arrived(event)
+            case _:
+                super().dispatch(event)
+
+    def on_invited(self, event: Invited) -> None:
+        """Handle Invited: does nothing unless overridden."""
+
+    def on_arrived(self, event: Arrived) -> None:
+        """Handle Arrived: does nothing unless overridden."""

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import EventStore, Repository
+from aggregen.runtime import Event, EventHandler, EventStore, Repository
 
 from .member_base import Joined, MemberBase, Moved
 from .member_behavior import Member
@@ -13,6 +13,7 @@ __all__ = [
     "Joined",
     "Member",
     "MemberBase",
+    "MemberHandler",
     "MemberRepository",
     "Moved",
 ]
@@ -25,3 +26,30 @@ class MemberRepository(Repository[Member]):
         self, store: EventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Member, store, snapshot_threshold=snapshot_threshold)
+
+
+class MemberHandler(EventHandler):
+    """Handles the Member events read from its category: override `on_<event>`.
+
+    Each message is decoded to its event class (older versions upcast, as `get`
+    does). Use it as a `Consumer`'s handler, or as a `Projector`'s projection,
+    where `self.session` is the projection's transaction.
+    """
+
+    __events__ = MemberBase.__events__
+
+    def dispatch(self, event: Event) -> None:
+        """Call the `on_<event>` method of the event's class."""
+        match event:
+            case Joined():
+                self.on_joined(event)
+            case Moved():
+                self.on_moved(event)
+            case _:
+                super().dispatch(event)
+
+    def on_joined(self, event: Joined) -> None:
+        """Handle Joined: does nothing unless overridden."""
+
+    def on_moved(self, event: Moved) -> None:
+        """Handle Moved: does nothing unless overridden."""
