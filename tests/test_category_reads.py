@@ -16,6 +16,7 @@ from aggregen.runtime import (
     MessageDBEventStore,
     NewMessage,
     RecordedMessage,
+    StreamDataError,
     StreamNameError,
     StreamWrite,
 )
@@ -217,3 +218,36 @@ def test_both_stores_give_each_member_the_same_streams(
                 m.stream_name for m in read_all(messagedb_store, category, consumer_group=group)
             ]
             assert in_memory == in_messagedb
+
+
+@pytest.mark.messagedb
+@pytest.mark.parametrize(
+    ("data", "metadata", "problem"),
+    [
+        (None, None, "stored data is SQL NULL"),
+        ("[1]", None, "stored data is an array"),
+        ('{"n": 1}', "[]", "stored metadata is an array"),
+        ('{"n": 1e400}', None, "not readable JSON"),
+    ],
+)
+def test_a_corrupt_row_in_a_category_is_a_stream_data_error_naming_it(
+    messagedb_store: MessageDBEventStore,
+    messagedb_uri: str,
+    data: str | None,
+    metadata: str | None,
+    problem: str,
+) -> None:
+    import psycopg
+
+    category = new_category()
+    write(messagedb_store, f"{category}-1", message(n=0))
+    with psycopg.connect(messagedb_uri) as conn:
+        conn.execute(
+            "INSERT INTO message_store.messages (id, stream_name, type, position, data, metadata) "
+            "VALUES (gen_random_uuid(), %s, 'Happened', 0, %s::jsonb, %s::jsonb)",
+            (f"{category}-2", data, metadata),
+        )
+
+    with pytest.raises(StreamDataError, match=problem) as caught:
+        messagedb_store.read_category(category)
+    assert (caught.value.stream_name, caught.value.position) == (f"{category}-2", 0)

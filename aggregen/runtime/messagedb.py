@@ -56,12 +56,13 @@ _COMMIT = "COMMIT"
 _WRITE = (
     "SELECT write_message(%s::varchar, %s::varchar, %s::varchar, %s::jsonb, %s::jsonb, %s::bigint)"
 )
-_COLUMNS = "id, type, position, global_position, data, metadata, time AT TIME ZONE 'UTC'"
+_COLUMNS = (
+    "id, stream_name, type, position, global_position, data, metadata, time AT TIME ZONE 'UTC'"
+)
 _READ = f"SELECT {_COLUMNS} FROM get_stream_messages(%s::varchar, %s::bigint, %s::bigint)"
 _READ_LAST = f"SELECT {_COLUMNS} FROM get_last_stream_message(%s::varchar)"
 _READ_CATEGORY = (
-    "SELECT id, stream_name, type, position, global_position, data, metadata, "
-    "time AT TIME ZONE 'UTC' FROM get_category_messages("
+    f"SELECT {_COLUMNS} FROM get_category_messages("
     "%s::varchar, %s::bigint, %s::bigint, %s::varchar, %s::bigint, %s::bigint)"
 )
 _VERSION = "SELECT stream_version(%s::varchar)"
@@ -195,10 +196,10 @@ class MessageDBEventStore:
         position = max(position, 0)
         while True:
             rows = self._fetch(_READ, (stream_name, position, batch))
-            yield from _messages(stream_name, rows)
+            yield from _messages(rows)
             if len(rows) < batch:
                 return
-            position = rows[-1][2] + 1
+            position = rows[-1][3] + 1
 
     def read_category(
         self,
@@ -226,12 +227,12 @@ class MessageDBEventStore:
                 None if group is None else group.size,
             ),
         )
-        return list(_category_messages(rows))
+        return list(_messages(rows))
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None."""
         rows = self._fetch(_READ_LAST, (stream_name,))
-        return next(_messages(stream_name, rows), None)
+        return next(_messages(rows), None)
 
     def stream_version(self, stream_name: str) -> int:
         """The position of the stream's last message; -1 for an empty stream."""
@@ -301,7 +302,7 @@ def _roll_back(conn: psycopg.Connection[Any]) -> None:
             conn.rollback()
 
 
-def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
+def _messages(rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
     """Rows of `_COLUMNS` as messages; raises `StreamDataError` for a row that is not one.
 
     Data must be a JSON object and metadata an object or null: rows that other
@@ -309,10 +310,19 @@ def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[Recorde
     """
     loads = orjson.loads
     new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
-    position = -1
+    stream_name, position = "", -1
     raw_data = raw_metadata = None
     try:
-        for message_id, type_name, position, global_position, raw_data, raw_metadata, time in rows:
+        for (
+            message_id,
+            stream_name,
+            type_name,
+            position,
+            global_position,
+            raw_data,
+            raw_metadata,
+            time,
+        ) in rows:
             data = loads(raw_data)
             metadata = None if raw_metadata is None else loads(raw_metadata)
             if type(data) is not dict or (metadata is not None and type(metadata) is not dict):
@@ -332,25 +342,6 @@ def _messages(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[Recorde
             )
     except orjson.JSONDecodeError:
         raise undecodable(stream_name, position, raw_data, raw_metadata) from None
-
-
-def _category_messages(rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
-    loads = orjson.loads
-    new_tuple = tuple.__new__  # the named tuple without its Python-level __new__
-    for message_id, stream, type_name, position, global_position, data, metadata, time in rows:
-        yield new_tuple(
-            RecordedMessage,
-            (
-                message_id,
-                stream,
-                type_name,
-                position,
-                global_position,
-                loads(data),
-                None if metadata is None else loads(metadata),
-                time,
-            ),
-        )
 
 
 def _category(write: StreamWrite) -> str:
