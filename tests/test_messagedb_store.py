@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import uuid
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,36 @@ def test_the_events_of_one_commit_reach_the_server_in_one_round_trip(
 
     assert sent.count("Execute") == 1 + 15 + 1
     assert sent.count("Sync") == 1
+
+
+@pytest.mark.parametrize("length", range(8))
+def test_reads_page_through_a_stream_in_one_round_trip_per_page(
+    messagedb_uri: str, length: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MessageDBEventStore(messagedb_uri, batch_size=3)
+    stream = f"paging-{uuid.uuid4()}"
+    if length:
+        store.append(
+            [
+                StreamWrite(
+                    stream,
+                    -1,
+                    [NewMessage(str(uuid.uuid4()), "Paged", {"n": n}, None) for n in range(length)],
+                )
+            ]
+        )
+    fetches: list[object] = []
+    fetch = store._fetch
+
+    def counted(*args: Any) -> list[tuple[Any, ...]]:
+        fetches.append(args)
+        return fetch(*args)
+
+    monkeypatch.setattr(store, "_fetch", counted)
+
+    for start in range(length + 1):
+        fetches.clear()
+        read = [m.data["n"] for m in store.read(stream, start)]
+        assert read == list(range(start, length))
+        assert len(fetches) == max(1, -(-(length - start) // 3)), "one query per page"
+    store.close()

@@ -191,15 +191,21 @@ class MessageDBEventStore:
         return self._run(find) == wanted
 
     def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
-        """The stream's messages from `position` on, fetched a page at a time."""
+        """The stream's messages from `position` on, fetched a page at a time.
+
+        Raises `StreamDataError` for a stored row that is not a message (see `_messages`).
+        """
         batch = self._batch_size
         position = max(position, 0)
         while True:
-            rows = self._fetch(_READ, (stream_name, position, batch))
-            yield from _messages(rows)
-            if len(rows) < batch:
+            # One row more than a page: a stream that fills its last page exactly is
+            # known to end there without another round trip.
+            rows = self._fetch(_READ, (stream_name, position, batch + 1))
+            if len(rows) <= batch:
+                yield from _messages(rows)
                 return
-            position = rows[-1][3] + 1
+            yield from _messages(rows[:batch])
+            position = rows[batch][3]
 
     def read_category(
         self,
