@@ -29,7 +29,7 @@ from .errors import (
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .messagedb_pool import ConnectionPool, Lease, PoolBusy, PoolClosed
-from .redaction import redact, uri_password
+from .redaction import redact, uri_secrets, userinfo_problem
 
 __all__ = ["MessageDBEventStore"]
 
@@ -91,7 +91,7 @@ class MessageDBEventStore:
         batch_size: int = 1000,
         timeout: float = 10.0,
     ) -> None:
-        self._password = uri_password(uri)
+        self._secrets = uri_secrets(uri)
         conninfo, problem = _session_conninfo(uri, timeout, self._redact)
         # Error reporters show the locals of every frame on a traceback: from here on
         # no local holds the URI (the connection string lives in the pool only).
@@ -256,7 +256,7 @@ class MessageDBEventStore:
         raise _lost_error(f"the database connection was lost ({lost}), then {problem}", commit)
 
     def _redact(self, text: str) -> str:
-        return redact(text, self._password)
+        return redact(text, *self._secrets)
 
 
 def _roll_back(conn: psycopg.Connection[Any]) -> None:
@@ -349,6 +349,9 @@ def _session_conninfo(
 
     Never raises, so that no traceback goes through a frame holding the URI.
     """
+    problem = userinfo_problem(uri)
+    if problem:
+        return None, problem
     head, sep, rest = uri.partition("://")
     if sep and head.lower() in ("postgresql", "postgres"):
         uri = f"{head.lower()}{sep}{rest}"  # libpq matches the scheme in lower case only
