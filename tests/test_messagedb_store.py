@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -17,6 +19,7 @@ from aggregen.runtime import (
     connect,
 )
 from tests.domain import User
+from tests.test_runtime_surface import assert_hidden
 
 
 def test_search_path_is_set_even_when_the_uri_has_other_options(messagedb_uri: str) -> None:
@@ -99,3 +102,71 @@ def test_the_events_of_one_commit_reach_the_server_in_one_round_trip(
 
     assert sent.count("Execute") == 1 + 15 + 1
     assert sent.count("Sync") == 1
+
+
+@pytest.mark.parametrize("scheme", ["POSTGRESQL", "PostgreSQL", "Postgres"])
+def test_the_scheme_is_case_insensitive(messagedb_uri: str, scheme: str) -> None:
+    uri = f"{scheme}://{messagedb_uri.split('://', 1)[1]}"
+    store = connect(uri)
+    try:
+        assert isinstance(store, MessageDBEventStore)
+        users = Repository(User, store)
+        user = User.register(email="upper@example.org")
+        users.add(user)
+        assert users.get(user.id).email == "upper@example.org"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "postgresql://alice:{secret}@127.0.0.1:1/nowhere",
+        "postgresql://alice@127.0.0.1:1/nowhere?password={secret}",
+        "host=127.0.0.1 port=1 user=alice password={secret} dbname=nowhere",
+    ],
+)
+def test_no_frame_on_the_traceback_of_a_failed_connection_holds_the_password(uri: str) -> None:
+    secret = "s3cr3t-L0cal"
+    store = MessageDBEventStore(uri.format(secret=secret), timeout=1.5)
+    with store, pytest.raises(EventStoreError) as caught:
+        store.stream_version("user-1")
+    assert_hidden(caught.value, secret)
+
+
+def test_a_wrong_password_is_hidden_in_every_local_too(messagedb_uri: str) -> None:
+    secret = "wr0ng-L0cal"
+    rest = messagedb_uri.split("://", 1)[1].split("@", 1)[1]
+    store = MessageDBEventStore(f"postgresql://no_such_role:{secret}@{rest}")
+    with store, pytest.raises(EventStoreError) as caught:
+        store.stream_version("user-1")
+    assert "no database connection could be made" in str(caught.value)
+    assert_hidden(caught.value, secret)
+
+
+LOG_A_DRIVER_WARNING = """
+import logging, sys
+{configure}
+import aggregen.runtime.messagedb
+logging.getLogger("psycopg.pool").warning("discarding closed connection: <conn>")
+logging.getLogger("psycopg").warning("error ignored terminating <Pipeline>")
+"""
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_driver_warnings_reach_stderr_only_when_the_app_configured_logging(
+    configured: bool,
+) -> None:
+    configure = "logging.basicConfig(stream=sys.stderr)" if configured else ""
+    result = subprocess.run(
+        [sys.executable, "-c", LOG_A_DRIVER_WARNING.format(configure=configure)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    if configured:
+        assert "discarding closed connection" in result.stderr
+        assert "error ignored terminating" in result.stderr
+    else:
+        assert result.stderr == ""
