@@ -371,3 +371,73 @@ def test_an_interrupt_at_any_moment_of_a_commit_stores_all_or_nothing_and_the_ne
         "the next call worked, every retry stored its unit once"
     )
     assert landed >= INTERRUPT_ROUNDS // 5, "interrupts landed inside commits"
+
+
+KILL_COMMITS = 60
+
+
+def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
+    messagedb_uri: str, admin: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    """A thread terminates the store's backends every few milliseconds while units of
+    work of three aggregates commit; each failed commit is retried as it is until it
+    succeeds. Every error is an `EventStoreError` that says what happened, and every
+    unit ends up stored exactly once."""
+    uri = f"{messagedb_uri}?application_name=aggregen-kill-target"
+    store = MessageDBEventStore(uri, timeout=5)
+    firsts, lasts = Repository(FirstUser, store), Repository(LastUser, store)
+    stop = threading.Event()
+    killed = 0
+
+    def killer() -> None:
+        nonlocal killed
+        rng = random.Random(7)
+        while not stop.is_set():
+            rows = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'aggregen-kill-target'"
+            ).fetchall()
+            killed += sum(1 for (done,) in rows if done)
+            time.sleep(rng.uniform(0.01, 0.08))
+
+    errors: list[str] = []
+    units: list[tuple[list[FirstUser], LastUser]] = []
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        for n in range(KILL_COMMITS):
+            unit = (
+                [FirstUser.register(email=f"{n}.{k}@example.org") for k in range(2)],
+                LastUser.register(email=f"{n}@example.org"),
+            )
+            units.append(unit)
+            for _ in range(200):
+                try:
+                    with UnitOfWork(store):
+                        for user in unit[0]:
+                            firsts.add(user)
+                        lasts.add(unit[1])
+                    break
+                except EventStoreError as error:
+                    errors.append(str(error))
+            else:
+                pytest.fail("a unit of work never got through")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    try:
+        for first_users, last_user in units:
+            for user in first_users:
+                assert store.stream_version(f"faultAlpha-{user.id}") == 0
+            assert store.stream_version(f"faultZeta-{last_user.id}") == 0
+    finally:
+        store.close()
+    print(
+        f"\n{killed} backends terminated during {KILL_COMMITS} units of work: "
+        f"{len(errors)} failed attempts, each unit stored once"
+    )
+    for text in set(errors):
+        print("  ", text[:200])
+    for text in errors:
+        assert text.startswith(("the database connection was lost", "no database connection")), text
+    assert killed > KILL_COMMITS // 2, "the killer found the store's backends"

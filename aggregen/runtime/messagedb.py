@@ -314,17 +314,17 @@ def _parameters(writes: Sequence[StreamWrite]) -> Iterator[tuple[Any, ...]]:
 
 
 def _connection_lost(error: psycopg.Error, conn: psycopg.Connection[Any]) -> bool:
-    """Whether `error` means the connection broke (rather than, say, a lock timeout).
+    """Whether `error` means the connection broke (rather than, say, a version conflict).
 
-    A connection that is broken or closed, a server that ends the session (SQLSTATE
-    classes 08 and 57P) and an error of the driver's own about the connection
-    (no SQLSTATE, e.g. "cannot exit pipeline mode while busy") count as lost.
+    An answer of the server (a SQLSTATE outside classes 08 and 57P) is never a lost
+    connection, even when the connection broke just after it. Otherwise a connection
+    that is broken or closed, and an operational error of the driver's own (no
+    SQLSTATE, e.g. "cannot exit pipeline mode while busy") count as lost.
     """
-    if conn.broken or conn.closed:
-        return True
-    if not isinstance(error, psycopg.OperationalError):
-        return False
-    return error.sqlstate is None or error.sqlstate.startswith(("08", "57P"))
+    sqlstate = error.sqlstate
+    if sqlstate is not None:
+        return sqlstate.startswith(("08", "57P"))
+    return conn.broken or conn.closed or isinstance(error, psycopg.OperationalError)
 
 
 def _lost_error(problem: str, commit: bool) -> EventStoreError:
