@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -170,3 +171,40 @@ def test_driver_warnings_reach_stderr_only_when_the_app_configured_logging(
         assert "error ignored terminating" in result.stderr
     else:
         assert result.stderr == ""
+
+
+def test_a_pool_whose_connections_stay_in_use_says_so(messagedb_uri: str) -> None:
+    with MessageDBEventStore(messagedb_uri, max_size=2, timeout=0.3) as store:
+        held = threading.Event()
+        done = threading.Event()
+
+        def hold() -> None:
+            lease = store._pool.acquire()
+            held.set()
+            done.wait(30)
+            store._pool.release(lease)
+
+        holders = [threading.Thread(target=hold) for _ in range(2)]
+        for thread in holders:
+            held.clear()
+            thread.start()
+            assert held.wait(30)
+        try:
+            with pytest.raises(EventStoreError) as caught:
+                store.stream_version("user-1")
+        finally:
+            done.set()
+            for thread in holders:
+                thread.join(30)
+        assert str(caught.value) == (
+            "all 2 database connections stayed in use by other threads for 0.3 s (max_size)"
+        )
+        assert store.stream_version("user-1") == -1, "free again"
+
+
+def test_a_connection_left_held_by_an_ended_thread_is_reclaimed(messagedb_uri: str) -> None:
+    with MessageDBEventStore(messagedb_uri, max_size=1, timeout=0.3) as store:
+        thread = threading.Thread(target=store._pool.acquire)  # never released
+        thread.start()
+        thread.join(30)
+        assert store.stream_version("user-1") == -1

@@ -89,9 +89,13 @@ class ConnectionPool:
                     deadline = monotonic() + self._timeout
                 remaining = deadline - monotonic()
                 if remaining <= 0:
+                    held = (
+                        f"all {self._max_size} database connections"
+                        if self._max_size > 1
+                        else "the one database connection"
+                    )
                     raise PoolBusy(
-                        f"all {self._max_size} database connections stayed busy "
-                        f"for {self._timeout:g} s"
+                        f"{held} stayed in use by other threads for {self._timeout:g} s (max_size)"
                     )
             sleep(min(remaining, 0.01, 0.0005 * 2**polls))  # every connection is held
             polls += 1
