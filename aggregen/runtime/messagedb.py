@@ -91,6 +91,8 @@ class MessageDBEventStore:
         batch_size: int = 1000,
         timeout: float = 10.0,
     ) -> None:
+        if max_size < 1:
+            raise ConfigurationError(f"max_size must be at least 1, not {max_size}")
         self._secrets = uri_secrets(uri)
         conninfo, problem = _session_conninfo(uri, timeout, self._redact)
         # Error reporters show the locals of every frame on a traceback: from here on
@@ -234,6 +236,9 @@ class MessageDBEventStore:
                 if attempt == 2:
                     break
                 continue
+            except Exception:  # a message that could not be made: rolled back already
+                self._pool.release(lease)
+                raise
             except BaseException:
                 self._pool.discard(lease)
                 raise
