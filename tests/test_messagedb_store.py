@@ -151,11 +151,12 @@ import logging, sys
 import aggregen.runtime.messagedb
 logging.getLogger("psycopg.pool").warning("discarding closed connection: <conn>")
 logging.getLogger("psycopg").warning("error ignored terminating <Pipeline>")
+logging.getLogger("aggregen").warning("could not write snapshot of user:snapshot-1")
 """
 
 
 @pytest.mark.parametrize("configured", [False, True])
-def test_driver_warnings_reach_stderr_only_when_the_app_configured_logging(
+def test_warnings_reach_stderr_only_when_the_app_configured_logging(
     configured: bool,
 ) -> None:
     configure = "logging.basicConfig(stream=sys.stderr)" if configured else ""
@@ -169,6 +170,7 @@ def test_driver_warnings_reach_stderr_only_when_the_app_configured_logging(
     if configured:
         assert "discarding closed connection" in result.stderr
         assert "error ignored terminating" in result.stderr
+        assert "could not write snapshot" in result.stderr
     else:
         assert result.stderr == ""
 

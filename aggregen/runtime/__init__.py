@@ -5,6 +5,7 @@ Only `MessageDBEventStore` needs psycopg; it is imported on first use.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .aggregate import Aggregate
@@ -33,6 +34,10 @@ from .unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from .messagedb import MessageDBEventStore
+
+# A library's loggers get a NullHandler: the application decides where records go, and
+# nothing reaches stderr through `logging.lastResort` when it configured no logging.
+logging.getLogger("aggregen").addHandler(logging.NullHandler())
 
 __all__ = [
     "Aggregate",
