@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-__all__ = ["redact", "redact_uri", "uri_password", "uri_secrets", "userinfo_problem"]
+__all__ = ["redact", "redact_uri", "uri_secrets", "userinfo_problem"]
 
 # The user info runs to the last "@" of the authority (a password may hold an unescaped one).
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*):[^/\s]*@")
@@ -27,12 +27,6 @@ def uri_secrets(uri: str) -> list[str]:
         secrets.append(param.group(2).strip("'"))
     decoded = [unquote(secret) for secret in secrets]
     return [secret for secret in dict.fromkeys(secrets + decoded) if secret]
-
-
-def uri_password(uri: str) -> str | None:
-    """The password in `uri`, in the user info or a `password` parameter, percent-decoded."""
-    secrets = uri_secrets(uri)
-    return unquote(secrets[0]) if secrets else None
 
 
 def userinfo_problem(uri: str) -> str | None:
