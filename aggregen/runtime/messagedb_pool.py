@@ -133,8 +133,8 @@ class ConnectionPool:
             for lease in self._leases
             if lease.holder is not None and (lease.holder is me or not lease.holder.is_alive())
         ]:
-            self._leases.remove(lease)
             _close(lease.conn)
+            self._leases.remove(lease)
 
     def release(self, lease: Lease) -> None:
         """Give the connection back: kept when it is idle and healthy, else closed."""
@@ -152,17 +152,15 @@ class ConnectionPool:
     def discard_idle(self) -> None:
         """Close every idle connection: after one was lost, the others likely were too."""
         with self._lock:
-            idle = [lease for lease in self._leases if lease.holder is None]
-            for lease in idle:
+            for lease in [lease for lease in self._leases if lease.holder is None]:
+                _close(lease.conn)  # first: a connection is never dropped unclosed
                 self._leases.remove(lease)
-        for lease in idle:
-            _close(lease.conn)
 
     def _forget(self, lease: Lease) -> None:
+        _close(lease.conn)  # first: a connection is never dropped unclosed
         with self._lock:
             if lease in self._leases:
                 self._leases.remove(lease)
-        _close(lease.conn)
 
     def close(self) -> None:
         """Close the idle connections now and the others when they are released."""
