@@ -6,22 +6,27 @@ machine's shared PostgreSQL.
 
 from __future__ import annotations
 
+import random
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import ClassVar
+from types import FrameType
+from typing import Any, ClassVar
 
 import psycopg
 import pytest
 
 from aggregen.runtime import (
+    Aggregate,
     CommitOutcomeUnknownError,
     EventStoreError,
     MessageDBEventStore,
     Repository,
     UnitOfWork,
 )
+from aggregen.runtime.repository import commit as commit_pending
 from tests.domain import User
 from tests.private_postgres import PrivateCluster, private_messagedb
 
@@ -284,3 +289,155 @@ def test_a_commit_lost_after_commit_says_its_outcome_is_unknown_and_a_retry_stor
         assert store.stream_version(f"faultZeta-{last.id}") == 0, "stored once"
     finally:
         store.close()
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised by the timer's signal handler, as Ctrl-C would raise KeyboardInterrupt."""
+
+
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    """Raise `Interrupted`, unless a finalizer runs: Python swallows what `__del__` raises,
+    so the alarm is put off by 0.1 ms instead."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            signal.setitimer(signal.ITIMER_REAL, 0.0001)
+            return
+        frame = frame.f_back
+    raise Interrupted
+
+
+INTERRUPT_ROUNDS = 300
+
+
+def test_an_interrupt_at_any_moment_of_a_commit_stores_all_or_nothing_and_the_next_call_works(
+    messagedb_uri: str,
+) -> None:
+    """SIGALRM at random moments of commits of one message and of three (pipelined);
+    after each: all or nothing stored, the store works, and the same commit retried
+    is stored once. The delay's range adapts so that about half of the alarms land
+    inside the commit."""
+    rng = random.Random(20261130)
+    store = MessageDBEventStore(messagedb_uri, timeout=2, max_size=1)
+    firsts, lasts = Repository(FirstUser, store), Repository(LastUser, store)
+    firsts.add(FirstUser.register(email="warm@example.org"))
+    scale = 0.002
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    landed = 0
+    try:
+        for round_number in range(INTERRUPT_ROUNDS):
+            unit_firsts = [FirstUser.register(email=f"{round_number}@example.org")]
+            unit_lasts: list[LastUser] = []
+            if round_number % 2:
+                unit_firsts.append(FirstUser.register(email="second@example.org"))
+                unit_lasts.append(LastUser.register(email="third@example.org"))
+            unit: list[User] = [*unit_firsts, *unit_lasts]
+
+            entries: list[tuple[Repository[Any], Aggregate]] = [
+                *((firsts, user) for user in unit_firsts),
+                *((lasts, user) for user in unit_lasts),
+            ]
+
+            def commit(entries: list[tuple[Repository[Any], Aggregate]] = entries) -> None:
+                # What `UnitOfWork.__exit__` runs: an interrupt at the very start of
+                # `__exit__` is another matter (see the note on interrupts in the README).
+                commit_pending(store, entries)
+
+            try:
+                signal.setitimer(signal.ITIMER_REAL, rng.uniform(0, scale))
+                try:
+                    commit()
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            except Interrupted:
+                landed += 1
+                scale *= 1.05
+            else:
+                scale *= 0.9
+
+            versions = {store.stream_version(user._stream_name()) for user in unit}
+            assert versions in ({-1}, {0}), f"round {round_number}: not all or nothing"
+            check = FirstUser.register(email="next@example.org")
+            firsts.add(check)  # the next command works
+            assert firsts.get(check.id).email == "next@example.org"
+            if any(user.pending_events for user in unit):
+                commit()  # the same unit of work again
+            assert {store.stream_version(user._stream_name()) for user in unit} == {0}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        store.close()
+    print(
+        f"\n{INTERRUPT_ROUNDS} commits, {landed} interrupted: all or nothing each time, "
+        "the next call worked, every retry stored its unit once"
+    )
+    assert landed >= INTERRUPT_ROUNDS // 5, "interrupts landed inside commits"
+
+
+KILL_COMMITS = 60
+
+
+def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
+    messagedb_uri: str, admin: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    """A thread terminates the store's backends every few milliseconds while units of
+    work of three aggregates commit; each failed commit is retried as it is until it
+    succeeds. Every error is an `EventStoreError` that says what happened, and every
+    unit ends up stored exactly once."""
+    uri = f"{messagedb_uri}?application_name=aggregen-kill-target"
+    store = MessageDBEventStore(uri, timeout=5)
+    firsts, lasts = Repository(FirstUser, store), Repository(LastUser, store)
+    stop = threading.Event()
+    killed = 0
+
+    def killer() -> None:
+        nonlocal killed
+        rng = random.Random(7)
+        while not stop.is_set():
+            rows = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'aggregen-kill-target'"
+            ).fetchall()
+            killed += sum(1 for (done,) in rows if done)
+            time.sleep(rng.uniform(0.01, 0.08))
+
+    errors: list[str] = []
+    units: list[tuple[list[FirstUser], LastUser]] = []
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        for n in range(KILL_COMMITS):
+            unit = (
+                [FirstUser.register(email=f"{n}.{k}@example.org") for k in range(2)],
+                LastUser.register(email=f"{n}@example.org"),
+            )
+            units.append(unit)
+            for _ in range(200):
+                try:
+                    with UnitOfWork(store):
+                        for user in unit[0]:
+                            firsts.add(user)
+                        lasts.add(unit[1])
+                    break
+                except EventStoreError as error:
+                    errors.append(str(error))
+            else:
+                pytest.fail("a unit of work never got through")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    try:
+        for first_users, last_user in units:
+            for user in first_users:
+                assert store.stream_version(f"faultAlpha-{user.id}") == 0
+            assert store.stream_version(f"faultZeta-{last_user.id}") == 0
+    finally:
+        store.close()
+    print(
+        f"\n{killed} backends terminated during {KILL_COMMITS} units of work: "
+        f"{len(errors)} failed attempts, each unit stored once"
+    )
+    for text in set(errors):
+        print("  ", text[:200])
+    for text in errors:
+        assert text.startswith(("the database connection was lost", "no database connection")), text
+    assert killed > KILL_COMMITS // 2, "the killer found the store's backends"

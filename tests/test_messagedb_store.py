@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import sys
+import threading
 import uuid
 from typing import Any
 
@@ -18,6 +21,7 @@ from aggregen.runtime import (
     connect,
 )
 from tests.domain import User
+from tests.test_runtime_surface import assert_hidden
 
 
 def test_search_path_is_set_even_when_the_uri_has_other_options(messagedb_uri: str) -> None:
@@ -133,3 +137,110 @@ def test_reads_page_through_a_stream_in_one_round_trip_per_page(
         assert read == list(range(start, length))
         assert len(fetches) == max(1, -(-(length - start) // 3)), "one query per page"
     store.close()
+
+
+@pytest.mark.parametrize("scheme", ["POSTGRESQL", "PostgreSQL", "Postgres"])
+def test_the_scheme_is_case_insensitive(messagedb_uri: str, scheme: str) -> None:
+    uri = f"{scheme}://{messagedb_uri.split('://', 1)[1]}"
+    store = connect(uri)
+    try:
+        assert isinstance(store, MessageDBEventStore)
+        users = Repository(User, store)
+        user = User.register(email="upper@example.org")
+        users.add(user)
+        assert users.get(user.id).email == "upper@example.org"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "postgresql://alice:{secret}@127.0.0.1:1/nowhere",
+        "postgresql://alice@127.0.0.1:1/nowhere?password={secret}",
+        "host=127.0.0.1 port=1 user=alice password={secret} dbname=nowhere",
+    ],
+)
+def test_no_frame_on_the_traceback_of_a_failed_connection_holds_the_password(uri: str) -> None:
+    secret = "s3cr3t-L0cal"
+    store = MessageDBEventStore(uri.format(secret=secret), timeout=1.5)
+    with store, pytest.raises(EventStoreError) as caught:
+        store.stream_version("user-1")
+    assert_hidden(caught.value, secret)
+
+
+def test_a_wrong_password_is_hidden_in_every_local_too(messagedb_uri: str) -> None:
+    secret = "wr0ng-L0cal"
+    rest = messagedb_uri.split("://", 1)[1].split("@", 1)[1]
+    store = MessageDBEventStore(f"postgresql://no_such_role:{secret}@{rest}")
+    with store, pytest.raises(EventStoreError) as caught:
+        store.stream_version("user-1")
+    assert "no database connection could be made" in str(caught.value)
+    assert_hidden(caught.value, secret)
+
+
+LOG_A_DRIVER_WARNING = """
+import logging, sys
+{configure}
+import aggregen.runtime.messagedb
+logging.getLogger("psycopg.pool").warning("discarding closed connection: <conn>")
+logging.getLogger("psycopg").warning("error ignored terminating <Pipeline>")
+logging.getLogger("aggregen").warning("could not write snapshot of user:snapshot-1")
+"""
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_warnings_reach_stderr_only_when_the_app_configured_logging(
+    configured: bool,
+) -> None:
+    configure = "logging.basicConfig(stream=sys.stderr)" if configured else ""
+    result = subprocess.run(
+        [sys.executable, "-c", LOG_A_DRIVER_WARNING.format(configure=configure)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    if configured:
+        assert "discarding closed connection" in result.stderr
+        assert "error ignored terminating" in result.stderr
+        assert "could not write snapshot" in result.stderr
+    else:
+        assert result.stderr == ""
+
+
+def test_a_pool_whose_connections_stay_in_use_says_so(messagedb_uri: str) -> None:
+    with MessageDBEventStore(messagedb_uri, max_size=2, timeout=0.3) as store:
+        held = threading.Event()
+        done = threading.Event()
+
+        def hold() -> None:
+            lease = store._pool.acquire()
+            held.set()
+            done.wait(30)
+            store._pool.release(lease)
+
+        holders = [threading.Thread(target=hold) for _ in range(2)]
+        for thread in holders:
+            held.clear()
+            thread.start()
+            assert held.wait(30)
+        try:
+            with pytest.raises(EventStoreError) as caught:
+                store.stream_version("user-1")
+        finally:
+            done.set()
+            for thread in holders:
+                thread.join(30)
+        assert str(caught.value) == (
+            "all 2 database connections stayed in use by other threads for 0.3 s (max_size)"
+        )
+        assert store.stream_version("user-1") == -1, "free again"
+
+
+def test_a_connection_left_held_by_an_ended_thread_is_reclaimed(messagedb_uri: str) -> None:
+    with MessageDBEventStore(messagedb_uri, max_size=1, timeout=0.3) as store:
+        thread = threading.Thread(target=store._pool.acquire)  # never released
+        thread.start()
+        thread.join(30)
+        assert store.stream_version("user-1") == -1

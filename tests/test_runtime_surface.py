@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import logging
 import pathlib
 
 import pytest
@@ -10,15 +11,21 @@ import pytest
 import aggregen.runtime as runtime
 from aggregen.runtime import (
     ConfigurationError,
+    EventStore,
+    ExpectedVersionError,
     InMemoryEventStore,
+    Repository,
+    StreamExistsError,
     ValidationError,
     connect,
     set_snapshot_threshold,
     snapshot_threshold,
 )
 from aggregen.runtime.redaction import redact, redact_uri
+from tests.domain import User
 
 RUNTIME = pathlib.Path(runtime.__file__).parent
+TESTS = str(pathlib.Path(__file__).parent)
 
 
 def test_every_public_name_is_exported_and_importable() -> None:
@@ -101,8 +108,96 @@ def test_validation_errors_list_every_field() -> None:
         ("host=db password=hunter2 user=bob", "hunter2"),
         ("host=db password='hunter 2' user=bob", "hunter 2"),
         ("failed for postgres://bob:p%40ss@db/x", "p%40ss"),
+        ("postgresql://u:et@At@127.0.0.1/db", "et@At"),
+        ("at postgresql://u:et@At@127.0.0.1/db and memory://app:s3cretMem@x", "s3cretMem"),
     ],
 )
 def test_passwords_are_redacted(text: str, secret: str) -> None:
     assert secret not in redact_uri(text)
     assert "hunter2" not in redact("said hunter2 aloud", "hunter2")
+
+
+def locals_on_traceback(error: BaseException) -> list[tuple[str, object]]:
+    """Every local of every frame on the traceback of `error` and of the errors it chains,
+    except the frames of the tests themselves (a test holds its URI)."""
+    found: list[tuple[str, object]] = []
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback = current.__traceback__
+        while traceback is not None:
+            frame = traceback.tb_frame
+            if not frame.f_code.co_filename.startswith(TESTS):
+                found.extend(
+                    (f"{frame.f_code.co_qualname}.{name}", value)
+                    for name, value in frame.f_locals.items()
+                )
+            traceback = traceback.tb_next
+        pending += [current.__cause__, current.__context__]
+    return found
+
+
+def assert_hidden(error: BaseException, *secrets: str) -> None:
+    """No secret in the error's text, its chained errors' texts, or any local on its traceback."""
+    texts = [str(error), repr(error), str(error.__cause__), str(error.__context__)]
+    for secret in secrets:
+        for text in texts:
+            assert secret not in text, text
+        for name, value in locals_on_traceback(error):
+            assert secret not in repr(value), name
+            assert not (isinstance(value, str) and secret in value), name
+
+
+@pytest.mark.parametrize(
+    ("uri", "secrets"),
+    [
+        ("memory://app:s3cretMem@x", ["s3cretMem"]),
+        ("MEMORY://app:s3cretMem@x/", ["s3cretMem"]),
+        ("mysql://bob:hunter2@db/x", ["hunter2"]),
+        ("postgresql://u:s3cr%41t%zz@127.0.0.1/db", ["s3cr%41t%zz", "s3crAt", "%zz"]),
+        ("postgresql://u:et@At@127.0.0.1/db", ["et@At", "At@", ":et"]),
+        ("postgresql://u@127.0.0.1/db?password=s3cr%zz", ["s3cr%zz", "s3cr"]),
+        ("postgresql://u:pw-s3cret@127.0.0.1/db?no_such_option=1", ["pw-s3cret"]),
+    ],
+)
+def test_a_uri_that_cannot_be_used_is_refused_without_showing_its_password(
+    uri: str, secrets: list[str]
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        connect(uri)
+    assert_hidden(caught.value, *secrets)
+
+
+def test_an_unescaped_at_sign_never_reaches_the_driver_or_its_debug_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ConfigurationError, match="unescaped '@'"):
+        connect("postgresql://u:et@At@127.0.0.1/db")
+    assert "At@" not in caplog.text
+
+
+def test_creating_an_aggregate_whose_stream_exists_says_so(store: EventStore) -> None:
+    users = Repository(User, store)
+    user = User.register(email="first@example.org")
+    users.add(user)
+    again = User.register(email="second@example.org", id=user.id)
+    with pytest.raises(StreamExistsError) as caught:
+        users.add(again)
+    assert isinstance(caught.value, ExpectedVersionError)
+    assert str(caught.value) == (
+        f"stream 'user-{user.id}' already exists (at version 0): the write expected a new stream"
+    )
+    assert (caught.value.expected_version, caught.value.actual_version) == (-1, 0)
+    renamed = users.get(user.id)
+    stale = users.get(user.id)
+    renamed.rename(first_name="A")
+    users.add(renamed)
+    stale.rename(first_name="B")
+    with pytest.raises(ExpectedVersionError) as conflict:
+        users.add(stale)
+    assert not isinstance(conflict.value, StreamExistsError)

@@ -6,6 +6,7 @@ Only `MessageDBEventStore` and `PostgresProjectionTarget` need psycopg, and
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .aggregate import Aggregate
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
     from .messagedb import MessageDBEventStore
     from .projection_postgres import PostgresProjectionTarget
     from .projection_sqlite import SQLiteProjectionTarget
+
+# A library's loggers get a NullHandler: the application decides where records go, and
+# nothing reaches stderr through `logging.lastResort` when it configured no logging.
+logging.getLogger("aggregen").addHandler(logging.NullHandler())
 
 __all__ = [
     "Aggregate",

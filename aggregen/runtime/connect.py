@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import ConfigurationError
 from .memory import InMemoryEventStore
-from .redaction import redact_uri
+from .redaction import redact_uri, userinfo_problem
 from .store import EventStore
 
 __all__ = ["EVENT_STORE_VARIABLE", "connect"]
@@ -18,22 +18,41 @@ EVENT_STORE_VARIABLE = "AGGREGEN_EVENT_STORE"
 def connect(uri: str | None = None, **options: Any) -> EventStore:
     """An event store for `uri`: `memory://` or `postgresql://user@host:port/db`.
 
-    Without `uri`, `AGGREGEN_EVENT_STORE` is read, else `memory://` is used.
-    `options` go to `MessageDBEventStore`. Raises `ConfigurationError` for other
-    schemes, `EventStoreError` when the database is out of reach.
+    Without `uri`, `AGGREGEN_EVENT_STORE` is read, else `memory://` is used. The
+    scheme is case-insensitive. `options` go to `MessageDBEventStore`. Raises
+    `ConfigurationError` for other schemes and for URIs that cannot be read,
+    `EventStoreError` when the database is out of reach. No message, and no local
+    variable of a frame on the traceback, holds a password from the URI.
     """
     if uri is None:
         uri = os.environ.get(EVENT_STORE_VARIABLE) or "memory://"
+    try:
+        return _open(uri, options)
+    except BaseException:
+        uri = None  # error reporters capture the locals of each frame on a traceback
+        raise
+
+
+def _open(uri: str, options: dict[str, Any]) -> EventStore:
+    """The store for `uri`; clears `uri` before anything is raised from this frame."""
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
-    if scheme == "memory":
-        if uri.rstrip("/") != "memory:":
-            raise ConfigurationError(f"memory:// takes no host or path, not {uri!r}")
-        return InMemoryEventStore()
     if scheme in ("postgresql", "postgres"):
         from .messagedb import MessageDBEventStore
 
-        return MessageDBEventStore(uri, **options)
-    raise ConfigurationError(
-        f"unsupported event store URI {redact_uri(uri)!r}: use memory:// or "
-        "postgresql://user@host:port/database"
-    )
+        try:
+            return MessageDBEventStore(uri, **options)
+        except BaseException:
+            uri = ""
+            raise
+    problem = userinfo_problem(uri)
+    if problem is None and scheme == "memory":
+        if uri.rstrip("/").lower() == "memory:":
+            return InMemoryEventStore()
+        problem = f"memory:// takes no host or path, not {redact_uri(uri)!r}"
+    elif problem is None:
+        problem = (
+            f"unsupported event store URI {redact_uri(uri)!r}: use memory:// or "
+            "postgresql://user@host:port/database"
+        )
+    uri = ""
+    raise ConfigurationError(problem)

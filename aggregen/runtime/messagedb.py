@@ -30,7 +30,7 @@ from .errors import (
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .messagedb_pool import ConnectionPool, Lease, PoolBusy, PoolClosed
-from .redaction import redact, uri_password
+from .redaction import redact, uri_secrets, userinfo_problem
 from .stored_data import not_an_object, undecodable
 
 __all__ = ["MessageDBEventStore"]
@@ -99,7 +99,9 @@ class MessageDBEventStore:
         batch_size: int = 1000,
         timeout: float = 10.0,
     ) -> None:
-        self._password = uri_password(uri)
+        if max_size < 1:
+            raise ConfigurationError(f"max_size must be at least 1, not {max_size}")
+        self._secrets = uri_secrets(uri)
         conninfo, problem = _session_conninfo(uri, timeout, self._redact)
         # Error reporters show the locals of every frame on a traceback: from here on
         # no local holds the URI (the connection string lives in the pool only).
@@ -276,6 +278,9 @@ class MessageDBEventStore:
                 if attempt == 2:
                     break
                 continue
+            except Exception:  # a message that could not be made: rolled back already
+                self._pool.release(lease)
+                raise
             except BaseException:
                 self._pool.discard(lease)
                 raise
@@ -298,7 +303,7 @@ class MessageDBEventStore:
         raise _lost_error(f"the database connection was lost ({lost}), then {problem}", commit)
 
     def _redact(self, text: str) -> str:
-        return redact(text, self._password)
+        return redact(text, *self._secrets)
 
 
 def _roll_back(conn: psycopg.Connection[Any]) -> None:
@@ -379,17 +384,17 @@ def _parameters(writes: Sequence[StreamWrite]) -> Iterator[tuple[Any, ...]]:
 
 
 def _connection_lost(error: psycopg.Error, conn: psycopg.Connection[Any]) -> bool:
-    """Whether `error` means the connection broke (rather than, say, a lock timeout).
+    """Whether `error` means the connection broke (rather than, say, a version conflict).
 
-    A connection that is broken or closed, a server that ends the session (SQLSTATE
-    classes 08 and 57P) and an error of the driver's own about the connection
-    (no SQLSTATE, e.g. "cannot exit pipeline mode while busy") count as lost.
+    An answer of the server (a SQLSTATE outside classes 08 and 57P) is never a lost
+    connection, even when the connection broke just after it. Otherwise a connection
+    that is broken or closed, and an operational error of the driver's own (no
+    SQLSTATE, e.g. "cannot exit pipeline mode while busy") count as lost.
     """
-    if conn.broken or conn.closed:
-        return True
-    if not isinstance(error, psycopg.OperationalError):
-        return False
-    return error.sqlstate is None or error.sqlstate.startswith(("08", "57P"))
+    sqlstate = error.sqlstate
+    if sqlstate is not None:
+        return sqlstate.startswith(("08", "57P"))
+    return conn.broken or conn.closed or isinstance(error, psycopg.OperationalError)
 
 
 def _lost_error(problem: str, commit: bool) -> EventStoreError:
@@ -414,6 +419,9 @@ def _session_conninfo(
 
     Never raises, so that no traceback goes through a frame holding the URI.
     """
+    problem = userinfo_problem(uri)
+    if problem:
+        return None, problem
     head, sep, rest = uri.partition("://")
     if sep and head.lower() in ("postgresql", "postgres"):
         uri = f"{head.lower()}{sep}{rest}"  # libpq matches the scheme in lower case only

@@ -10,12 +10,16 @@ it: every connection stays in one list for its whole life, each with the thread 
 holds it. A thread runs one operation at a time, so a connection that a thread still
 holds when it asks for another one was left by an interrupted operation; so is one
 held by a thread that has ended. Such connections are closed and their places freed.
+The pool's lock is a plain `threading.Lock`, whose `with` block an interrupt cannot
+leave locked (a `threading.Condition` can: its `__enter__` is Python code, so an
+interrupt may arrive after the lock is taken and before the block begins); a thread
+that finds every connection held polls instead of waiting on a condition.
 """
 
 from __future__ import annotations
 
 import threading
-from time import monotonic
+from time import monotonic, sleep
 from typing import Any
 
 import psycopg
@@ -59,7 +63,7 @@ class ConnectionPool:
         self._max_size = max_size
         self._timeout = timeout
         self._leases: list[Lease] = []
-        self._changed = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._closed = False
 
     @property
@@ -71,43 +75,56 @@ class ConnectionPool:
         """A lease on a working connection, held by the calling thread until `release`."""
         me = threading.current_thread()
         deadline = 0.0
-        with self._changed:
-            while True:
+        polls = 0
+        while True:
+            with self._lock:
                 if self._closed:
                     raise PoolClosed("the event store is closed")
-                free = None
-                for lease in self._leases:
-                    holder = lease.holder
-                    if holder is None:
-                        if free is None:
-                            free = lease
-                    elif holder is me or not holder.is_alive():
-                        break  # left by an interrupted operation: reclaimed below
-                else:
-                    if free is not None:
-                        free.holder = me
-                        return free
-                    if len(self._leases) < self._max_size:
-                        lease = Lease(me)
-                        self._leases.append(lease)
-                        break
-                    if not deadline:
-                        deadline = monotonic() + self._timeout
-                    remaining = deadline - monotonic()
-                    if remaining <= 0:
-                        raise PoolBusy(
-                            f"all {self._max_size} database connections stayed busy "
-                            f"for {self._timeout:g} s"
-                        )
-                    self._changed.wait(remaining)
-                    continue
-                self._reclaim(me)
+                lease = self._take(me)
+                if lease is not None:
+                    if lease.conn is not None:
+                        return lease
+                    break  # a new place: connect outside the lock
+                if not deadline:
+                    deadline = monotonic() + self._timeout
+                remaining = deadline - monotonic()
+                if remaining <= 0:
+                    held = (
+                        f"all {self._max_size} database connections"
+                        if self._max_size > 1
+                        else "the one database connection"
+                    )
+                    raise PoolBusy(
+                        f"{held} stayed in use by other threads for {self._timeout:g} s (max_size)"
+                    )
+            sleep(min(remaining, 0.01, 0.0005 * 2**polls))  # every connection is held
+            polls += 1
         try:
             lease.conn = psycopg.connect(self._conninfo, autocommit=True)
         except BaseException:
             self._forget(lease)
             raise
         return lease
+
+    def _take(self, me: threading.Thread) -> Lease | None:
+        """An idle lease, else a new place (no connection yet), else None (lock held)."""
+        free = None
+        for lease in self._leases:
+            holder = lease.holder
+            if holder is None:
+                if free is None:
+                    free = lease
+            elif holder is me or not holder.is_alive():
+                self._reclaim(me)  # left by an interrupted operation
+                return self._take(me)
+        if free is not None:
+            free.holder = me
+            return free
+        if len(self._leases) < self._max_size:
+            lease = Lease(me)
+            self._leases.append(lease)
+            return lease
+        return None
 
     def _reclaim(self, me: threading.Thread) -> None:
         """Close the connections that interrupted operations left held (lock held)."""
@@ -116,16 +133,15 @@ class ConnectionPool:
             for lease in self._leases
             if lease.holder is not None and (lease.holder is me or not lease.holder.is_alive())
         ]:
-            self._leases.remove(lease)
             _close(lease.conn)
+            self._leases.remove(lease)
 
     def release(self, lease: Lease) -> None:
         """Give the connection back: kept when it is idle and healthy, else closed."""
         conn = lease.conn
         if conn is not None and conn.pgconn.transaction_status == _IDLE and not self._closed:
-            with self._changed:
+            with self._lock:
                 lease.holder = None
-                self._changed.notify()
         else:
             self._forget(lease)
 
@@ -135,25 +151,21 @@ class ConnectionPool:
 
     def discard_idle(self) -> None:
         """Close every idle connection: after one was lost, the others likely were too."""
-        with self._changed:
-            idle = [lease for lease in self._leases if lease.holder is None]
-            for lease in idle:
+        with self._lock:
+            for lease in [lease for lease in self._leases if lease.holder is None]:
+                _close(lease.conn)  # first: a connection is never dropped unclosed
                 self._leases.remove(lease)
-        for lease in idle:
-            _close(lease.conn)
 
     def _forget(self, lease: Lease) -> None:
-        with self._changed:
+        _close(lease.conn)  # first: a connection is never dropped unclosed
+        with self._lock:
             if lease in self._leases:
                 self._leases.remove(lease)
-            self._changed.notify()
-        _close(lease.conn)
 
     def close(self) -> None:
         """Close the idle connections now and the others when they are released."""
-        with self._changed:
+        with self._lock:
             self._closed = True
-            self._changed.notify_all()
         self.discard_idle()
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .errors import EventStoreError
+from .errors import ConfigurationError, EventStoreError
 from .projection import ProjectionTransaction
-from .redaction import redact, uri_password
+from .redaction import redact, uri_secrets, userinfo_problem
 
 __all__ = ["POSITIONS_TABLE", "PostgresProjectionTarget"]
 
@@ -38,15 +38,20 @@ class PostgresProjectionTarget:
 
     `uri` is a PostgreSQL URI or conninfo string; `table` names the positions table
     (optionally schema-qualified as `schema.table`). One connection, opened at once
-    and again after it breaks. Raises `EventStoreError` when the database is out of
-    reach or fails; a password in `uri` never appears in its messages.
+    and again after it breaks. Raises `ConfigurationError` for a URI whose user name
+    or password cannot be read, `EventStoreError` when the database is out of reach
+    or fails; a password in `uri` never appears in its messages.
     """
 
     def __init__(
         self, uri: str, *, table: str = POSITIONS_TABLE, connect_timeout: float = 10.0
     ) -> None:
-        self._password = uri_password(uri)
+        problem = userinfo_problem(uri)
+        if problem is not None:
+            raise ConfigurationError(f"invalid database URI: {problem}")
+        self._secrets = uri_secrets(uri)
         self._uri = uri
+        uri = ""  # no local of a frame on a traceback holds the URI from here on
         self._connect_timeout = connect_timeout
         self._table = sql.Identifier(*table.split(".", 1))
         self._conn: psycopg.Connection[Any] | None = None
@@ -107,4 +112,4 @@ class PostgresProjectionTarget:
             raise EventStoreError(f"{doing}: {self._redact(str(error).strip())}") from error
 
     def _redact(self, text: str) -> str:
-        return redact(text, self._password)
+        return redact(text, *self._secrets)

@@ -18,9 +18,14 @@ _active: ContextVar[tuple[UnitOfWork, ...]] = ContextVar("aggregen_units_of_work
 
 
 def active_unit_of_work(store: EventStore) -> UnitOfWork | None:
-    """The innermost open unit of work on `store` in this context (thread, task), if any."""
+    """The innermost open unit of work on `store` in this context (thread, task), if any.
+
+    A unit without its token had its `__enter__` interrupted (a KeyboardInterrupt
+    between recording the unit and keeping the token): its block never ran, so it
+    is skipped rather than left to refuse every later `add`.
+    """
     for unit in reversed(_active.get()):
-        if unit.store is store:
+        if unit.store is store and unit._token is not None:
             return unit
     return None
 
