@@ -261,7 +261,8 @@ def _read_bounded(path: Path) -> bytes:
     to be a regular file on the open descriptor, and read no further than the limit.
     """
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(path, flags)
     except OSError as exc:
         raise _Unreadable(f"cannot read file: {exc.strerror or exc.__class__.__name__}") from exc
     try:
