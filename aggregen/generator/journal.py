@@ -185,8 +185,8 @@ def commit(out: Path, staging: Path, journal: Journal) -> None:
     Raises `OutputError`, the output untouched, when a move could not be atomic (a
     directory of the output on another file system than the output itself).
     """
-    _check_one_file_system(out, staging, [*journal.replace, *journal.create])
     try:
+        _check_one_file_system(out, staging, [*journal.replace, *journal.create])
         (staging / JOURNAL).write_bytes(journal.to_bytes())
         os.replace(staging / JOURNAL, out / JOURNAL)
     except OSError as error:
