@@ -8,12 +8,15 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from aggregen.generator import journal
+from aggregen.generator import write as write_module
 from aggregen.generator.render import RenderedFile
 from aggregen.generator.write import (
     MANIFEST,
@@ -191,3 +194,31 @@ def test_a_journal_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / ".aggregen-journal.json").write_text('{"staging": "../x"}', encoding="utf-8")
     with pytest.raises(OutputError, match=r"is not an aggregen journal .*generate again"):
         write(tmp_path, FILES)
+
+
+_TRY_LOCK = """
+import fcntl, os, sys
+descriptor = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+try:
+    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    sys.exit(3)
+"""
+
+
+def test_a_run_holds_the_output_directory_lock_while_it_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So that a second run (or its recovery) never deletes the first one's staging."""
+    seen: list[int] = []
+    real_commit = journal.commit
+
+    def commit(out: Path, staging: Path, entry: journal.Journal) -> None:
+        command = [sys.executable, "-c", _TRY_LOCK, str(out)]
+        seen.append(subprocess.run(command, check=False).returncode)
+        real_commit(out, staging, entry)
+
+    monkeypatch.setattr(write_module, "commit", commit)
+    write(tmp_path, FILES)
+    assert seen == [3]
+    assert subprocess.run([sys.executable, "-c", _TRY_LOCK, str(tmp_path)]).returncode == 0
