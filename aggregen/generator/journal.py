@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -138,7 +138,15 @@ class Journal:
 
 @contextlib.contextmanager
 def locked(out: Path) -> Iterator[None]:
-    """Hold the exclusive advisory lock of the directory `out` (waits for other runs)."""
+    """Hold the exclusive advisory lock of the directory `out` (waits for other runs).
+
+    POSIX only (`flock`); elsewhere runs are not serialized.
+    """
+    if sys.platform == "win32":
+        yield
+        return
+    import fcntl
+
     try:
         descriptor = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as error:
@@ -177,8 +185,8 @@ def commit(out: Path, staging: Path, journal: Journal) -> None:
     Raises `OutputError`, the output untouched, when a move could not be atomic (a
     directory of the output on another file system than the output itself).
     """
-    _check_one_file_system(out, staging, [*journal.replace, *journal.create])
     try:
+        _check_one_file_system(out, staging, [*journal.replace, *journal.create])
         (staging / JOURNAL).write_bytes(journal.to_bytes())
         os.replace(staging / JOURNAL, out / JOURNAL)
     except OSError as error:

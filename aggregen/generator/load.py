@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,8 +146,10 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
     """The schema files named by `paths`, sorted and without duplicates.
 
     A file is taken as given, whatever its name; a directory gives its `*.yaml` and
-    `*.yml` files, recursively, skipping hidden files and directories.
-    Raises `SchemaErrors` for a path that does not exist.
+    `*.yml` files, recursively, skipping hidden files and directories. Raises
+    `SchemaErrors` for a path that does not exist, and for one that is not a regular
+    file (a FIFO, a device such as a symlink to `/dev/zero`, a directory named
+    `*.yaml`) or is larger than `MAX_FILE_BYTES`: none of these is ever read.
     """
     files, errors = _discover(paths)
     if errors:
@@ -190,13 +193,24 @@ def _discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[SchemaError
             continue
         for file in _walk(path) if is_dir else [path]:
             found.setdefault(_identity(file), file)
-    return sorted(found.values(), key=str), errors
+    files = []
+    for file in sorted(found.values(), key=str):
+        problem = _file_problem(file)
+        if problem is None:
+            files.append(file)
+        else:
+            errors.append(SchemaError(str(file), 1, 1, problem))
+    return files, errors
 
 
 def _walk(directory: Path) -> Iterator[Path]:
+    """The schema files under `directory`, and entries named like one that are directories."""
     for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
-        for name in sorted(files):
+        named_like_schemas = [name for name in dirs if name.endswith(SCHEMA_SUFFIXES)]
+        dirs[:] = sorted(
+            name for name in dirs if not name.startswith(".") and name not in named_like_schemas
+        )
+        for name in sorted([*files, *named_like_schemas]):
             if name.endswith(SCHEMA_SUFFIXES) and not name.startswith("."):
                 yield Path(root, name)
 
@@ -208,17 +222,76 @@ def _identity(path: Path) -> Path:
         return path.absolute()
 
 
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _status_problem(status: os.stat_result) -> str | None:
+    """Why a file of `status` is not read as a schema: not a regular file, too large."""
+    if not stat.S_ISREG(status.st_mode):
+        kind = next((name for test, name in _FILE_KINDS if test(status.st_mode)), "special")
+        return f"not a regular file but {kind}: schemas are read from regular files only"
+    if status.st_size > MAX_FILE_BYTES:
+        return f"file is too large ({status.st_size} bytes; the limit is {MAX_FILE_BYTES})"
+    return None
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why `path` (symlinks followed) cannot be read as a schema; None when it can."""
+    try:
+        status = path.stat()
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror or exc.__class__.__name__}"
+    return _status_problem(status)
+
+
+class _Unreadable(Exception):
+    """A schema file that is not read: the message says why."""
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of the regular file `path`, at most `MAX_FILE_BYTES`; raises `_Unreadable`.
+
+    The file is opened without blocking (a FIFO put in its place does not hang), checked
+    to be a regular file on the open descriptor, and read no further than the limit.
+    """
+    try:
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        raise _Unreadable(f"cannot read file: {exc.strerror or exc.__class__.__name__}") from exc
+    try:
+        problem = _status_problem(os.fstat(descriptor))
+        if problem is not None:
+            raise _Unreadable(problem)
+        chunks: list[bytes] = []
+        left = MAX_FILE_BYTES + 1
+        while left > 0:
+            chunk = os.read(descriptor, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise _Unreadable(f"cannot read file: {exc.strerror or exc.__class__.__name__}") from exc
+    finally:
+        os.close(descriptor)
+    if left <= 0:
+        raise _Unreadable(f"file is too large (more than the limit of {MAX_FILE_BYTES} bytes)")
+    return b"".join(chunks)
+
+
 def _load_file(path: Path) -> tuple[SchemaDocument | None, list[SchemaError]]:
     name = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            message = f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})"
-            return None, [SchemaError(name, 1, 1, message)]
-        raw = path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        return None, [SchemaError(name, 1, 1, f"cannot read file: {reason}")]
+        raw = _read_bounded(path)
+    except _Unreadable as exc:
+        return None, [SchemaError(name, 1, 1, str(exc))]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import string
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,7 @@ from hypothesis import strategies as st
 
 from aggregen.generator.errors import SchemaError, SchemaErrors
 from aggregen.generator.load import MAX_DEPTH, MAX_FILE_BYTES, SchemaDocument, discover, load
+from aggregen.generator.load import _load_file as load_file
 from aggregen.generator.validate import load_and_validate, validate
 from aggregen.runtime.errors import AggregenError
 
@@ -200,12 +205,96 @@ def test_aliases_share_their_anchor_data(tmp_path: Path) -> None:
 
 def test_unreadable_file_is_a_schema_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _write(tmp_path, "locked.yaml", "domain: shop\n")
+    real_open = os.open
 
-    def refuse(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied")
+    def refuse(name: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(name) == path:
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     assert _errors([path]) == ["locked.yaml:1:1: cannot read file: Permission denied"]
+
+
+VALID_SCHEMA = "domain: shop\naggregates:\n  Order:\n    events:\n      Placed: {}\n"
+
+_SPECIAL_FILES = """
+import os, sys
+from pathlib import Path
+from aggregen.generator.cli import main
+schemas = Path(sys.argv[1])
+os.mkfifo(schemas / "pipe.yaml")
+(schemas / "zero.yaml").symlink_to("/dev/zero")
+(schemas / "folder.yaml").mkdir()
+(schemas / "folder.yaml" / "inner.yaml").write_text("domain: inner")
+(schemas.parent / "elsewhere").mkdir()
+(schemas / "link.yaml").symlink_to(schemas.parent / "elsewhere")
+sys.exit(main([sys.argv[2], str(schemas), *sys.argv[3:]]))
+"""
+
+
+@pytest.mark.parametrize("command", [["validate"], ["generate", "--out", "out"], ["check"]])
+def test_schema_entries_that_are_not_regular_files_are_reported_unread(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A FIFO would hang, /dev/zero exhaust memory; directories named *.yaml are not schemas.
+
+    Run in a child process with a time limit, so that a hang fails instead of waiting.
+    """
+    schemas = tmp_path / "schemas"
+    _write(schemas, "shop.yaml", VALID_SCHEMA)
+    if command[0] == "check":
+        command = [*command, "--out", "out"]
+    result = subprocess.run(
+        [sys.executable, "-c", _SPECIAL_FILES, str(schemas), *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    rule = "schemas are read from regular files only"
+    assert result.stderr.splitlines() == [
+        f"{schemas}/folder.yaml:1:1: not a regular file but a directory: {rule}",
+        f"{schemas}/link.yaml:1:1: not a regular file but a directory: {rule}",
+        f"{schemas}/pipe.yaml:1:1: not a regular file but a named pipe (FIFO): {rule}",
+        f"{schemas}/zero.yaml:1:1: not a regular file but a character device: {rule}",
+        "aggregen: 4 error(s); nothing written",
+    ]
+    assert result.returncode == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_larger_than_the_limit_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused by its size before reading; one that grows is read no further than the limit."""
+    big = _write(tmp_path, "big.yaml", b"#" * (MAX_FILE_BYTES + 1))
+    with pytest.raises(SchemaErrors, match="file is too large"):
+        discover([big])
+    real_fstat = os.fstat
+
+    def smaller(descriptor: int) -> os.stat_result:  # the file grew after its size was read
+        status = list(real_fstat(descriptor))
+        status[stat.ST_SIZE] = 10
+        return os.stat_result(status)
+
+    monkeypatch.setattr(os, "fstat", smaller)
+    reads: list[int] = []
+    real_read = os.read
+
+    def counted(descriptor: int, size: int) -> bytes:
+        data = real_read(descriptor, size)
+        reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", counted)
+    document, errors = load_file(big)
+    assert document is None
+    assert [e.message for e in errors] == [
+        f"file is too large (more than the limit of {MAX_FILE_BYTES} bytes)"
+    ]
+    assert sum(reads) == MAX_FILE_BYTES + 1
 
 
 # -- nothing but SchemaErrors, whatever the input ---------------------------------------
