@@ -126,6 +126,10 @@ def test_a_naive_datetime_is_refused_naming_the_field(samples: types.ModuleType)
     messages = _refused(lambda: samples.Sample.record(code="AB", updated_at=naive, owner=OWNER))
     assert list(messages) == ["updated_at"]
     assert messages["updated_at"][0].startswith("must be timezone-aware")
+    fraction = naive.replace(tzinfo=datetime.timezone(datetime.timedelta(microseconds=1)))
+    assert _refused(lambda: samples.Sample.record(code="AB", updated_at=fraction, owner=OWNER)) == {
+        "updated_at": ["must have a UTC offset of whole seconds, not 0:00:00.000001"]
+    }
     aware = naive.replace(tzinfo=datetime.timezone(datetime.timedelta(hours=-3)))
     assert samples.Sample.record(code="AB", updated_at=aware, owner=OWNER).updated_at == aware
 
