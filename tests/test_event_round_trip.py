@@ -36,15 +36,16 @@ EXAMPLES = settings(
 ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=12)
 """Any text, the NUL character and lone surrogates included."""
 
-OFFSETS = st.timedeltas(
+OFFSETS: st.SearchStrategy[datetime.tzinfo] = st.timedeltas(
     min_value=-datetime.timedelta(hours=23, minutes=59, seconds=59),
     max_value=datetime.timedelta(hours=23, minutes=59, seconds=59),
 ).map(datetime.timezone)
-DATETIMES = st.datetimes(
+AWARE = st.datetimes(
     min_value=datetime.datetime(2, 1, 1),
     max_value=datetime.datetime(9998, 12, 31),
-    timezones=st.none() | st.just(datetime.UTC) | OFFSETS,
+    timezones=st.just(datetime.UTC) | OFFSETS,
 )
+DATETIMES = st.datetimes() | AWARE
 FLOATS = st.floats() | st.integers(min_value=-(2**60), max_value=2**60)
 
 
@@ -142,12 +143,6 @@ def _repository(aggregate_class: Any, store: EventStore) -> Any:
 
 
 STORABLE_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=10)
-AWARE = st.datetimes(
-    min_value=datetime.datetime(2, 1, 1),
-    max_value=datetime.datetime(9998, 12, 31),
-    timezones=st.just(datetime.UTC) | OFFSETS,
-)
-
 SAMPLE_FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     # name: (values that fit the field's rules, any value of the field's type)
     "code": (
