@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import orjson
 
-from .errors import DuplicateMessageError, ExpectedVersionError
+from .errors import DuplicateMessageError, EventStoreError, ExpectedVersionError
 from .message import RecordedMessage, StreamWrite, check_message_id
 
 __all__ = ["InMemoryEventStore"]
@@ -29,6 +30,21 @@ _Encoded = tuple[str, str, bytes, bytes | None]
 
 _PAGE = 1000
 """Messages decoded at a time by `read`, as MessageDB's store reads them."""
+
+
+_NUL_ESCAPE = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000")
+"""`\u0000` in JSON text, not preceded by an escaped backslash: a NUL character."""
+
+
+def _json(value: object) -> bytes:
+    """`value` as JSON, refused as MessageDB refuses it: PostgreSQL's JSON has no NUL."""
+    encoded = orjson.dumps(value)
+    if b"u0000" in encoded and _NUL_ESCAPE.search(encoded):
+        raise EventStoreError(
+            "event store failed: unsupported Unicode escape sequence "
+            "(\\u0000 cannot be converted to text)"
+        )
+    return encoded
 
 
 class InMemoryEventStore:
@@ -56,8 +72,8 @@ class InMemoryEventStore:
                 (
                     check_message_id(m.id),
                     m.type,
-                    orjson.dumps(m.data),
-                    None if m.metadata is None else orjson.dumps(m.metadata),
+                    _json(m.data),
+                    None if m.metadata is None else _json(m.metadata),
                 )
                 for m in write.messages
             ]
