@@ -32,6 +32,7 @@ from .fieldtypes import type_shape
 from .load import KeyPath, SchemaDocument, describe_value, load
 from .namespace import RESERVED_IMPORTS
 from .naming import enum_member_name, snake_case
+from .storable import unstorable_text_errors
 from .wirekeys import wire_key_errors
 
 __all__ = [
@@ -192,6 +193,7 @@ def validate(documents: Sequence[SchemaDocument]) -> list[SchemaError]:
         if not structural:
             errors.extend(_Checker(document).check())
             errors.extend(wire_key_errors(document))
+            errors.extend(unstorable_text_errors(document))
         domain = document.data.get("domain")
         if isinstance(domain, str):
             first = domains.setdefault(domain, document)
