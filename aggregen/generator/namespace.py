@@ -55,6 +55,7 @@ RESERVED_IMPORTS = frozenset(
         "Metadata",
         "Repository",
         "Self",
+        "Sequence",
     }
 )
 """Names generated modules may import: no generated class may take one of them."""
