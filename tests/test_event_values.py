@@ -10,12 +10,13 @@ Uses the committed `generated/banking` package and the golden `field_types` and
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
 import importlib
 import types
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import pytest
 
 from aggregen.generator import pipeline
 from aggregen.generator.errors import SchemaErrors
-from aggregen.runtime import EventStore, ValidationError
+from aggregen.runtime import Event, EventStore, ValidationError
 from aggregen.runtime import validation as v
 from aggregen.runtime.codec import encode
 
@@ -126,6 +127,10 @@ def test_a_naive_datetime_is_refused_naming_the_field(samples: types.ModuleType)
     messages = _refused(lambda: samples.Sample.record(code="AB", updated_at=naive, owner=OWNER))
     assert list(messages) == ["updated_at"]
     assert messages["updated_at"][0].startswith("must be timezone-aware")
+    fraction = naive.replace(tzinfo=datetime.timezone(datetime.timedelta(microseconds=1)))
+    assert _refused(lambda: samples.Sample.record(code="AB", updated_at=fraction, owner=OWNER)) == {
+        "updated_at": ["must have a UTC offset of whole seconds, not 0:00:00.000001"]
+    }
     aware = naive.replace(tzinfo=datetime.timezone(datetime.timedelta(hours=-3)))
     assert samples.Sample.record(code="AB", updated_at=aware, owner=OWNER).updated_at == aware
 
@@ -265,3 +270,13 @@ def test_a_naive_date_time_default_is_a_schema_error(tmp_path: Path) -> None:
             "'2024-01-01T10:00:00': a naive date-time names no instant",
         )
     ]
+
+
+def test_a_hand_written_event_may_hold_a_sequence_as_a_tuple() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Tagged(Event):
+        tags: Sequence[str] = ()
+
+    event = Tagged(tags=("a", "b"))
+    assert event.to_data() == {"tags": ["a", "b"]}
+    assert Tagged.from_data({"tags": ["a", "b"]}).tags == ("a", "b")

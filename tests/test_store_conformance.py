@@ -9,6 +9,7 @@ import pytest
 from aggregen.runtime import (
     DuplicateMessageError,
     EventStore,
+    EventStoreError,
     ExpectedVersionError,
     NewMessage,
     StreamWrite,
@@ -233,3 +234,32 @@ def test_a_partly_stored_append_is_still_a_conflict(store: EventStore) -> None:
     with pytest.raises(DuplicateMessageError):
         store.append([StreamWrite(other, -1, [stored])])
     assert store.stream_version(other) == -1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"text": "a\x00b"}, {"items": ["ok", "\\\x00"]}, {"key\x00": 1}],
+    ids=["value", "list-item-after-a-backslash", "key"],
+)
+def test_a_nul_character_is_refused_by_every_store_and_nothing_is_stored(
+    store: EventStore, data: dict[str, object]
+) -> None:
+    stream = new_stream()
+    other = new_stream("other")
+    with pytest.raises(EventStoreError, match="unsupported Unicode escape sequence"):
+        store.append(
+            [
+                StreamWrite(other, -1, [message(text="fine")]),
+                StreamWrite(stream, -1, [NewMessage(str(uuid.uuid4()), "T", data, None)]),
+            ]
+        )
+    assert list(store.read(stream)) == []
+    assert list(store.read(other)) == []
+
+
+def test_text_every_store_holds_reads_back_unchanged(store: EventStore) -> None:
+    texts = ["\\u0000", "\\\\u0000", "\x01\x1f\x7f", "\u2028\ufffe\uffff", "\U0001f600", ""]
+    stream = new_stream()
+    store.append([StreamWrite(stream, -1, [message(texts=texts, **{"\\u0000": "key"})])])
+    (stored,) = store.read(stream)
+    assert stored.data == {"texts": texts, "\\u0000": "key"}

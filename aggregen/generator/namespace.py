@@ -56,6 +56,7 @@ RESERVED_IMPORTS = frozenset(
         "Metadata",
         "Repository",
         "Self",
+        "Sequence",
     }
 )
 """Names generated modules may import: no generated class may take one of them."""

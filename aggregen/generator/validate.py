@@ -27,6 +27,7 @@ from .reserved import (
     RESERVED_NAMES,
     RUNTIME_IMPORTS,
 )
+from .storable import unstorable_text_errors
 from .structure import describe, ecma_regex, json_schema, schema_validator, structure_errors
 from .wirekeys import wire_key_errors
 
@@ -61,6 +62,7 @@ def validate(documents: Sequence[SchemaDocument]) -> list[SchemaError]:
         if not structural:
             errors.extend(check_document(document))
             errors.extend(wire_key_errors(document))
+            errors.extend(unstorable_text_errors(document))
         domain = document.data.get("domain")
         if isinstance(domain, str):
             first = domains.setdefault(domain, document)

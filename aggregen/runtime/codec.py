@@ -8,6 +8,7 @@ carry their own straight-line code; this module serves hand-written classes.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import datetime
 import decimal
@@ -86,6 +87,8 @@ def decoder_for(annotation: Any) -> Decoder:
         return _literal_decoder(args)
     if origin in (list, tuple, frozenset, set) or annotation in (list, tuple):
         return _sequence_decoder(origin or annotation, args)
+    if origin is collections.abc.Sequence:  # held as a tuple, as generated events hold lists
+        return _sequence_decoder(tuple, args)
     if origin is dict or annotation is dict:
         item = decoder_for(args[1]) if args else _identity
         return lambda data: {str(k): item(v) for k, v in _expect(dict, data).items()}

@@ -244,18 +244,25 @@ _UTC = datetime.UTC
 
 @dataclass(frozen=True, slots=True)
 class DateTimeRule:
-    """A timezone-aware `datetime.datetime`: a naive one names no instant, so it is refused."""
+    """A timezone-aware `datetime.datetime`: a naive one names no instant, so it is refused.
+
+    So is a UTC offset with a fraction of a second, which ISO 8601 text cannot keep.
+    """
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, datetime.datetime):
             _wrong_type(errors, name, "a datetime.datetime", value)
-        elif value.tzinfo is not _UTC and value.utcoffset() is None:
-            _add(
-                errors,
-                name,
-                "must be timezone-aware (a naive datetime names no instant; "
-                "pass tzinfo, e.g. datetime.UTC)",
-            )
+        elif value.tzinfo is not _UTC:
+            offset = value.utcoffset()
+            if offset is None:
+                _add(
+                    errors,
+                    name,
+                    "must be timezone-aware (a naive datetime names no instant; "
+                    "pass tzinfo, e.g. datetime.UTC)",
+                )
+            elif offset.microseconds:
+                _add(errors, name, f"must have a UTC offset of whole seconds, not {offset}")
 
 
 @dataclass(frozen=True, slots=True)

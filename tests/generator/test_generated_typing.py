@@ -55,6 +55,11 @@ NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
         'Registered(email="a@b").email = "x"',
         ['Property "email" defined in "Registered" is read-only  [misc]'],
     ),
+    "event_lists_are_immutable": (
+        "from field_types import Recorded\n"
+        'Recorded(code="AB", updated_at=now, owner="x").labels.append("c")',
+        ['"Sequence[str]" has no attribute "append"  [attr-defined]'],
+    ),
     "inline_enum_value": (
         'sample.clear()\nsample.record(code="AB", updated_at=now, owner="x", level="extreme")',
         [

@@ -202,3 +202,29 @@ def test_a_field_stored_under_its_own_name_has_the_wire_shape_it_had(tmp_path: P
     (event,) = shapes["crm"].aggregates[0].events
     assert "wire_key" not in event.fields["first_name"]
     assert event.fields["last_name"]["wire_key"] == "surname"
+
+
+def test_upcasters_rename_and_default_under_wire_keys(tmp_path: Path) -> None:
+    schema = tmp_path / "crm.yaml"
+    schema.write_text(
+        SCHEMA.replace("      ContactAdded:\n", "      ContactAdded:\n        version: 2\n")
+        .replace(
+            "last_name: {type: String, wire_name: surname}",
+            "last_name: {type: String, wire_name: surname, aliases: [family_name]}",
+        )
+        .replace(
+            "          credit_limit: Decimal\n          signed_up_at",
+            "          credit_limit: {type: Decimal, default: '5'}\n          signed_up_at",
+        ),
+        encoding="utf-8",
+    )
+    pipeline.generate([schema], tmp_path / "out")
+    with importable(tmp_path / "out", ["crm"]):
+        crm = importlib.import_module("crm")
+        store = InMemoryEventStore()
+        v1 = {"firstName": "Zed", "familyName": "Zimmer", "creditLimit": None}
+        message = NewMessage(str(uuid.uuid4()), "ContactAdded", v1, {"schemaVersion": "1"})
+        store.append([StreamWrite("contact-b", -1, [message])])
+        contact = crm.ContactRepository(store).get("b")
+        assert (contact.first_name, contact.last_name) == ("Zed", "Zimmer")
+        assert contact.credit_limit == decimal.Decimal("5")

@@ -111,7 +111,16 @@ _WORDS = st.from_regex(r"[A-Za-z][A-Za-z0-9 ]{0,12}", fullmatch=True)
 
 
 _FREE_TEXT = st.one_of(st.sampled_from(ATTACKS), _TEXT, _WORDS)
-_NON_EMPTY_TEXT = _FREE_TEXT.filter(bool)
+
+
+def _storable(text: str) -> str:
+    """`text` with `\\x00` for a NUL: no store holds one (a schema error where stored)."""
+    return text.replace("\x00", "\\x00")
+
+
+_STORED_TEXT = _FREE_TEXT.map(_storable)
+"""Free text for positions that reach the store: defaults, values, wire type names."""
+_NON_EMPTY_TEXT = _STORED_TEXT.filter(bool)
 _ENUM_VALUES = st.lists(_NON_EMPTY_TEXT, min_size=1, max_size=4, unique=True)
 
 
@@ -328,7 +337,7 @@ def _string_field(draw: Draw, spec: dict[str, Any], identifier: bool) -> Value:
         spec["pattern"] = pattern
         sample = draw(st.sampled_from(samples))
     else:
-        sample = draw(free_text())
+        sample = draw(_STORED_TEXT)
     if draw(st.booleans()):
         spec["min_length"] = draw(st.integers(0, len(sample)))
     if draw(st.booleans()):
@@ -565,7 +574,7 @@ def valid_schemas(draw: Draw) -> ValidSchema:
         values: list[str] = []
         members: set[str] = set()
         for index in range(count):
-            word = draw(_WORDS | st.sampled_from(ATTACKS))
+            word = draw(_WORDS | st.sampled_from(ATTACKS).map(_storable))
             value = f"v{index} {word}" if draw(st.booleans()) else word
             member = enum_member_name(value)
             if member and member not in members and value not in values:
