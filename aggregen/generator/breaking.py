@@ -43,6 +43,7 @@ from aggregen.runtime.errors import AggregenError
 from .docs import markdown_cell, markdown_code
 from .errors import SchemaError, SchemaErrors
 from .lock import LOCK_FILE_NAME, Lock, parse_lock, read_lock
+from .snapshot_fingerprint import snapshot_fingerprint
 from .wire_shape import (
     READER_KEYS,
     AggregateShape,
@@ -415,12 +416,13 @@ class _Checker:
     def _snapshot(self, old: AggregateShape, new: AggregateShape) -> None:
         if old.snapshot_threshold == 0 or new.snapshot_threshold == 0:
             return
-        if _snapshot_shape(old) == _snapshot_shape(new):
+        if snapshot_fingerprint(old) == snapshot_fingerprint(new):
             return
         self.add(
             "SNAPSHOT_SHAPE_CHANGED",
             new.subject,
-            f"the state of {new.name} changed shape: stored snapshots no longer fit and are "
+            f"what decides the state of {new.name} from its events changed (state fields, "
+            "maps, defaults, enum values or upcasts): stored snapshots no longer fit and are "
             "ignored, so streams replay from the start until new snapshots are taken",
             new.document,
             (*new.key_path, "fields") if new.state or old.state else new.key_path,
@@ -731,10 +733,6 @@ def _literal_widened(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
         and old.get("presence") == new.get("presence")
         and set(old.get("values", [])) <= set(new.get("values", []))
     )
-
-
-def _snapshot_shape(aggregate: AggregateShape) -> dict[str, str]:
-    return {name: _python_type(spec) for name, spec in aggregate.state.items()}
 
 
 # -- field compatibility ------------------------------------------------------------
