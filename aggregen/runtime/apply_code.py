@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import inspect
+import linecache
 import sys
-import textwrap
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -127,22 +126,53 @@ class _Walker:
 
 def _parsed(function: types.FunctionType) -> ast.AST | None:
     """The function's definition, parsed, without docstrings; None without source."""
-    try:
-        source = textwrap.dedent(inspect.getsource(function))
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError):
-        return None
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return tree
+    code = function.__code__
+    index = _definitions(code.co_filename, function.__globals__)
+    return None if index is None else index.get(code.co_firstlineno)
+
+
+_trees: dict[str, dict[int, ast.AST] | None] = {}
+
+
+def _definitions(filename: str, module_globals: dict[str, Any]) -> dict[int, ast.AST] | None:
+    """First line (of its decorators, else of `def`) -> definition, for a source file.
+
+    Each file is read and parsed once (the functions' docstrings dropped); None
+    when it has no readable source. Cheaper than `inspect.getsource`, which tokenizes per function.
+    """
+    if filename in _trees:
+        return _trees[filename]
+    index: dict[int, ast.AST] | None = None
+    lines = linecache.getlines(filename, module_globals)
+    if lines:
+        try:
+            tree = ast.parse("".join(lines))
+        except (SyntaxError, ValueError):
+            tree = None
+        if tree is not None:
+            index = {}
+            nodes = list(tree.body)
+            while nodes:  # module-level functions and methods, in classes at any depth
+                node = nodes.pop()
+                if isinstance(node, ast.ClassDef):
+                    nodes.extend(node.body)
+                elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                    index[first] = node
+                    _drop_docstring(node)
+    _trees[filename] = index
+    return index
+
+
+def _drop_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    body = node.body
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        node.body = body[1:] or [ast.Pass()]
 
 
 def _compiled(function: types.FunctionType) -> str:
