@@ -305,11 +305,11 @@ def test_a_snapshot_that_does_not_fit_is_ignored_and_the_stream_replayed(
     last_event = store.read_last(f"bankAccount-{account.id}")
     assert last_event is not None
     if snapshot == "shape-only":
-        snapshot = {"shape": BankAccount._state_shape()}
+        snapshot = {"shape": BankAccount._snapshot_fingerprint()}
     elif isinstance(snapshot, dict):
         ids = {"LAST": last_event.id, "OTHER": str(uuid.uuid4())}
         snapshot = {
-            "shape": BankAccount._state_shape(),
+            "shape": BankAccount._snapshot_fingerprint(),
             "event": last_event.id,
             **snapshot,
             **{k: ids[v] for k, v in snapshot.items() if isinstance(v, str) and v in ids},
@@ -335,7 +335,7 @@ def test_a_snapshot_of_a_stream_that_has_no_events_is_not_an_aggregate(
     forged = {
         "version": 0,
         "event": str(uuid.uuid4()),
-        "shape": BankAccount._state_shape(),
+        "shape": BankAccount._snapshot_fingerprint(),
         "state": {"balance": "666", "owner": None},
     }
     write_snapshot(store, f"bankAccount:snapshot-{account_id}", forged)

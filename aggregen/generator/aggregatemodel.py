@@ -8,7 +8,6 @@ names each of them defines, claimed in the domain's namespaces.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ from .fieldmodel import (
     text,
 )
 from .fieldtypes import TypeContext, field_spec, type_shape
-from .literals import literal, repr_quoted
+from .literals import literal
 from .modeltypes import (
     AggregateModel,
     ApplyHandler,
@@ -60,12 +59,19 @@ class AggregateBuilder:
     """Builds `AggregateModel`s of one domain, claiming names in the domain's namespaces."""
 
     def __init__(
-        self, problems: Problems, classes: Namespace, modules: Namespace, context: TypeContext
+        self,
+        problems: Problems,
+        classes: Namespace,
+        modules: Namespace,
+        context: TypeContext,
+        fingerprints: Mapping[str, str],
     ) -> None:
+        """`fingerprints`: aggregate name -> its snapshot fingerprint (`snapshot_fingerprint`)."""
         self.problems = problems
         self.classes = classes
         self.modules = modules
         self.context = context
+        self.fingerprints = fingerprints
 
     def _fields(
         self, raw_fields: Mapping[str, Any], key_path: KeyPath, *, state: bool = False
@@ -248,10 +254,6 @@ class AggregateBuilder:
 
         created = _always_set(state, event_sets, mapping(raw.get("commands")))
         state = [dataclasses.replace(f, nullable=False) if f.name in created else f for f in state]
-        shape_text = ";".join(
-            f"{f.name}:{repr_quoted(f.annotation)}" for f in sorted(state, key=lambda f: f.name)
-        )
-        shape = hashlib.sha256(shape_text.encode()).hexdigest()[:16]
 
         base_imports = field_imports(f for fs in event_fields.values() for f in fs)
         base_imports |= {i for f in state for i in f.imports}
@@ -321,7 +323,7 @@ class AggregateBuilder:
             identifier=identifier,
             handlers=tuple(handlers),
             commands=tuple(commands),
-            shape=literal(shape),
+            shape=literal(self.fingerprints.get(name, "")),
             module_docstring=docstring(f"The {name} aggregate, its events and its repository."),
             module_imports=import_sections(
                 [

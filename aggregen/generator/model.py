@@ -52,6 +52,7 @@ from .namespace import (
     sorted_names,
 )
 from .naming import comment_text, docstring, is_identifier
+from .snapshot_fingerprint import domain_snapshot_fingerprints
 from .wirekeys import domain_casing
 
 __all__ = [
@@ -131,7 +132,13 @@ class _DomainBuilder:
         if enums or value_objects:
             self.modules.claim(VALUES_MODULE, "the values module", ("value_objects",))
         aggregates_data = mapping(self.data.get("aggregates"))
-        builder = AggregateBuilder(self.problems, self.classes, self.modules, self.context)
+        builder = AggregateBuilder(
+            self.problems,
+            self.classes,
+            self.modules,
+            self.context,
+            domain_snapshot_fingerprints(self.data),
+        )
         aggregates = tuple(
             builder.build(name, mapping(aggregates_data[name])) for name in sorted(aggregates_data)
         )

@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aggregen.generator.snapshot_fingerprint import snapshot_fingerprint
+
 from .fields import compare_fields, literal_widened, match_fields, python_type, stricter_rules
 from .finding import Finding
 from .lock import Lock
@@ -294,12 +296,13 @@ class _Checker:
     def _snapshot(self, old: AggregateShape, new: AggregateShape) -> None:
         if old.snapshot_threshold == 0 or new.snapshot_threshold == 0:
             return
-        if _snapshot_shape(old) == _snapshot_shape(new):
+        if snapshot_fingerprint(old) == snapshot_fingerprint(new):
             return
         self.add(
             "SNAPSHOT_SHAPE_CHANGED",
             new.subject,
-            f"the state of {new.name} changed shape: stored snapshots no longer fit and are "
+            f"what decides the state of {new.name} from its events changed (state fields, "
+            "maps, defaults, enum values or upcasts): stored snapshots no longer fit and are "
             "ignored, so streams replay from the start until new snapshots are taken",
             new.document,
             (*new.key_path, "fields") if new.state or old.state else new.key_path,
@@ -678,7 +681,3 @@ def _parameters(aggregate: AggregateShape, event_name: str) -> dict[str, bool] |
     if event is None:
         return None
     return {name: spec.get("presence") == "required" for name, spec in event.fields.items()}
-
-
-def _snapshot_shape(aggregate: AggregateShape) -> dict[str, str]:
-    return {name: python_type(spec) for name, spec in aggregate.state.items()}

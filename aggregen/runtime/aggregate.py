@@ -34,11 +34,15 @@ class Aggregate:
     the class name with a lower-case first letter) and `__snapshot_threshold__`
     (default: the global setting). Snapshots hold the public attributes annotated on
     the class; generated aggregates override `_snapshot_state` and `_restore_state`.
+    A class may set `__behavior_version__` (any int or str) and change it when what
+    its events do to the state changes in code aggregen does not fingerprint (see
+    `_snapshot_fingerprint`): snapshots taken before are then ignored.
     """
 
     __category__: ClassVar[str] = ""
     __snapshot_threshold__: ClassVar[int | None] = None
     __events__: ClassVar[Mapping[str, type[Event]]] = {}
+    __behavior_version__: ClassVar[int | str | None] = None
 
     id: str
     _version: int
@@ -143,13 +147,34 @@ class Aggregate:
 
     @classmethod
     def _state_shape(cls) -> str:
-        """A fingerprint of the snapshot state's shape; a snapshot of another shape is ignored."""
+        """A fingerprint of the snapshot state's shape; a snapshot of another shape is ignored.
+
+        Generated classes return the fingerprint of all in their schema that decides
+        the state from the events.
+        """
         return _shape_of(cls)
+
+    @classmethod
+    def _snapshot_fingerprint(cls) -> str:
+        """What a snapshot must have been taken with to be used: `_state_shape()` and the code.
+
+        The code is that of the apply methods and what they call, generated and
+        hand-written (see `apply_code`), and `__behavior_version__` if the class sets
+        one. Computed once per class.
+        """
+        found = _fingerprint_cache.get(cls)
+        if found is None:
+            from .apply_code import apply_code_fingerprint  # parses source: only when needed
+
+            text = f"{cls._state_shape()}\0{apply_code_fingerprint(cls, Aggregate)}"
+            found = _fingerprint_cache[cls] = hashlib.sha256(text.encode()).hexdigest()[:32]
+        return found
 
 
 _StateFields = tuple[tuple[str, typing.Callable[[Any], Any]], ...]
 _state_fields_cache: dict[type[Aggregate], _StateFields] = {}
 _shape_cache: dict[type[Aggregate], str] = {}
+_fingerprint_cache: dict[type[Aggregate], str] = {}
 
 
 def _state_fields(cls: type[Aggregate]) -> _StateFields:

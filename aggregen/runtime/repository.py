@@ -168,7 +168,7 @@ class Repository(Generic[A]):
         if message is None:
             return None
         data = message.data
-        if data.get("shape") != cls._state_shape():
+        if data.get("shape") != cls._snapshot_fingerprint():
             logger.info("ignoring snapshot %s@%d of another shape", stream, message.position)
             return None
         try:
@@ -191,7 +191,7 @@ class Repository(Generic[A]):
         data = {
             "version": aggregate._version,
             "event": event_id,
-            "shape": cls._state_shape(),
+            "shape": cls._snapshot_fingerprint(),
             "state": aggregate._snapshot_state(),
         }
         message = NewMessage(uuid4_string(), SNAPSHOT_TYPE, data, None)

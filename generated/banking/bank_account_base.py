@@ -647,5 +647,5 @@ class BankAccountBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "c944dfa23b7e8c6d"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:078b0bb879a015231a515deb9166c200e5bc563f81e51cdf67970caf42b05c87"

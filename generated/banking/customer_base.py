@@ -306,5 +306,5 @@ class CustomerBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "4a44c78422337142"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:f0a5067cb9bd80de06ddada280eb84f98c0ffb26d8049183783e5fabc41f24ee"

@@ -65,7 +65,10 @@ def test_catalogue(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", [n for n in CASES if n.startswith("safe_")])
 def test_safe_changes_have_no_storage_findings(name: str, tmp_path: Path) -> None:
     findings = run_case(CATALOGUE / name, tmp_path)
-    assert [f for f in findings if f.category == STORAGE] == []
+    # a safe change may still change what events do to the state: a snapshot warning
+    assert [
+        f for f in findings if f.category == STORAGE and f.rule != "SNAPSHOT_SHAPE_CHANGED"
+    ] == []
 
 
 def test_every_rule_has_a_case() -> None:
@@ -176,19 +179,20 @@ def test_formats(tmp_path: Path) -> None:
     case = CATALOGUE / "field_made_required"
     findings = run_case(case, tmp_path)
     text = render(findings, "text", against="main")
-    assert text.endswith("4 errors, 0 warnings against main\n")
+    assert text.endswith("4 errors, 1 warning against main\n")
     assert ": error FIELD_MADE_REQUIRED [STORAGE] shop.Order.Placed: field 'total'" in text
     data = json.loads(render(findings, "json", against="main"))
-    assert data["summary"] == {"errors": 4, "warnings": 0, "accepted": 0}
+    assert data["summary"] == {"errors": 4, "warnings": 1, "accepted": 0}
     assert [f["rule"] for f in data["findings"]] == [
+        "SNAPSHOT_SHAPE_CHANGED",
         "UPCASTER_MISSING",
         "FIELD_MADE_REQUIRED",
         "FIELD_TYPE_CHANGED",
         "COMMAND_PARAMETER_REQUIRED",
     ]
     github = render(findings, "github").splitlines()
-    assert github[1].startswith("::error file=")
-    assert ",title=FIELD_MADE_REQUIRED::[STORAGE] shop.Order.Placed: field 'total'" in github[1]
+    assert github[2].startswith("::error file=")
+    assert ",title=FIELD_MADE_REQUIRED::[STORAGE] shop.Order.Placed: field 'total'" in github[2]
     markdown = render(findings, "markdown")
     assert "| error | STORAGE | `FIELD_MADE_REQUIRED` | `shop.Order.Placed` |" in markdown
 

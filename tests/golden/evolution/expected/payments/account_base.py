@@ -525,5 +525,5 @@ class AccountBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "3c040035f9c11613"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:8a3a2b2fe0980fe9bfc425ecdc1cde7afcf5c23e712488890a671f7aac56a2a2"

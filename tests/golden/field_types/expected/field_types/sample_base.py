@@ -420,5 +420,5 @@ class SampleBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "770431da9ab63449"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:59812390e9b914c2fd1f25be862d89b9301ca7c0942d94851dcf878a2d79546d"

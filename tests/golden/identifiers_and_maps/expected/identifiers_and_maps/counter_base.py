@@ -136,5 +136,5 @@ class CounterBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "43ba7c63416a37cb"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:ef98dc8c4974f9945b89f52cba763e851cb161800466348a1a82688c1688f3f6"

@@ -223,5 +223,5 @@ class TicketBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "d3f014ab0c4c8c1f"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:2bc1e561df9505ef1278246ce274bb9d069cc11d3cd0c411ef91cb20ba9ec517"

@@ -182,5 +182,5 @@ class GuestBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "0fb359aa8ce06e68"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:a5eebf2810deed355b2000de0b7ce95b669d9356d4a6259cba278d00b7687b53"

@@ -284,5 +284,5 @@ class MemberBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "528cd10ab56e916b"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:42ffca1ba02d2e11d3d92530f5a6fb557cd34402a1aa2fb1abdd37af6996d61d"

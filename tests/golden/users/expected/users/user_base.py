@@ -238,5 +238,5 @@ class UserBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "ede93d9d03805db2"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:26abad58e4ad90e4fdbfc92db3b83841241d805adcdc00d01edb4ec7feb8ab4d"

@@ -254,5 +254,5 @@ class CanvasBase(Aggregate):
 
     @classmethod
     def _state_shape(cls) -> str:
-        """The fingerprint of the state's fields and types, computed by aggregen."""
-        return "bc1455eac2772e87"
+        """The fingerprint of all in the schema that decides the state from the events."""
+        return "sha256:195f969a647049af58000d7f3b71fa0be2821605fb371419156885a4ada75d55"
