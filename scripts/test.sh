@@ -2,6 +2,7 @@
 # Set up everything the tests need, then run every check: ruff, mypy --strict, the
 # freshness of generated/, and the whole pytest suite against real MessageDB.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k snapshot).
+# pytest runs on two pytest-xdist workers (AGGREGEN_TEST_WORKERS=0: in one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +26,9 @@ if [ -d schemas ] && [ -e aggregen/generator/cli.py ]; then
 fi
 echo "== benchmarks, aggregen only, tiny sizes (keeps the harness working)" >&2
 benchmarks/run.sh --tiny >/dev/null
-echo "== pytest" >&2
-.venv/bin/pytest "$@"
+# Two workers (the machines have two cores; AGGREGEN_TEST_WORKERS overrides it, 0 runs
+# in this process). tests/conftest.py keeps load tests in one serial group, the tests
+# of a module with an expensive shared fixture together, and starts with the longest.
+workers="${AGGREGEN_TEST_WORKERS:-2}"
+echo "== pytest ($workers workers)" >&2
+.venv/bin/pytest -n "$workers" --dist loadgroup --no-loadscope-reorder "$@"

@@ -1,4 +1,20 @@
-"""Fixtures shared by the whole suite: real MessageDB, and a store of each kind."""
+"""Fixtures shared by the whole suite: real MessageDB, and a store of each kind.
+
+Also how the suite runs in parallel (pytest-xdist, `-n 2 --dist loadgroup`, as
+scripts/test.sh runs it): every worker is its own process with its own temporary
+directories, and MessageDB tests write to streams with fresh ids, so tests need
+nothing from one another. Two kinds of tests are kept together on one worker:
+
+- `SERIAL_MODULES` load the machine or the database on purpose (many processes,
+  timed loops): they share the xdist group "serial" and run one after another;
+- `SHARED_SETUP_MODULES` build something expensive once per module (a generated
+  package, a mypy run): their tests share the module's group, so it is built once.
+
+`LONGEST` (property tests over thousands of schemas, most of the suite's time) go
+first, so that each worker starts with one of them; with `--no-loadscope-reorder`
+the scheduler hands out work in this order, a unit at a time, and a worker never
+holds both while the other runs out of work.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +22,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +30,56 @@ from aggregen.runtime import EventStore, InMemoryEventStore, MessageDBEventStore
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGEDB_URI_VARIABLE = "AGGREGEN_TEST_MESSAGEDB_URI"
+
+SERIAL_MODULES = frozenset({"test_concurrency.py", "test_faults.py", "test_load.py"})
+SHARED_SETUP_MODULES = frozenset(
+    {
+        "test_end_to_end.py",
+        "test_evolution_end_to_end.py",
+        "test_generated_typing.py",
+        "test_injection.py",
+        "test_upcast.py",
+    }
+)
+
+
+LONGEST = (
+    "tests/reliability/test_schema_properties.py::"
+    "test_invalid_schemas_give_positioned_errors_and_no_output",
+    "tests/reliability/test_schema_properties.py::"
+    "test_valid_schemas_give_code_that_compiles_imports_and_runs",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run `LONGEST` first; put the tests of `SERIAL_MODULES` and `SHARED_SETUP_MODULES`
+    in their xdist groups."""
+    rank = {nodeid: index for index, nodeid in enumerate(LONGEST)}
+    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))  # stable: the rest keep order
+    for item in items:
+        name = item.path.name
+        if name in SERIAL_MODULES:
+            item.add_marker(pytest.mark.xdist_group("serial"))
+        elif name in SHARED_SETUP_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+_worker_tallies: dict[str, int] = {}
+"""The reliability tests' counts, added up from the xdist workers (tests/reliability)."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: add up what a worker counted."""
+    tally = getattr(node, "workeroutput", {}).get("aggregen_reliability_tally", {})
+    for kind, count in tally.items():
+        _worker_tallies[kind] = _worker_tallies.get(kind, 0) + count
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if any(_worker_tallies.values()):
+        counts = ", ".join(f"{kind}: {count}" for kind, count in _worker_tallies.items())
+        terminalreporter.write_line(f"reliability: schemas tried: {counts}")
 
 
 @pytest.fixture(scope="session")
