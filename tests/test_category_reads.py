@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -20,6 +21,7 @@ from aggregen.runtime import (
     StreamWrite,
 )
 from aggregen.runtime.category import cardinal_id, category_of, consumer_group_member
+from aggregen.runtime.messagedb import _category_query
 
 
 def new_category() -> str:
@@ -217,3 +219,82 @@ def test_both_stores_give_each_member_the_same_streams(
                 m.stream_name for m in read_all(messagedb_store, category, consumer_group=group)
             ]
             assert in_memory == in_messagedb
+
+
+member_stream_ids = st.one_of(
+    st.none(),  # the category's own stream: no id, so no member reads it
+    stream_ids,
+    st.builds(lambda head, tail: f"{head}+{tail}", stream_ids, stream_ids),  # compound ids
+    st.text(st.sampled_from("ab+-é😀"), max_size=6),  # '+' and '-' anywhere, empty ids
+)
+
+
+@pytest.mark.messagedb
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ids=st.lists(member_stream_ids, min_size=1, max_size=8), size=st.integers(1, 32767))
+def test_a_members_read_is_messagedbs_get_category_messages(
+    messagedb_store: MessageDBEventStore, ids: list[str | None], size: int
+) -> None:
+    category = new_category()
+    streams = [category if stream_id is None else f"{category}-{stream_id}" for stream_id in ids]
+    for stream in streams:
+        write(messagedb_store, stream, message(s=stream))
+    members = {0, size - 1} | {consumer_group_member(s, size) or 0 for s in streams}
+
+    taken: list[str] = []
+    for member in sorted(members):
+        group = ConsumerGroup(member, size)
+        read = [m.id for m in read_all(messagedb_store, category, consumer_group=group)]
+        rows = messagedb_store._fetch(
+            "SELECT id::varchar FROM get_category_messages(%s, 1, 1000, NULL, %s, %s)",
+            (category, member, size),
+        )
+        assert read == [row[0] for row in rows]
+        taken += read
+    with_ids = [s for s in streams if "-" in s]
+    assert len(taken) == len(set(taken)) == len(with_ids)
+
+
+@pytest.mark.messagedb
+def test_a_members_read_with_a_correlation_is_messagedbs(
+    messagedb_store: MessageDBEventStore,
+) -> None:
+    category = new_category()
+    for n in range(12):
+        correlation = ["checkout-1", "checkout", "billing-2", None][n % 4]
+        metadata = None if correlation is None else {"correlationStreamName": correlation}
+        write(messagedb_store, f"{category}-{n % 5}+x", message(metadata, n=n))
+
+    for member in range(3):
+        read = read_all(
+            messagedb_store,
+            category,
+            batch_size=2,
+            consumer_group=ConsumerGroup(member, 3),
+            correlation="checkout",
+        )
+        rows = messagedb_store._fetch(
+            "SELECT id::varchar FROM get_category_messages(%s, 1, 1000, 'checkout', %s, 3)",
+            (category, member),
+        )
+        assert [m.id for m in read] == [row[0] for row in rows]
+
+
+@pytest.mark.messagedb
+def test_a_members_read_scans_the_messages_in_order_without_messagedbs_functions(
+    messagedb_store: MessageDBEventStore,
+) -> None:
+    # MessageDB's own filter calls PL/pgSQL functions for each row it scans (tens of
+    # microseconds each): the member's read computes the partition in plain SQL, from
+    # the messages table, in global order (no sort of the category).
+    category = new_category()
+    for n in range(8):
+        write(messagedb_store, f"{category}-{n}", message(n=n))
+    for correlation in (None, "checkout"):
+        query, params = _category_query(category, 1, 1000, ConsumerGroup(1, 4), correlation)
+        rows = messagedb_store._fetch("EXPLAIN (FORMAT JSON, VERBOSE) " + query, params)
+        plan = json.dumps(rows[0][0])
+        assert '"Relation Name": "messages"' in plan
+        assert "md5" in plan
+        for per_row_function in ("hash_64", "cardinal_id", "get_category_messages", '"Sort"'):
+            assert per_row_function not in plan
