@@ -59,7 +59,7 @@ class Sizes:
     stream: int = 1000
     big_stream: int = 100_000
     category: int = 100_000
-    peer_projection: int = 10_000
+    peer_projection: int = 5_000
     repeat: int = 3
 
     @classmethod
