@@ -215,6 +215,9 @@ TARGETS = [
         10,
     ),
     Target("messagedb", "consume", "≥ 0.8x raw", _rate_ratio("messagedb", "consume", "raw"), 0.8),
+    Target(
+        "messagedb", "consume", "≥ 0.8x raw, paired", _plain("paired", "messagedb", "consume"), 0.8
+    ),
     Target("messagedb", "project", "≥ 0.5x raw", _rate_ratio("messagedb", "project", "raw"), 0.5),
     Target(
         "messagedb",

@@ -230,15 +230,33 @@ class ReadSide:
         self.app_uri = database_uri(uri, APP_DATABASE)
         self.handler_class = handler
 
+        class NoOp(handler):  # type: ignore[misc]
+            """The generated handler as it is: every `on_<event>` does nothing."""
+
+        self.no_op = NoOp
+
     def result(self, op: str, kind: str, note: str = "") -> Result:
         return Result(op=op, store="messagedb", kind=kind, note=note)
 
+    def consume_once(self) -> int:
+        """One consumer, new, over the whole category; returns how many it handled.
+
+        The handler is a subclass of the generated `UserHandler` as it is: every
+        `on_<event>` does nothing, but each message is decoded to its typed event.
+        """
+        consumer = Consumer(
+            self.store,
+            self.category,
+            self.no_op(),
+            name=f"bench{uuid.uuid4().hex[:12]}",
+            batch_size=READ_BATCH,
+            position_update_interval=READ_BATCH,
+        )
+        handled: int = consumer.catch_up()
+        return handled
+
     def consume(self) -> list[Result]:
         """A consumer with a no-op generated handler over the whole category."""
-
-        class NoOp(self.handler_class):  # type: ignore[name-defined,misc]
-            """The generated handler as it is: every `on_<event>` does nothing."""
-
         result = self.result(
             "consume",
             "rate",
@@ -246,15 +264,7 @@ class ReadSide:
             f"position recorded every {READ_BATCH}",
         )
         for _ in range(self.sizes.repeat):
-            consumer = Consumer(
-                self.store,
-                self.category,
-                NoOp(),
-                name=f"bench{uuid.uuid4().hex[:12]}",
-                batch_size=READ_BATCH,
-                position_update_interval=READ_BATCH,
-            )
-            seconds, handled = time_call(consumer.catch_up)
+            seconds, handled = time_call(self.consume_once)
             if handled != self.events:
                 raise AssertionError(f"consumer handled {handled}, not {self.events}")
             result.samples.append(self.events / seconds)
@@ -307,13 +317,13 @@ class ReadSide:
 
     def member_read(self) -> list[Result]:
         """One consumer-group member's read of `READ_BATCH` messages (member 0 of 4)."""
+        group = ConsumerGroup(0, 4)
+        size = min(READ_BATCH, self.events // 4)
         result = self.result(
             "group_read",
             "time",
-            f"read_category, member 0 of 4, {READ_BATCH} messages from the category's start",
+            f"read_category, member 0 of 4, {size} messages from the category's start",
         )
-        group = ConsumerGroup(0, 4)
-        size = min(READ_BATCH, self.events // 4)
         read = functools.partial(
             self.store.read_category, self.category, 1, batch_size=size, consumer_group=group
         )

@@ -9,6 +9,7 @@ JSON decoding with `json` or `orjson`.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import sys
@@ -128,6 +129,32 @@ def append_in_one_round_trip(conn: psycopg.Connection[Any], batch: int, batches:
             cursor.execute("BEGIN")
             cursor.executemany(WRITE, rows)
             cursor.execute("COMMIT")
+
+
+def consume_category(conn: psycopg.Connection[Any], category: str, record: bool = True) -> int:
+    """A hand-written consumer: the category in batches, decoded, position per batch.
+
+    What aggregen's consumer does with a no-op handler and its position recorded
+    every `READ_BATCH` messages (Eventide's position stream, read first, then a
+    `write_message` of an `Updated` message per batch), without any typed event.
+    Returns how many messages it read.
+    """
+    positions = f"{category}:position-raw{uuid.uuid4().hex[:12]}"
+    conn.execute(READ_LAST, (positions,)).fetchall()
+    loads = orjson.loads
+    position, handled = 1, 0
+    while True:
+        rows = conn.execute(READ_CATEGORY, (category, position, READ_BATCH)).fetchall()
+        for row in rows:
+            loads(row[5])
+            loads(row[6])
+        handled += len(rows)
+        if rows and record:
+            data = orjson.dumps({"position": rows[-1][4]}).decode()
+            conn.execute(WRITE, (str(uuid.uuid4()), positions, "Updated", data, None, None))
+        if len(rows) < READ_BATCH:
+            return handled
+        position = rows[-1][4] + 1
 
 
 class Raw:
@@ -325,42 +352,14 @@ class Raw:
             )
 
     def consume(self, category: str, events: int) -> None:
-        """A hand-written consumer: the category in batches, decoded, position per batch.
-
-        What aggregen's consumer does with a no-op handler and its position recorded
-        every `READ_BATCH` messages (Eventide's position stream, `write_message` of an
-        `Updated` message), without any typed event.
-        """
-        conn = self.conn
-
-        def loop(record: bool) -> Callable[[], int]:
-            def action() -> int:
-                positions = f"{category}:position-raw{uuid.uuid4().hex[:12]}"
-                conn.execute(READ_LAST, (positions,)).fetchall()
-                loads = orjson.loads
-                position, handled = 1, 0
-                while True:
-                    rows = conn.execute(READ_CATEGORY, (category, position, READ_BATCH)).fetchall()
-                    for row in rows:
-                        loads(row[5])
-                        loads(row[6])
-                    handled += len(rows)
-                    if rows and record:
-                        data = orjson.dumps({"position": rows[-1][4]}).decode()
-                        conn.execute(WRITE, (str(uuid.uuid4()), positions, "Updated", data,
-                                             None, None))  # fmt: skip
-                    if len(rows) < READ_BATCH:
-                        return handled
-                    position = rows[-1][4] + 1
-
-            return action
-
+        """A hand-written consumer over the category (see `consume_category`)."""
         for _ in range(self.sizes.repeat):
             for op, record, note in (
                 ("consume", True, f"get_category_messages + orjson, position every {READ_BATCH}"),
                 ("consume[no position writes]", False, ""),
             ):
-                seconds, handled = time_call(loop(record))
+                loop = functools.partial(consume_category, self.conn, category, record)
+                seconds, handled = time_call(loop)
                 if handled != events:
                     raise AssertionError(f"raw consumer handled {handled}, not {events}")
                 self.sample(op, "rate", events / seconds, note)
