@@ -307,3 +307,19 @@ def test_a_members_read_scans_a_large_category_in_order_without_messagedbs_funct
         assert "md5" in plan
         for unwanted in ('"Sort"', "hash_64", "cardinal_id", "get_category_messages"):
             assert unwanted not in plan
+
+
+@pytest.mark.messagedb
+def test_a_members_read_is_never_a_prepared_statement(messagedb_uri: str) -> None:
+    # After five runs of a prepared statement PostgreSQL may switch to a generic plan,
+    # which for a member's read hashes and sorts the whole category: the read is sent
+    # unprepared, so that it is planned for its values every time.
+    category = new_category()
+    with MessageDBEventStore(messagedb_uri, max_size=1) as store:  # one connection
+        write(store, f"{category}-1", message(n=1))
+        for _ in range(8):
+            store.read_category(category, consumer_group=ConsumerGroup(0, 2))
+        rows = store._fetch(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ("%md5(%",)
+        )
+    assert rows[0][0] == 0
