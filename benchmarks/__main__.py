@@ -64,6 +64,18 @@ def parse_args() -> argparse.Namespace:
         "--big-stream", type=int, default=defaults.big_stream, help="memory workload"
     )
     parser.add_argument(
+        "--category",
+        type=int,
+        default=defaults.category,
+        help="events of the category the read-side workloads read [100000]",
+    )
+    parser.add_argument(
+        "--peer-projection",
+        type=int,
+        default=defaults.peer_projection,
+        help="events eventsourcing projects, one transaction each [5000]",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=defaults.repeat, help="repetitions per suite run"
     )
     parser.add_argument(
@@ -209,6 +221,8 @@ def main() -> None:
             batch=args.batch,
             stream=args.stream,
             big_stream=args.big_stream,
+            category=args.category,
+            peer_projection=args.peer_projection,
             repeat=args.repeat,
         )
         rounds, counts, peers = (

@@ -20,7 +20,9 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 __all__ = [
     "JOINED_ON",
@@ -30,6 +32,7 @@ __all__ = [
     "emit",
     "log",
     "parse_args",
+    "time_call",
     "time_once",
 ]
 
@@ -43,8 +46,11 @@ class Sizes:
 
     `commands`: commits in the one-command-per-commit workloads; `batches`: commits
     of `batch` events; `stream`: events of the rehydrated stream; `big_stream`:
-    events of the memory workload; `repeat`: repetitions inside one suite run (the
-    harness also runs each suite several times, interleaved with the others).
+    events of the memory workload; `category`: events of the category the read-side
+    workloads read (consumers, projections, consumer-group reads); `peer_projection`:
+    at most this many of them projected by eventsourcing, which commits each event on
+    its own; `repeat`: repetitions inside one suite run (the harness also runs each
+    suite several times, interleaved with the others).
     """
 
     commands: int = 300
@@ -52,12 +58,23 @@ class Sizes:
     batch: int = 100
     stream: int = 1000
     big_stream: int = 100_000
+    category: int = 100_000
+    peer_projection: int = 5_000
     repeat: int = 3
 
     @classmethod
     def tiny(cls) -> Sizes:
         """Sizes that finish in a few seconds; only for checking the harness works."""
-        return cls(commands=20, batches=3, batch=100, stream=200, big_stream=2000, repeat=1)
+        return cls(
+            commands=20,
+            batches=3,
+            batch=100,
+            stream=200,
+            big_stream=2000,
+            category=2000,
+            peer_projection=500,
+            repeat=1,
+        )
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -98,6 +115,13 @@ def time_once(action: Callable[[], object]) -> float:
     finally:
         if enabled:
             gc.enable()
+
+
+def time_call(action: Callable[[], T]) -> tuple[float, T]:
+    """Seconds `action` takes and what it returned; the collector as in `time_once`."""
+    returned: list[T] = []
+    seconds = time_once(lambda: returned.append(action()))
+    return seconds, returned[0]
 
 
 def log(message: str) -> None:

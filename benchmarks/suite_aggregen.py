@@ -13,13 +13,45 @@ import importlib.metadata
 import sys
 import time
 import tracemalloc
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aggregen.runtime import EventStore, Repository, UnitOfWork, connect
+import psycopg
 
-from .common import JOINED_ON, MESSAGEDB_URI, Result, Sizes, emit, log, parse_args, time_once
+from aggregen.runtime import (
+    Consumer,
+    ConsumerGroup,
+    EventStore,
+    PostgresProjectionTarget,
+    Projector,
+    Repository,
+    UnitOfWork,
+    connect,
+)
+
+from .common import (
+    JOINED_ON,
+    MESSAGEDB_URI,
+    Result,
+    Sizes,
+    emit,
+    log,
+    parse_args,
+    time_call,
+    time_once,
+)
+from .read_side import (
+    APP_DATABASE,
+    CREATE_USERS,
+    READ_BATCH,
+    REGISTER,
+    RENAME,
+    check_users,
+    database_uri,
+    ensure_category,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,6 +205,135 @@ class Workloads:
         return [timing, above]
 
 
+def load_handler() -> type[Any] | None:
+    """The generated `UserHandler` of `generated/identity`, or None without it."""
+    sys.path.insert(0, str(ROOT / "generated"))
+    try:
+        handler: type[Any] = importlib.import_module("identity").UserHandler
+    except (ImportError, AttributeError) as error:
+        log(f"aggregen: no generated UserHandler ({error}); read-side workloads skipped")
+        return None
+    return handler
+
+
+class ReadSide:
+    """The read-side workloads on MessageDB: a consumer, a projection, a member's read.
+
+    All read the category of `read_side.ensure_category`, `READ_BATCH` messages a read.
+    """
+
+    def __init__(self, store: EventStore, uri: str, sizes: Sizes, handler: type[Any]) -> None:
+        self.store = store
+        self.sizes = sizes
+        self.events = sizes.category
+        self.category = ensure_category(uri, self.events, log)
+        self.app_uri = database_uri(uri, APP_DATABASE)
+        self.handler_class = handler
+
+        class NoOp(handler):  # type: ignore[misc]
+            """The generated handler as it is: every `on_<event>` does nothing."""
+
+        self.no_op = NoOp
+
+    def result(self, op: str, kind: str, note: str = "") -> Result:
+        return Result(op=op, store="messagedb", kind=kind, note=note)
+
+    def consume_once(self) -> int:
+        """One consumer, new, over the whole category; returns how many it handled.
+
+        The handler is a subclass of the generated `UserHandler` as it is: every
+        `on_<event>` does nothing, but each message is decoded to its typed event.
+        """
+        consumer = Consumer(
+            self.store,
+            self.category,
+            self.no_op(),
+            name=f"bench{uuid.uuid4().hex[:12]}",
+            batch_size=READ_BATCH,
+            position_update_interval=READ_BATCH,
+        )
+        handled: int = consumer.catch_up()
+        return handled
+
+    def consume(self) -> list[Result]:
+        """A consumer with a no-op generated handler over the whole category."""
+        result = self.result(
+            "consume",
+            "rate",
+            f"Consumer, no-op UserHandler subclass, batches of {READ_BATCH}, "
+            f"position recorded every {READ_BATCH}",
+        )
+        for _ in range(self.sizes.repeat):
+            seconds, handled = time_call(self.consume_once)
+            if handled != self.events:
+                raise AssertionError(f"consumer handled {handled}, not {self.events}")
+            result.samples.append(self.events / seconds)
+        return [result]
+
+    def project(self) -> list[Result]:
+        """An exactly-once projection of the whole category into a PostgreSQL table."""
+        result = self.result(
+            "project",
+            "rate",
+            f"Projector + PostgresProjectionTarget, UserHandler subclass, one "
+            f"transaction per {READ_BATCH} events",
+        )
+        table = f"bench_users_{uuid.uuid4().hex[:12]}"
+        register, rename = REGISTER.format(table), RENAME.format(table)
+
+        class UsersTable(self.handler_class):  # type: ignore[name-defined,misc]
+            """Users by id: a row per Registered, an update per Renamed."""
+
+            def on_registered(self, event: Any) -> None:
+                user_id = event.metadata.stream_name.split("-", 1)[1]
+                self.session.execute(register, (user_id, event.email, event.first_name))
+
+            def on_renamed(self, event: Any) -> None:
+                user_id = event.metadata.stream_name.split("-", 1)[1]
+                self.session.execute(rename, (event.first_name, user_id))
+
+        target = PostgresProjectionTarget(self.app_uri)
+        try:
+            with psycopg.connect(self.app_uri, autocommit=True) as conn:
+                for _ in range(max(1, self.sizes.repeat // 3)):
+                    conn.execute(CREATE_USERS.format(table))
+                    projector = Projector(
+                        self.store,
+                        self.category,
+                        UsersTable(),
+                        target,
+                        name=f"bench{uuid.uuid4().hex[:12]}",
+                        batch_size=READ_BATCH,
+                    )
+                    seconds, handled = time_call(projector.catch_up)
+                    if handled != self.events:
+                        raise AssertionError(f"projector handled {handled}, not {self.events}")
+                    check_users(conn, table, self.events)
+                    conn.execute(f"DROP TABLE {table}")
+                    result.samples.append(self.events / seconds)
+        finally:
+            target.close()
+        return [result]
+
+    def member_read(self) -> list[Result]:
+        """One consumer-group member's read of `READ_BATCH` messages (member 0 of 4)."""
+        group = ConsumerGroup(0, 4)
+        size = min(READ_BATCH, self.events // 4)
+        result = self.result(
+            "group_read",
+            "time",
+            f"read_category, member 0 of 4, {size} messages from the category's start",
+        )
+        read = functools.partial(
+            self.store.read_category, self.category, 1, batch_size=size, consumer_group=group
+        )
+        if len(read()) != size:
+            raise AssertionError(f"a member's read did not return {size} messages")
+        for _ in range(max(self.sizes.repeat, 5)):
+            result.samples.append(time_once(read))
+        return [result]
+
+
 def main() -> None:
     sizes, config = parse_args(__doc__ or "")
     stores = config.get("stores", ["memory", "messagedb"])
@@ -191,6 +352,12 @@ def main() -> None:
             results += work.rehydrate()
             if run_memory and store_name == "messagedb":
                 results += work.memory()
+            handler = load_handler() if store_name == "messagedb" else None
+            if handler is not None:
+                read_side = ReadSide(store, uri, sizes, handler)
+                results += read_side.consume()
+                results += read_side.project()
+                results += read_side.member_read()
         finally:
             store.close()
     versions = {

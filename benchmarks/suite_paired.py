@@ -11,7 +11,10 @@ spread of those ratios beside the best-sample ratios.
 
 Workloads: one command per commit (register; raw: one `write_message` per
 transaction) and 100 events per commit (register + renames in one unit of work;
-raw: BEGIN, an executemany of `write_message` and COMMIT in one round trip).
+raw: BEGIN, an executemany of `write_message` and COMMIT in one round trip), and a
+consumer with a no-op generated handler over the read-side category (raw: the
+`get_category_messages` loop of `suite_raw.consume_category`), fewer pairs as each
+sample reads the whole category.
 """
 
 from __future__ import annotations
@@ -25,8 +28,13 @@ import psycopg
 from aggregen.runtime import UnitOfWork, connect
 
 from .common import MESSAGEDB_URI, Result, emit, log, parse_args, time_once
-from .suite_aggregen import Workloads
-from .suite_raw import OPTIONS, append_in_one_round_trip, register_one_per_transaction
+from .suite_aggregen import ReadSide, Workloads, load_handler
+from .suite_raw import (
+    OPTIONS,
+    append_in_one_round_trip,
+    consume_category,
+    register_one_per_transaction,
+)
 
 PAIRS = 15
 """Pairs per workload: the median of 15 ratios is steady to about 2% here."""
@@ -91,11 +99,33 @@ def main() -> None:
                 f"{batches} commit(s) of {batch} events a sample; raw: one round trip each",
             ),
         ]
+        handler = load_handler()
+        if handler is not None:
+            read_side = ReadSide(store, uri, sizes, handler)
+
+            def consume() -> None:
+                read_side.consume_once()
+
+            def raw_consume() -> None:
+                consume_category(raw, read_side.category)
+
+            workloads.append(
+                (
+                    "consume",
+                    consume,
+                    raw_consume,
+                    read_side.events,
+                    "whole category a sample; raw: get_category_messages + orjson, "
+                    "position per batch",
+                )
+            )
         results = []
         for op, ours, theirs, size, note in workloads:
-            ours()  # warm both: prepared statements, the pool, caches
-            theirs()
-            ratios = paired_ratios(ours, theirs, size, pairs)
+            if op != "consume":  # a consumer's sample is long: its first batches warm it
+                ours()  # warm both: prepared statements, the pool, caches
+                theirs()
+            count = pairs if op != "consume" else max(2, pairs // 5)
+            ratios = paired_ratios(ours, theirs, size, count)
             results.append(
                 Result(op=op, store="messagedb", kind="ratio", samples=ratios, note=note)
             )

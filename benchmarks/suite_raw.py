@@ -9,6 +9,7 @@ JSON decoding with `json` or `orjson`.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import sys
@@ -20,7 +21,27 @@ import orjson
 import psycopg
 import psycopg_pool
 
-from .common import JOINED_ON, MESSAGEDB_URI, Result, Sizes, emit, log, parse_args, time_once
+from .common import (
+    JOINED_ON,
+    MESSAGEDB_URI,
+    Result,
+    Sizes,
+    emit,
+    log,
+    parse_args,
+    time_call,
+    time_once,
+)
+from .read_side import (
+    APP_DATABASE,
+    CREATE_USERS,
+    READ_BATCH,
+    REGISTER,
+    RENAME,
+    check_users,
+    database_uri,
+    ensure_category,
+)
 
 OPTIONS = "-c search_path=message_store,public"
 WRITE = (
@@ -35,6 +56,24 @@ COLUMNS = "id, type, position, global_position, data, metadata, time"
 READ = f"SELECT {COLUMNS} FROM get_stream_messages(%s::varchar, %s::bigint, %s::bigint)"
 READ_LAST = f"SELECT {COLUMNS} FROM get_last_stream_message(%s::varchar)"
 METADATA = orjson.dumps({"schemaVersion": 1}).decode()
+READ_CATEGORY = (
+    "SELECT id, stream_name, type, position, global_position, data, metadata, time"
+    " FROM get_category_messages(%s::varchar, %s::bigint, %s::bigint)"
+)
+READ_MEMBER = (
+    "SELECT id, stream_name, type, position, global_position, data, metadata, time"
+    " FROM get_category_messages(%s::varchar, %s::bigint, %s::bigint, NULL, %s::bigint, %s::bigint)"
+)
+POSITIONS_TABLE = "bench_raw_positions"
+CREATE_POSITIONS = (
+    f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} (name text PRIMARY KEY, "
+    "position bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
+)
+INSERT_POSITION = (
+    f"INSERT INTO {POSITIONS_TABLE} (name, position) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING"
+)
+LOCK_POSITION = f"SELECT position FROM {POSITIONS_TABLE} WHERE name = %s FOR UPDATE"
+UPDATE_POSITION = f"UPDATE {POSITIONS_TABLE} SET position = %s, updated_at = now() WHERE name = %s"
 CATEGORY = "rawUser"
 CEILING_VARIANT = "append_batch[executemany in pipeline, one round trip]"
 """The variant whose samples are the append ceiling (`append_batch`): the fastest way
@@ -90,6 +129,32 @@ def append_in_one_round_trip(conn: psycopg.Connection[Any], batch: int, batches:
             cursor.execute("BEGIN")
             cursor.executemany(WRITE, rows)
             cursor.execute("COMMIT")
+
+
+def consume_category(conn: psycopg.Connection[Any], category: str, record: bool = True) -> int:
+    """A hand-written consumer: the category in batches, decoded, position per batch.
+
+    What aggregen's consumer does with a no-op handler and its position recorded
+    every `READ_BATCH` messages (Eventide's position stream, read first, then a
+    `write_message` of an `Updated` message per batch), without any typed event.
+    Returns how many messages it read.
+    """
+    positions = f"{category}:position-raw{uuid.uuid4().hex[:12]}"
+    conn.execute(READ_LAST, (positions,)).fetchall()
+    loads = orjson.loads
+    position, handled = 1, 0
+    while True:
+        rows = conn.execute(READ_CATEGORY, (category, position, READ_BATCH)).fetchall()
+        for row in rows:
+            loads(row[5])
+            loads(row[6])
+        handled += len(rows)
+        if rows and record:
+            data = orjson.dumps({"position": rows[-1][4]}).decode()
+            conn.execute(WRITE, (str(uuid.uuid4()), positions, "Updated", data, None, None))
+        if len(rows) < READ_BATCH:
+            return handled
+        position = rows[-1][4] + 1
 
 
 class Raw:
@@ -286,6 +351,111 @@ class Raw:
                 "get_last_stream_message + get_stream_messages after it",
             )
 
+    def consume(self, category: str, events: int) -> None:
+        """A hand-written consumer over the category (see `consume_category`)."""
+        for _ in range(self.sizes.repeat):
+            for op, record, note in (
+                ("consume", True, f"get_category_messages + orjson, position every {READ_BATCH}"),
+                ("consume[no position writes]", False, ""),
+            ):
+                loop = functools.partial(consume_category, self.conn, category, record)
+                seconds, handled = time_call(loop)
+                if handled != events:
+                    raise AssertionError(f"raw consumer handled {handled}, not {events}")
+                self.sample(op, "rate", events / seconds, note)
+
+    def project(self, category: str, events: int) -> None:
+        """A hand-written exactly-once projection: the limit of aggregen's `Projector`.
+
+        Per batch, in one transaction of the application's database: the statements
+        aggregen's PostgreSQL target sends (the position row made if missing, locked,
+        updated), the batch read from MessageDB, and the read model's SQL, one
+        statement per event. The variant sends each batch's statements with
+        `executemany` in a pipeline instead (what batching would gain).
+        """
+        app_uri = database_uri(self.uri, APP_DATABASE)
+        with psycopg.connect(app_uri, autocommit=True) as app:
+            app.execute(CREATE_POSITIONS)
+            for op, batched in (("project", False), ("project[executemany in pipeline]", True)):
+                table = f"bench_raw_users_{uuid.uuid4().hex[:12]}"
+                app.execute(CREATE_USERS.format(table))
+                action = self._projection(app, category, table, batched)
+                seconds, handled = time_call(action)
+                if handled != events:
+                    raise AssertionError(f"raw projection handled {handled}, not {events}")
+                check_users(app, table, events)
+                app.execute(f"DROP TABLE {table}")
+                note = f"get_category_messages + orjson, same SQL, one transaction per {READ_BATCH}"
+                self.sample(op, "rate", events / seconds, "" if batched else note)
+
+    def _projection(
+        self, app: psycopg.Connection[Any], category: str, table: str, batched: bool
+    ) -> Callable[[], int]:
+        conn = self.conn
+        register, rename = REGISTER.format(table), RENAME.format(table)
+        name = f"raw{uuid.uuid4().hex[:12]}"
+
+        def action() -> int:
+            loads = orjson.loads
+            handled = 0
+            while True:
+                with app.transaction():
+                    app.execute(INSERT_POSITION, (name,))
+                    row = app.execute(LOCK_POSITION, (name,)).fetchone()
+                    start = row[0] if row and row[0] else 0
+                    rows = conn.execute(READ_CATEGORY, (category, start + 1, READ_BATCH)).fetchall()
+                    statements: list[tuple[str, tuple[Any, ...]]] = []
+                    for _, stream, kind, _, _, data, metadata, _ in rows:
+                        event = loads(data)
+                        loads(metadata)
+                        user_id = stream.split("-", 1)[1]
+                        statement: tuple[str, tuple[Any, ...]]
+                        if kind == "Registered":
+                            statement = (register, (user_id, event["email"], event["first_name"]))
+                        else:
+                            statement = (rename, (event["first_name"], user_id))
+                        if batched:
+                            statements.append(statement)
+                        else:
+                            app.execute(*statement)
+                    if batched:
+                        with app.pipeline():
+                            cursor = app.cursor()
+                            for query in (register, rename):
+                                params = [p for q, p in statements if q == query]
+                                if params:
+                                    cursor.executemany(query, params)
+                    if rows:
+                        app.execute(UPDATE_POSITION, (rows[-1][4], name))
+                handled += len(rows)
+                if len(rows) < READ_BATCH:
+                    return handled
+
+        return action
+
+    def member_read(self, category: str, events: int) -> None:
+        """A consumer-group member's read through MessageDB's own function, and without."""
+        conn = self.conn
+        size = min(READ_BATCH, events // 4)
+
+        def read(query: str, params: tuple[Any, ...]) -> Callable[[], None]:
+            def action() -> None:
+                rows = conn.execute(query, params).fetchall()
+                for row in rows:
+                    orjson.loads(row[5])
+                    orjson.loads(row[6])
+                if len(rows) != size:
+                    raise AssertionError(f"read {len(rows)} messages, not {size}")
+
+            return action
+
+        member = read(READ_MEMBER, (category, 1, size, 0, 4))
+        whole = read(READ_CATEGORY, (category, 1, size))
+        note = f"get_category_messages, member 0 of 4, {size} messages from the category's start"
+        for _ in range(max(self.sizes.repeat, 5)):
+            self.sample("group_read", "time", time_once(member), note)
+            self.sample("group_read[no consumer group]", "time", time_once(whole))
+
     def close(self) -> None:
         self.conn.close()
 
@@ -298,6 +468,10 @@ def main() -> None:
             raw.one_per_transaction()
             raw.many_per_transaction()
         raw.rehydrate()
+        category = ensure_category(raw.uri, sizes.category, log)
+        raw.consume(category, sizes.category)
+        raw.project(category, sizes.category)
+        raw.member_read(category, sizes.category)
     finally:
         raw.close()
     log("raw: done")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -21,6 +22,7 @@ from aggregen.runtime import (
     StreamWrite,
 )
 from aggregen.runtime.category import cardinal_id, category_of, consumer_group_member
+from aggregen.runtime.messagedb import _category_query
 
 
 def new_category() -> str:
@@ -251,3 +253,107 @@ def test_a_corrupt_row_in_a_category_is_a_stream_data_error_naming_it(
     with pytest.raises(StreamDataError, match=problem) as caught:
         messagedb_store.read_category(category)
     assert (caught.value.stream_name, caught.value.position) == (f"{category}-2", 0)
+
+
+member_stream_ids = st.one_of(
+    st.none(),  # the category's own stream: no id, so no member reads it
+    stream_ids,
+    st.builds(lambda head, tail: f"{head}+{tail}", stream_ids, stream_ids),  # compound ids
+    st.text(st.sampled_from("ab+-é😀"), max_size=6),  # '+' and '-' anywhere, empty ids
+)
+
+
+@pytest.mark.messagedb
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ids=st.lists(member_stream_ids, min_size=1, max_size=8), size=st.integers(1, 32767))
+def test_a_members_read_is_messagedbs_get_category_messages(
+    messagedb_store: MessageDBEventStore, ids: list[str | None], size: int
+) -> None:
+    category = new_category()
+    streams = [category if stream_id is None else f"{category}-{stream_id}" for stream_id in ids]
+    for stream in streams:
+        write(messagedb_store, stream, message(s=stream))
+    members = {0, size - 1} | {consumer_group_member(s, size) or 0 for s in streams}
+
+    taken: list[str] = []
+    for member in sorted(members):
+        group = ConsumerGroup(member, size)
+        read = [m.id for m in read_all(messagedb_store, category, consumer_group=group)]
+        rows = messagedb_store._fetch(
+            "SELECT id::varchar FROM get_category_messages(%s, 1, 1000, NULL, %s, %s)",
+            (category, member, size),
+        )
+        assert read == [row[0] for row in rows]
+        taken += read
+    with_ids = [s for s in streams if "-" in s]
+    assert len(taken) == len(set(taken)) == len(with_ids)
+
+
+@pytest.mark.messagedb
+def test_a_members_read_with_a_correlation_is_messagedbs(
+    messagedb_store: MessageDBEventStore,
+) -> None:
+    category = new_category()
+    for n in range(12):
+        correlation = ["checkout-1", "checkout", "billing-2", None][n % 4]
+        metadata = None if correlation is None else {"correlationStreamName": correlation}
+        write(messagedb_store, f"{category}-{n % 5}+x", message(metadata, n=n))
+
+    for member in range(3):
+        read = read_all(
+            messagedb_store,
+            category,
+            batch_size=2,
+            consumer_group=ConsumerGroup(member, 3),
+            correlation="checkout",
+        )
+        rows = messagedb_store._fetch(
+            "SELECT id::varchar FROM get_category_messages(%s, 1, 1000, 'checkout', %s, 3)",
+            (category, member),
+        )
+        assert [m.id for m in read] == [row[0] for row in rows]
+
+
+@pytest.mark.messagedb
+def test_a_members_read_scans_a_large_category_in_order_without_messagedbs_functions(
+    messagedb_store: MessageDBEventStore,
+) -> None:
+    # MessageDB's own filter calls PL/pgSQL functions for each row it scans (tens of
+    # microseconds each), and PostgreSQL, which cannot estimate a hash, expects it to
+    # keep almost nothing, so for a category of thousands of messages it hashes and
+    # sorts the whole category instead of reading it in order up to the batch's end.
+    # The member's read computes the partition in plain SQL, and is planned as a scan
+    # of the category in global order (no sort).
+    category = new_category()
+    messagedb_store.append(
+        [
+            StreamWrite(f"{category}-{n}", None, [message(i=i) for i in range(10)])
+            for n in range(300)
+        ]
+    )
+    messagedb_store._run(lambda conn: conn.execute("ANALYZE messages"))  # its statistics
+    for correlation in (None, "checkout"):
+        query, params = _category_query(category, 1, 100, ConsumerGroup(1, 4), correlation)
+        rows = messagedb_store._fetch("EXPLAIN (FORMAT JSON, VERBOSE) " + query, params)
+        plan = json.dumps(rows[0][0])
+        assert '"Node Type": "Index Scan"' in plan
+        assert '"Relation Name": "messages"' in plan
+        assert "md5" in plan
+        for unwanted in ('"Sort"', "hash_64", "cardinal_id", "get_category_messages"):
+            assert unwanted not in plan
+
+
+@pytest.mark.messagedb
+def test_a_members_read_is_never_a_prepared_statement(messagedb_uri: str) -> None:
+    # After five runs of a prepared statement PostgreSQL may switch to a generic plan,
+    # which for a member's read hashes and sorts the whole category: the read is sent
+    # unprepared, so that it is planned for its values every time.
+    category = new_category()
+    with MessageDBEventStore(messagedb_uri, max_size=1) as store:  # one connection
+        write(store, f"{category}-1", message(n=1))
+        for _ in range(8):
+            store.read_category(category, consumer_group=ConsumerGroup(0, 2))
+        rows = store._fetch(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ("%md5(%",)
+        )
+    assert rows[0][0] == 0

@@ -29,6 +29,9 @@ PANELS = [
     ("memory", "rename", "get+rename+add (memory)"),
     ("memory", "append_batch", "100 events/commit (memory)"),
     ("memory", "rehydrate", "rehydrate (memory)"),
+    ("messagedb", "consume", "consumer, no-op handler"),
+    ("messagedb", "project", "exactly-once projection"),
+    ("messagedb", "group_read", "consumer-group read"),
 ]
 
 
@@ -36,7 +39,7 @@ def main(source: str, target: str) -> None:
     with open(source) as handle:
         report = json.load(handle)
     cells = {tuple(c["key"]): c for c in report["cells"]}
-    figure, axes = plt.subplots(3, 3, figsize=(13, 10))
+    figure, axes = plt.subplots(4, 3, figsize=(13, 13))
     for ax, (store, op, title) in zip(axes.flat, PANELS, strict=False):
         values = {s: cells.get((s, store, op)) for s, _ in SUITES}
         present = {s: c for s, c in values.items() if c and c["best"]}
