@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from .errors import ConfigurationError
+from .extras import import_runtime_module
 from .memory import InMemoryEventStore
 from .redaction import redact_uri
 from .store import EventStore
@@ -30,9 +31,9 @@ def connect(uri: str | None = None, **options: Any) -> EventStore:
             raise ConfigurationError(f"memory:// takes no host or path, not {uri!r}")
         return InMemoryEventStore()
     if scheme in ("postgresql", "postgres"):
-        from .messagedb import MessageDBEventStore
-
-        return MessageDBEventStore(uri, **options)
+        messagedb = import_runtime_module("messagedb", f"connect({redact_uri(uri)!r})")
+        store: EventStore = messagedb.MessageDBEventStore(uri, **options)
+        return store
     raise ConfigurationError(
         f"unsupported event store URI {redact_uri(uri)!r}: use memory:// or "
         "postgresql://user@host:port/database"

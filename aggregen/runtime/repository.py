@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
@@ -20,7 +19,16 @@ __all__ = ["Repository", "commit"]
 
 A = TypeVar("A", bound=Aggregate)
 
-logger = logging.getLogger("aggregen")
+if TYPE_CHECKING:
+    import logging
+
+
+def _logger() -> logging.Logger:
+    """The `aggregen` logger; logging is imported when something is first logged."""
+    import logging
+
+    return logging.getLogger("aggregen")
+
 
 SNAPSHOT_TYPE = "Snapshot"
 
@@ -131,7 +139,7 @@ class Repository(Generic[A]):
             return None
         data = message.data
         if data.get("shape") != cls._state_shape():
-            logger.info("ignoring snapshot %s@%d of another shape", stream, message.position)
+            _logger().info("ignoring snapshot %s@%d of another shape", stream, message.position)
             return None
         try:
             version = data["version"]
@@ -141,7 +149,7 @@ class Repository(Generic[A]):
             aggregate._restore_state(data["state"])
             aggregate._version = version
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            logger.warning("ignoring snapshot %s@%d: %s", stream, message.position, error)
+            _logger().warning("ignoring snapshot %s@%d: %s", stream, message.position, error)
             return None
         return aggregate
 
@@ -157,7 +165,7 @@ class Repository(Generic[A]):
         try:
             self.store.append([StreamWrite(stream, None, [message])])
         except Exception:
-            logger.warning("could not write snapshot of %s", stream, exc_info=True)
+            _logger().warning("could not write snapshot of %s", stream, exc_info=True)
 
 
 def _up_to(messages: Iterable[RecordedMessage], version: int) -> Iterator[RecordedMessage]:
