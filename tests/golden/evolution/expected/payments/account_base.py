@@ -8,8 +8,8 @@ import dataclasses
 import decimal
 from typing import Any, ClassVar, Literal, Self
 
-import aggregen.runtime.validation as _validation
-from aggregen.runtime import Aggregate, Event, Metadata
+import aggregen.runtime.support as _validation
+from aggregen.runtime.support import Aggregate, Event, Metadata
 
 from . import account_upcasters
 from .values import Channel, Note, Party
