@@ -11,12 +11,16 @@ docs = "docs/domains"   # optional: where `aggregen docs` writes; `check` then c
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aggregen.runtime.errors import ConfigurationError
 
-__all__ = ["Defaults", "find_pyproject", "read_defaults"]
+__all__ = ["DEFAULT_SCHEMAS", "Defaults", "find_pyproject", "read_defaults", "schema_paths"]
+
+DEFAULT_SCHEMAS = "schemas"
+"""Where every command looks for schemas when none are named or configured."""
 
 
 @dataclass(frozen=True)
@@ -85,4 +89,22 @@ def read_defaults(start: Path | None = None) -> Defaults:
         out=None if out is None else _relative(base, out),
         source=pyproject,
         docs=None if docs is None else _relative(base, docs),
+    )
+
+
+def schema_paths(given: Sequence[str], defaults: Defaults) -> list[str]:
+    """The schemas a command works on; the same rule for every command.
+
+    `given` when not empty; else `tool.aggregen.schemas`; else `./schemas` when that
+    directory exists. Raises `ConfigurationError` (a usage error) when none applies.
+    """
+    if given:
+        return list(given)
+    if defaults.schemas:
+        return [str(path) for path in defaults.schemas]
+    if Path(DEFAULT_SCHEMAS).is_dir():
+        return [DEFAULT_SCHEMAS]
+    raise ConfigurationError(
+        "no schemas: name them (SCHEMAS), set tool.aggregen.schemas in pyproject.toml, "
+        f"or put them in ./{DEFAULT_SCHEMAS}/"
     )
