@@ -33,6 +33,7 @@ from aggregen.runtime.errors import AggregenError, ConfigurationError
 
 from . import pipeline
 from .config import Defaults, read_defaults, schema_paths
+from .distribution import distribution_files
 from .docs import check_docs
 from .errors import SchemaErrors
 from .outcome import OUTPUT_FORMATS, Outcome, PathProblem
@@ -268,8 +269,9 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         arguments.schemas, defaults.schemas
     )
     scope = " (the domains of the schemas named; the others left as they are)" if partial else ""
+    extra = distribution_files(defaults.distribution) if defaults.distribution else []
     if arguments.command == "generate":
-        report = pipeline.generate(schemas, out, root, partial=partial)
+        report = pipeline.generate(schemas, out, root, partial=partial, extra=extra)
         if report.skipped:
             stdout.write(
                 f"aggregen: nothing changed: the schemas, the lock file and the generator "
@@ -287,7 +289,7 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         for problem in report.unwritten:
             stdout.write(f"to do: {problem}\n")
         return 0
-    check = pipeline.check(schemas, out, root, partial=partial)
+    check = pipeline.check(schemas, out, root, partial=partial, extra=extra)
     stale_docs, stranded = _review(schemas, defaults, partial)
     outcome = Outcome("check")
     if check.ok and not stale_docs and not stranded:
