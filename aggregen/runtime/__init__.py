@@ -30,7 +30,6 @@ from .errors import (
 )
 from .event import Event, Metadata
 from .extras import import_runtime_module
-from .memory import InMemoryEventStore
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .repository import Repository
 from .retry import update_with_retry
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from .category import ConsumerGroup
     from .consumer import Consumer, ConsumerError, MessageHandler
     from .handler import EventHandler
+    from .memory import InMemoryEventStore
     from .messagedb import MessageDBEventStore
     from .position_store import PositionStore
     from .projection import Projection, ProjectionTarget, ProjectionTransaction, Projector, Session
@@ -99,6 +99,7 @@ _LAZY = {
     "ConsumerError": "consumer",
     "ConsumerGroup": "category",
     "EventHandler": "handler",
+    "InMemoryEventStore": "memory",
     "MessageDBEventStore": "messagedb",
     "MessageHandler": "consumer",
     "PositionStore": "position_store",

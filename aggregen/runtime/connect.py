@@ -7,7 +7,6 @@ from typing import Any
 
 from .errors import ConfigurationError
 from .extras import import_runtime_module
-from .memory import InMemoryEventStore
 from .redaction import redact_uri
 from .store import EventStore
 
@@ -29,6 +28,8 @@ def connect(uri: str | None = None, **options: Any) -> EventStore:
     if scheme == "memory":
         if uri.rstrip("/") != "memory:":
             raise ConfigurationError(f"memory:// takes no host or path, not {uri!r}")
+        from .memory import InMemoryEventStore  # on first use: threads, bisect, partitions
+
         return InMemoryEventStore()
     if scheme in ("postgresql", "postgres"):
         messagedb = import_runtime_module("messagedb", f"connect({redact_uri(uri)!r})")
