@@ -7,7 +7,6 @@ from typing import Any
 
 from .errors import ConfigurationError
 from .extras import import_runtime_module
-from .redaction import redact_uri
 from .store import EventStore
 
 __all__ = ["EVENT_STORE_VARIABLE", "connect"]
@@ -24,6 +23,9 @@ def connect(uri: str | None = None, **options: Any) -> EventStore:
     """
     if uri is None:
         uri = os.environ.get(EVENT_STORE_VARIABLE) or "memory://"
+    # Only a message may need it; urllib.parse and ipaddress stay out of the import.
+    from .redaction import redact_uri
+
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme == "memory":
         if uri.rstrip("/") != "memory:":
