@@ -56,7 +56,8 @@ def _quiet_option(top: bool) -> argparse.ArgumentParser:
         "--quiet",
         action="store_true",
         default=False if top else argparse.SUPPRESS,
-        help="print nothing when the command succeeds (problems are still printed)",
+        help="print nothing when the command succeeds (problems are still printed; "
+        "output in another format than text is never dropped)",
     )
     return parent
 
@@ -325,9 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments = parser.parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
-    if not arguments.quiet:
+    # Quiet drops a successful command's text report; a failure prints it all, and
+    # output for machines (`schema`, --format json, github, markdown) is never dropped.
+    quiet = arguments.quiet and arguments.command != "schema"
+    if not quiet or getattr(arguments, "format", "text") != "text":
         return _main(parser, arguments, sys.stdout, sys.stderr)
-    # Quiet: what a successful command prints is dropped; a failure prints it all.
     stdout, stderr = io.StringIO(), io.StringIO()
     status = _main(parser, arguments, stdout, stderr)
     if status != 0:

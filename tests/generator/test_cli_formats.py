@@ -54,6 +54,11 @@ def test_quiet_prints_nothing_on_success_and_everything_on_failure(
     status, out, _ = run(capsys, "-q", "check")
     assert status == 1
     assert "hand-edited (generated files must not be edited): people/person.py" in out
+    # Output for machines is never dropped.
+    status, out, _ = run(capsys, "-q", "validate", "--format", "json")
+    assert (status, json.loads(out)["ok"]) == (0, True)
+    status, out, _ = run(capsys, "-q", "schema")
+    assert (status, json.loads(out)["type"]) == (0, "object")
 
 
 def test_check_as_json_lists_each_problem_with_a_format_version(
