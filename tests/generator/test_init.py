@@ -76,6 +76,12 @@ def test_init_edit_generate_run_in_a_fresh_directory(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("'Try aggregen' done on ")
     assert lines[1] == "ann"
+    # The project's [tool.mypy] (mypy_path = "src") type-checks the app and the package;
+    # MYPYPATH stands in for an installed aggregen (mypy cannot follow editable installs).
+    mypy = str(Path(sys.executable).with_name("mypy"))
+    root = str(Path(__file__).resolve().parents[2])
+    done = run(mypy, cwd=project, MYPYPATH=root)
+    assert done.returncode == 0, done.stdout
 
 
 def test_init_never_overwrites(tmp_path: Path) -> None:
