@@ -8,6 +8,7 @@ and nothing of the generator; an app there stores and reads events on MessageDB.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -63,6 +64,17 @@ def run(*argv: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
+def copy_of_the_distribution(directory: Path) -> Path:
+    """What aggregen's wheel is built from, copied: builds then never touch the repository."""
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, directory / name)
+    shutil.copytree(
+        ROOT / "aggregen", directory / "aggregen", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return directory
+
+
 @pytest.fixture
 def domain_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     project = tmp_path / "domain"
@@ -111,7 +123,7 @@ def test_the_domain_wheel_runs_on_messagedb_with_the_runtime_alone(
     assert main(["-q", "generate"]) == 0
     wheels = tmp_path / "wheels"
     build = [sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels)]
-    run(*build, str(ROOT), cwd=tmp_path)
+    run(*build, str(copy_of_the_distribution(tmp_path / "aggregen")), cwd=tmp_path)
     run(*build, str(domain_project / "dist-src"), cwd=tmp_path)
     [runtime_wheel] = wheels.glob("aggregen-*.whl")
     [domain_wheel] = wheels.glob("acme_shipping-*.whl")
