@@ -1,8 +1,9 @@
 """Generated domains as a distribution, installed next to the runtime alone.
 
 aggregen's own wheel and a domain's wheel (`[tool.aggregen.distribution]`, built by
-`python -m build`) go into a clean virtual environment with `aggregen[messagedb]`
-and nothing of the generator; an app there stores and reads events on MessageDB.
+`python -m build`) go into a clean virtual environment: first with the runtime alone
+(aggregen and orjson: an app runs in memory, and MessageDB names the extra it needs),
+then with `aggregen[messagedb]`, where the app stores and reads events on MessageDB.
 """
 
 from __future__ import annotations
@@ -132,12 +133,13 @@ def test_the_domain_wheel_runs_on_messagedb_with_the_runtime_alone(
     venv.create(environment, with_pip=True)
     python = str(environment / "bin" / "python")
     pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    run(*pip, f"{runtime_wheel}[messagedb]", str(domain_wheel), cwd=tmp_path)
+    # First the runtime alone: aggregen and orjson, nothing else.
+    run(*pip, str(runtime_wheel), str(domain_wheel), cwd=tmp_path)
     installed = run(python, "-m", "pip", "list", "--format=freeze", cwd=tmp_path).lower()
+    names = {line.split("==")[0] for line in installed.split()} - {"pip", "setuptools"}
+    assert names == {"aggregen", "acme-shipping", "orjson"}
     assert f"aggregen=={__version__}" in installed
     assert "acme-shipping==2.3.0" in installed
-    for generator_dependency in ("pyyaml", "jinja2", "jsonschema", "black"):
-        assert f"{generator_dependency}==" not in installed
 
     app = textwrap.dedent(
         """
@@ -152,7 +154,23 @@ def test_the_domain_wheel_runs_on_messagedb_with_the_runtime_alone(
         print(type(store).__name__, parcels.get(parcel.id).label, "yaml" in sys.modules)
         """
     )
+    memory = {"PATH": os.environ["PATH"], "AGGREGEN_EVENT_STORE": "memory://"}
+    output = run(python, "-c", app, cwd=tmp_path, env=memory)
+    assert output.split() == ["InMemoryEventStore", "to", "Ann", "False"]
     env = {"PATH": os.environ["PATH"], "AGGREGEN_EVENT_STORE": messagedb_uri}
+    without_psycopg = subprocess.run(
+        [python, "-c", app], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert without_psycopg.returncode == 1
+    assert "needs psycopg, which is not installed: pip install 'aggregen[messagedb]'" in (
+        without_psycopg.stderr
+    )
+
+    # Then the MessageDB extra: the app runs on MessageDB.
+    run(*pip, f"{runtime_wheel}[messagedb]", cwd=tmp_path)
+    installed = run(python, "-m", "pip", "list", "--format=freeze", cwd=tmp_path).lower()
+    for generator_dependency in ("pyyaml", "jinja2", "jsonschema", "black"):
+        assert f"{generator_dependency}==" not in installed
     output = run(python, "-c", app, cwd=tmp_path, env=env)
     assert output.split() == ["MessageDBEventStore", "to", "Ann", "False"]
     command = subprocess.run(
