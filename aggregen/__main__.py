@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from aggregen.generator.cli import main
+from aggregen.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,18 +5,28 @@
 schemas = ["schemas"]   # files or directories, relative to pyproject.toml
 out = "generated"
 docs = "docs/domains"   # optional: where `aggregen docs` writes; `check` then covers it
+
+[tool.aggregen.distribution]   # optional: also write out/pyproject.toml (distribution.py)
+name = "acme-domains"
+version = "1.0.0"
 ```
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aggregen.runtime.errors import ConfigurationError
 
-__all__ = ["Defaults", "find_pyproject", "read_defaults"]
+from .distribution import Distribution
+
+__all__ = ["DEFAULT_SCHEMAS", "Defaults", "find_pyproject", "read_defaults", "schema_paths"]
+
+DEFAULT_SCHEMAS = "schemas"
+"""Where every command looks for schemas when none are named or configured."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class Defaults:
     out: Path | None = None
     source: Path | None = None
     docs: Path | None = None
+    distribution: Distribution | None = None
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -62,11 +73,11 @@ def read_defaults(start: Path | None = None) -> Defaults:
         return Defaults(source=pyproject)
     if not isinstance(table, dict):
         raise ConfigurationError(f"{pyproject}: [tool.aggregen] must be a table")
-    unknown = sorted(set(table) - {"schemas", "out", "docs"})
+    unknown = sorted(set(table) - {"schemas", "out", "docs", "distribution"})
     if unknown:
         raise ConfigurationError(
             f"{pyproject}: [tool.aggregen] has unknown key {unknown[0]!r} "
-            "(known: schemas, out, docs)"
+            "(known: schemas, out, docs, distribution)"
         )
     base = pyproject.parent
     schemas = table.get("schemas")
@@ -85,4 +96,52 @@ def read_defaults(start: Path | None = None) -> Defaults:
         out=None if out is None else _relative(base, out),
         source=pyproject,
         docs=None if docs is None else _relative(base, docs),
+        distribution=_distribution(pyproject, table.get("distribution")),
+    )
+
+
+def _distribution(pyproject: Path, table: object) -> Distribution | None:
+    """`[tool.aggregen.distribution]`; raises `ConfigurationError` when it is broken."""
+    if table is None:
+        return None
+    where = f"{pyproject}: [tool.aggregen.distribution]"
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{where} must be a table")
+    unknown = sorted(set(table) - {"name", "version", "description"})
+    if unknown:
+        raise ConfigurationError(
+            f"{where} has unknown key {unknown[0]!r} (known: name, version, description)"
+        )
+    values = {key: table.get(key) for key in ("name", "version", "description")}
+    for key in ("name", "version"):
+        if not isinstance(values[key], str):
+            raise ConfigurationError(f'{where} needs {key} = "..." (a string)')
+    if values["description"] is not None and not isinstance(values["description"], str):
+        raise ConfigurationError(f"{where}: description must be a string")
+    distribution = Distribution(
+        name=str(values["name"]),
+        version=str(values["version"]),
+        description=str(values["description"] or ""),
+    )
+    problems = distribution.problems()
+    if problems:
+        raise ConfigurationError(f"{where}: {'; '.join(problems)}")
+    return distribution
+
+
+def schema_paths(given: Sequence[str], defaults: Defaults) -> list[str]:
+    """The schemas a command works on; the same rule for every command.
+
+    `given` when not empty; else `tool.aggregen.schemas`; else `./schemas` when that
+    directory exists. Raises `ConfigurationError` (a usage error) when none applies.
+    """
+    if given:
+        return list(given)
+    if defaults.schemas:
+        return [str(path) for path in defaults.schemas]
+    if Path(DEFAULT_SCHEMAS).is_dir():
+        return [DEFAULT_SCHEMAS]
+    raise ConfigurationError(
+        "no schemas: name them (SCHEMAS), set tool.aggregen.schemas in pyproject.toml, "
+        f"or put them in ./{DEFAULT_SCHEMAS}/"
     )

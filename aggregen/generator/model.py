@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aggregen import __version__
+
 from .aggregatemodel import AggregateBuilder
 from .errors import SchemaError, SchemaErrors
 from .fieldmodel import (
@@ -40,7 +42,10 @@ from .modeltypes import (
 )
 from .namespace import (
     RESERVED_IMPORTS,
+    RUNTIME_VERSION_CHECK,
     SHADOWING,
+    VALIDATION_ALIAS,
+    VALIDATION_IMPORT,
     VALUE_OBJECT_ATTRIBUTES,
     VALUES_MODULE,
     Namespace,
@@ -174,6 +179,10 @@ class _DomainBuilder:
             aggregates=aggregates,
             init_imports=init_imports[1:],
             init_all=sorted_names(exported),
+            generated_by=literal(__version__),
+            runtime_import=f"import {VALIDATION_IMPORT[0]}",
+            runtime_alias=VALIDATION_ALIAS,
+            runtime_version_check=RUNTIME_VERSION_CHECK,
         )
 
     # -- values ------------------------------------------------------------------

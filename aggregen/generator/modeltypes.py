@@ -227,6 +227,12 @@ class DomainModel:
     aggregates: tuple[AggregateModel, ...]
     init_imports: tuple[tuple[str, ...], ...]
     init_all: tuple[str, ...]
+    generated_by: str
+    """The aggregen version that generated the package, as a Python literal."""
+    runtime_import: str
+    """The import of the runtime's support module, whose version check `__init__` runs."""
+    runtime_alias: str
+    runtime_version_check: str
 
     @property
     def has_values(self) -> bool:

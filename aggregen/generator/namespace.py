@@ -21,6 +21,7 @@ __all__ = [
     "EVENT_ATTRIBUTES",
     "RESERVED_IMPORTS",
     "RUNTIME",
+    "RUNTIME_VERSION_CHECK",
     "SHADOWING",
     "VALIDATION",
     "VALIDATION_ALIAS",
@@ -36,11 +37,15 @@ __all__ = [
     "sorted_names",
 ]
 
-RUNTIME = "aggregen.runtime"
-VALIDATION = "aggregen.runtime.validation"
+RUNTIME = "aggregen.runtime.support"
+"""The one runtime module generated code imports (public, documented, versioned)."""
+VALIDATION = RUNTIME
 VALIDATION_ALIAS = "_validation"
 """Generated code refers to the runtime's rules and helpers as `_validation.<name>`:
 schema names never start with `_`, so no field, parameter or class can shadow them."""
+RUNTIME_VERSION_CHECK = "check_generated_code"
+"""What a generated package's `__init__` calls first when the runtime's version is not
+the one that generated it (`aggregen.runtime.support.check_generated_code`)."""
 VALIDATION_IMPORT = (f"{VALIDATION} as {VALIDATION_ALIAS}", "")
 VALUES_MODULE = "values"
 

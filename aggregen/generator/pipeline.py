@@ -130,16 +130,18 @@ def generate(
     *,
     lock_path: str | Path | None = None,
     partial: bool = False,
+    extra: Sequence[RenderedFile] = (),
 ) -> WriteReport:
     """Generate the packages of `paths` into `out`; raises `SchemaErrors`, `OutputError`.
 
     The report's `unwritten` names hand-written upcasters still to be written; its
     `skipped` says that nothing had changed since the last run (`freshness`). With
     `partial`, only the packages of the domains of `paths` are written or removed.
+    `extra` files (such as the distribution's pyproject.toml) are generated as well.
     """
     out = Path(out)
     recover(out)  # finish what a killed run committed to, first
-    inputs = _inputs(paths, out, root, lock_path)
+    inputs = _inputs(paths, out, root, lock_path, extra)
     old = Manifest.read(out)
     if not partial and unchanged(out, old, inputs):
         assert old is not None
@@ -147,7 +149,7 @@ def generate(
     from .handwritten import unwritten_upcasters
 
     domains = _locked_models(paths, root, lock_path, partial)
-    files = _files(domains)
+    files = [*_files(domains), *extra]
     # Upcaster stubs still to write (or about to be created) leave no fingerprint.
     to_create = any(
         aggregate.upcasters
@@ -159,7 +161,7 @@ def generate(
     if partial:
         # The fingerprint would vouch for the other domains too: record none.
         recorded = None
-        files = [*files, *_kept(out, old, domains)]
+        files = [*files, *_kept(out, old, domains, extra)]
     else:
         recorded = None if pending or to_create else _fingerprint(inputs, out, files)
     report = write(out, files, recorded)
@@ -167,7 +169,10 @@ def generate(
 
 
 def _kept(
-    out: Path, manifest: Manifest | None, domains: Sequence[DomainModel]
+    out: Path,
+    manifest: Manifest | None,
+    domains: Sequence[DomainModel],
+    extra: Sequence[RenderedFile] = (),
 ) -> list[RenderedFile]:
     """The files of the other domains in the manifest, as they are on disk, to keep them.
 
@@ -179,10 +184,11 @@ def _kept(
     from .render import RenderedFile
 
     named = tuple(f"{domain.package}/" for domain in domains)
+    written = {file.path for file in extra}
     kept = []
     for names, scaffold in ((manifest.files, False), (manifest.scaffolds, True)):
         for name in sorted(names):
-            if name.startswith(named):
+            if name.startswith(named) or name in written:
                 continue
             try:
                 data = (out / name).read_bytes()
@@ -198,12 +204,21 @@ def _kept(
 
 
 def _inputs(
-    paths: Sequence[str | Path], out: Path, root: Path | None, lock_path: str | Path | None
+    paths: Sequence[str | Path],
+    out: Path,
+    root: Path | None,
+    lock_path: str | Path | None,
+    extra: Sequence[RenderedFile] = (),
 ) -> str:
     from .load import discover
 
     lock = default_lock_path(paths) if lock_path is None else Path(lock_path)
-    return inputs_digest(discover(paths), lock, out, root)
+    digest = inputs_digest(discover(paths), lock, out, root)
+    if not extra:
+        return digest
+    # The extra files come from settings, not schemas: their text is an input too.
+    text = "\0".join(f"{file.path}\0{file.text}" for file in extra)
+    return sha256(f"{digest}\0{text}".encode())
 
 
 def _fingerprint(inputs: str, out: Path, files: Sequence[RenderedFile]) -> str:
@@ -224,6 +239,7 @@ def check(
     *,
     lock_path: str | Path | None = None,
     partial: bool = False,
+    extra: Sequence[RenderedFile] = (),
 ) -> CheckReport:
     """How `out` differs from what `generate(paths, out)` would write; nothing is written.
 
@@ -233,17 +249,18 @@ def check(
     """
     out = Path(out)
     recover(out)
-    if not partial and unchanged(out, Manifest.read(out), _inputs(paths, out, root, lock_path)):
+    inputs = _inputs(paths, out, root, lock_path, extra)
+    if not partial and unchanged(out, Manifest.read(out), inputs):
         return CheckReport()
     from .handwritten import unwritten_upcasters
 
     domains = _locked_models(paths, root, lock_path, partial)
-    files = _files(domains)
+    files = [*_files(domains), *extra]
     unwritten = tuple(unwritten_upcasters(domains, out))
     if not partial:
         return dataclasses.replace(compare(out, files), unwritten=unwritten)
     old = Manifest.read(out)
-    report = compare(out, [*files, *_kept(out, old, domains)])
+    report = compare(out, [*files, *_kept(out, old, domains, extra)])
     # The manifest's entries for the named domains only.
     manifest_stale = old is None or any(
         (file.path not in old.scaffolds)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from aggregen.generator.config import read_defaults
+from aggregen.generator.config import read_defaults, schema_paths
 from aggregen.generator.docs import check_docs, write_docs
 from aggregen.generator.errors import SchemaErrors
 
@@ -28,23 +28,27 @@ from .report import FORMATS, render
 if TYPE_CHECKING:
     from aggregen.generator.load import SchemaDocument
 
-__all__ = ["add_review_commands", "run_breaking", "run_docs", "run_lock"]
+__all__ = ["SCHEMAS_HELP", "add_review_commands", "run_breaking", "run_docs", "run_lock"]
+
+SCHEMAS_HELP = (
+    "schema files or directories of *.yaml (default: tool.aggregen.schemas, else ./schemas)"
+)
 
 DEFAULT_DOCS_DIR = "docs/domains"
 
-_SCHEMAS_HELP = (
-    "schema files or directories of *.yaml (default: tool.aggregen.schemas, else schemas)"
-)
 
+def add_review_commands(subparsers: Any, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
+    """Add `lock`, `breaking` and `docs` to `subparsers` (from `add_subparsers`).
 
-def add_review_commands(subparsers: Any) -> None:
-    """Add `lock`, `breaking` and `docs` to `subparsers` (from `add_subparsers`)."""
+    `parents` are parsers whose options every command takes (such as `-q`).
+    """
     command = subparsers.add_parser(
         "lock",
+        parents=list(parents),
         help="record the wire shape of every current event version in the lock file",
         description="Add the current version of every event to the lock file (never drops one).",
     )
-    command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=_SCHEMAS_HELP)
+    command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=SCHEMAS_HELP)
     command.add_argument("--lock", metavar="FILE", help="lock file (default: next to the schemas)")
     command.add_argument(
         "--replace",
@@ -55,15 +59,22 @@ def add_review_commands(subparsers: Any) -> None:
 
     command = subparsers.add_parser(
         "breaking",
+        parents=list(parents),
         help="find schema changes that break stored events or generated code",
         description="Compare the schemas with REF (a git ref or a directory) and with "
         "every version in the lock file.",
     )
-    command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=_SCHEMAS_HELP)
+    command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=SCHEMAS_HELP)
     command.add_argument(
         "--against", required=True, metavar="REF", help="git ref or directory of the base"
     )
-    command.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    command.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="output format: text, markdown (a pull request comment), json (versioned, "
+        "docs/ci.md) or github (workflow annotations)",
+    )
     command.add_argument("--lock", metavar="FILE", help="lock file (default: next to the schemas)")
     command.add_argument(
         "--accepted",
@@ -74,10 +85,11 @@ def add_review_commands(subparsers: Any) -> None:
 
     command = subparsers.add_parser(
         "docs",
+        parents=list(parents),
         help="write a Markdown page per domain",
         description="Write a Markdown page per domain: a diagram and tables of its events.",
     )
-    command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=_SCHEMAS_HELP)
+    command.add_argument("schemas", nargs="*", metavar="SCHEMAS", help=SCHEMAS_HELP)
     command.add_argument(
         "--out",
         metavar="DIR",
@@ -92,12 +104,7 @@ def add_review_commands(subparsers: Any) -> None:
 
 def _schemas(arguments: argparse.Namespace) -> list[str]:
     given: Sequence[str] = arguments.schemas or ()
-    if given:
-        return list(given)
-    defaults = read_defaults()
-    if defaults.schemas:
-        return [str(path) for path in defaults.schemas]
-    return ["schemas"]
+    return schema_paths(given, read_defaults())
 
 
 def _partial(arguments: argparse.Namespace) -> bool:
@@ -178,6 +185,11 @@ def run_breaking(
             findings, read_accepted(accepted_path), accepted_path.as_posix()
         )
     except SchemaErrors as error:
+        output_format = getattr(arguments, "format", "text")
+        if output_format in ("json", "github"):
+            from aggregen.generator.outcome import Outcome
+
+            stdout.write(Outcome("breaking", errors=error.errors).render(output_format))
         return _errors(error, stderr)
     except AgainstError as error:
         stderr.write(f"aggregen breaking: error: {error}\n")

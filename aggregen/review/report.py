@@ -10,9 +10,11 @@ from aggregen.generator.docs import markdown_cell, markdown_code
 from .finding import Finding
 from .rules import ERROR, WARNING
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "JSON_FORMAT_VERSION", "escape_data", "escape_property", "render"]
 
 FORMATS = ("text", "markdown", "json", "github")
+JSON_FORMAT_VERSION = 1
+"""The version of the JSON documents of `breaking`, `check` and `validate` (docs/ci.md)."""
 
 
 def render(findings: Sequence[Finding], output_format: str, *, against: str = "") -> str:
@@ -89,6 +91,8 @@ def _markdown(findings: Sequence[Finding], against: str) -> str:
 def _json(findings: Sequence[Finding], against: str) -> str:
     errors, warnings, accepted = _counts(findings)
     data = {
+        "format_version": JSON_FORMAT_VERSION,
+        "command": "breaking",
         "against": against,
         "findings": [f.to_json() for f in findings],
         "summary": {"errors": errors, "warnings": warnings, "accepted": accepted},
@@ -96,12 +100,12 @@ def _json(findings: Sequence[Finding], against: str) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _github(findings: Sequence[Finding], against: str) -> str:
@@ -115,8 +119,8 @@ def _github(findings: Sequence[Finding], against: str) -> str:
         if f.note:
             message += f" ({f.note})"
         lines.append(
-            f"::{command} file={_escape_property(path)},line={f.line},col={f.column},"
-            f"title={_escape_property(f.rule)}::{_escape_data(message)}"
+            f"::{command} file={escape_property(path)},line={f.line},col={f.column},"
+            f"title={escape_property(f.rule)}::{escape_data(message)}"
         )
     lines.append(_summary(findings, against))
     return "\n".join(lines) + "\n"

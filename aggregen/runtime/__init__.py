@@ -1,20 +1,20 @@
 """The aggregen runtime: what generated code and applications import.
 
-Only `MessageDBEventStore` and `PostgresProjectionTarget` need psycopg, and
-`SQLiteProjectionTarget` sqlite3; each is imported on first use.
+Only `MessageDBEventStore` and `PostgresProjectionTarget` need psycopg (the
+`messagedb` extra), and `SQLiteProjectionTarget` sqlite3. They, and the read side
+(consumers, projections, handlers, consumer groups, position stores), are imported
+on first use, so that `import aggregen.runtime` stays cheap for an application
+that only writes. Generated code imports `aggregen.runtime.support` alone.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from .aggregate import Aggregate
-from .category import ConsumerGroup, stream_id
 from .causation import Cause, caused_by, correlated, current_cause
 from .config import set_snapshot_threshold, snapshot_threshold
 from .connect import connect
-from .consumer import Consumer, ConsumerError, MessageHandler
 from .errors import (
     AggregateNotFoundError,
     AggregenError,
@@ -29,24 +29,24 @@ from .errors import (
     ValidationError,
 )
 from .event import Event, Metadata
-from .handler import EventHandler
-from .memory import InMemoryEventStore
+from .extras import import_runtime_module
 from .message import NewMessage, RecordedMessage, StreamWrite
-from .position_store import PositionStore
-from .projection import Projection, ProjectionTarget, ProjectionTransaction, Projector, Session
 from .repository import Repository
 from .retry import update_with_retry
 from .store import EventStore
 from .unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
+    from .category import ConsumerGroup, stream_id
+    from .consumer import Consumer, ConsumerError, MessageHandler
+    from .handler import EventHandler
+    from .memory import InMemoryEventStore
     from .messagedb import MessageDBEventStore
+    from .position_store import PositionStore
+    from .projection import Projection, ProjectionTarget, ProjectionTransaction, Projector, Session
     from .projection_postgres import PostgresProjectionTarget
     from .projection_sqlite import SQLiteProjectionTarget
 
-# A library's loggers get a NullHandler: the application decides where records go, and
-# nothing reaches stderr through `logging.lastResort` when it configured no logging.
-logging.getLogger("aggregen").addHandler(logging.NullHandler())
 
 __all__ = [
     "Aggregate",
@@ -96,17 +96,31 @@ __all__ = [
 ]
 
 
+_LAZY = {
+    "Consumer": "consumer",
+    "ConsumerError": "consumer",
+    "ConsumerGroup": "category",
+    "EventHandler": "handler",
+    "InMemoryEventStore": "memory",
+    "MessageDBEventStore": "messagedb",
+    "MessageHandler": "consumer",
+    "PositionStore": "position_store",
+    "PostgresProjectionTarget": "projection_postgres",
+    "Projection": "projection",
+    "ProjectionTarget": "projection",
+    "ProjectionTransaction": "projection",
+    "Projector": "projection",
+    "SQLiteProjectionTarget": "projection_sqlite",
+    "Session": "projection",
+    "stream_id": "category",
+}
+"""Public names imported from their module on first use (PEP 562)."""
+
+
 def __getattr__(name: str) -> Any:
-    if name == "MessageDBEventStore":
-        from .messagedb import MessageDBEventStore
-
-        return MessageDBEventStore
-    if name == "PostgresProjectionTarget":
-        from .projection_postgres import PostgresProjectionTarget
-
-        return PostgresProjectionTarget
-    if name == "SQLiteProjectionTarget":
-        from .projection_sqlite import SQLiteProjectionTarget
-
-        return SQLiteProjectionTarget
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_runtime_module(module, name), name)
+    globals()[name] = value
+    return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
@@ -164,6 +163,8 @@ class Aggregate:
         """
         found = _fingerprint_cache.get(cls)
         if found is None:
+            import hashlib  # once per class: kept out of `import aggregen.runtime`
+
             from .apply_code import apply_code_fingerprint  # parses source: only when needed
 
             text = f"{cls._state_shape()}\0{apply_code_fingerprint(cls, Aggregate)}"
@@ -200,5 +201,7 @@ def _shape_of(cls: type[Aggregate]) -> str:
     if found is None:
         hints = typing.get_type_hints(cls)
         described = ";".join(f"{name}:{hints[name]!r}" for name, _ in _state_fields(cls))
+        import hashlib  # once per class: kept out of `import aggregen.runtime`
+
         found = _shape_cache[cls] = hashlib.sha256(described.encode()).hexdigest()[:16]
     return found

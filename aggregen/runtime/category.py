@@ -7,7 +7,6 @@ consumer-group member exactly the streams MessageDB gives it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from .errors import StreamNameError
@@ -52,6 +51,8 @@ def consumer_group_member(stream_name: str, size: int) -> int | None:
     stream_id = cardinal_id(stream_name)
     if stream_id is None:
         return None
+    import hashlib  # a dictionary look-up once loaded; kept out of `import aggregen.runtime`
+
     digest = hashlib.md5(stream_id.encode(), usedforsecurity=False).digest()
     return abs(int.from_bytes(digest[:8], "big", signed=True)) % size
 

@@ -22,8 +22,6 @@ from typing import Any
 
 import orjson
 
-from .validation import decimal_from_data
-
 __all__ = ["decode", "dumps", "encode", "loads"]
 
 
@@ -171,6 +169,8 @@ def _class_decoder(cls: type) -> Decoder:
     if cls is datetime.time:
         return lambda data: datetime.time.fromisoformat(_expect(str, data))
     if cls is decimal.Decimal:
+        from .validation import decimal_from_data  # once per annotation
+
         return decimal_from_data
     if cls is uuid.UUID:
         return lambda data: uuid.UUID(_expect(str, data))

@@ -6,8 +6,7 @@ import os
 from typing import Any
 
 from .errors import ConfigurationError
-from .memory import InMemoryEventStore
-from .redaction import redact_uri, userinfo_problem
+from .extras import import_runtime_module
 from .store import EventStore
 
 __all__ = ["EVENT_STORE_VARIABLE", "connect"]
@@ -35,18 +34,23 @@ def connect(uri: str | None = None, **options: Any) -> EventStore:
 
 def _open(uri: str, options: dict[str, Any]) -> EventStore:
     """The store for `uri`; clears `uri` before anything is raised from this frame."""
+    # Only a message may need them; urllib.parse and ipaddress stay out of the import.
+    from .redaction import redact_uri, userinfo_problem
+
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme in ("postgresql", "postgres"):
-        from .messagedb import MessageDBEventStore
-
+        messagedb = import_runtime_module("messagedb", "connect(postgresql://...)")
         try:
-            return MessageDBEventStore(uri, **options)
+            store: EventStore = messagedb.MessageDBEventStore(uri, **options)
         except BaseException:
             uri = ""
             raise
+        return store
     problem = userinfo_problem(uri)
     if problem is None and scheme == "memory":
         if uri.rstrip("/").lower() == "memory:":
+            from .memory import InMemoryEventStore  # on first use: threads, bisect, partitions
+
             return InMemoryEventStore()
         problem = f"memory:// takes no host or path, not {redact_uri(uri)!r}"
     elif problem is None:

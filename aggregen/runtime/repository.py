@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
@@ -20,7 +19,23 @@ __all__ = ["Repository", "commit"]
 
 A = TypeVar("A", bound=Aggregate)
 
-logger = logging.getLogger("aggregen")
+if TYPE_CHECKING:
+    import logging
+
+
+def _logger() -> logging.Logger:
+    """The `aggregen` logger; logging is imported when something is first logged.
+
+    A library's logger gets a NullHandler: the application decides where records go,
+    and nothing reaches stderr through `logging.lastResort` when it configured none.
+    """
+    import logging
+
+    logger = logging.getLogger("aggregen")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
+
 
 SNAPSHOT_TYPE = "Snapshot"
 
@@ -144,7 +159,7 @@ class Repository(Generic[A]):
         messages = iter(self.store.read(stream, version))
         first = next(messages, None)
         if first is None or first.position != version or first.id != event_id:
-            logger.warning(
+            _logger().warning(
                 "ignoring snapshot of %s at version %d: the stream holds another event there",
                 stream,
                 version,
@@ -163,13 +178,13 @@ class Repository(Generic[A]):
         try:
             message = self.store.read_last(stream)
         except StreamDataError as error:
-            logger.warning("ignoring snapshot %s: %s", stream, error)
+            _logger().warning("ignoring snapshot %s: %s", stream, error)
             return None
         if message is None:
             return None
         data = message.data
         if data.get("shape") != cls._snapshot_fingerprint():
-            logger.info("ignoring snapshot %s@%d of another shape", stream, message.position)
+            _logger().info("ignoring snapshot %s@%d of another shape", stream, message.position)
             return None
         try:
             version, event_id = data["version"], data["event"]
@@ -181,7 +196,7 @@ class Repository(Generic[A]):
             aggregate._restore_state(data["state"])
             aggregate._version = version
         except Exception as error:  # whatever fails, the stream is replayed
-            logger.warning("ignoring snapshot %s@%d: %r", stream, message.position, error)
+            _logger().warning("ignoring snapshot %s@%d: %r", stream, message.position, error)
             return None
         return aggregate, event_id
 
@@ -199,7 +214,7 @@ class Repository(Generic[A]):
         try:
             self.store.append([StreamWrite(stream, None, [message])])
         except Exception:
-            logger.warning("could not write snapshot of %s", stream, exc_info=True)
+            _logger().warning("could not write snapshot of %s", stream, exc_info=True)
 
 
 def _up_to(messages: Iterable[RecordedMessage], version: int) -> Iterator[RecordedMessage]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -46,6 +45,8 @@ def update_with_retry(
         except ExpectedVersionError:
             if attempt == attempts:
                 raise
+            import random  # only after a conflict: kept out of `import aggregen.runtime`
+
             time.sleep(random.uniform(0, min(max_delay, 0.001 * 2**attempt)))
         else:
             return aggregate

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from .category import ConsumerGroup
 from .message import RecordedMessage, StreamWrite
+
+if TYPE_CHECKING:
+    from .category import ConsumerGroup
 
 __all__ = ["EventStore"]
 

@@ -2,6 +2,11 @@
 # Changes are lost when `aggregen generate` runs again.
 """Customers and their bank accounts, with money kept in exact decimals."""
 
+import aggregen.runtime.support as _validation
+
+if _validation.RUNTIME_VERSION != "0.1.0":
+    _validation.check_generated_code(__name__, "0.1.0")
+
 from .bank_account import (
     BankAccount,
     BankAccountHandler,
@@ -14,6 +19,9 @@ from .bank_account import (
 )
 from .customer import Customer, CustomerHandler, CustomerRepository, Enrolled, Scored
 from .values import AccountKind, Address, Currency, Holder
+
+__aggregen_version__ = "0.1.0"
+"""The aggregen version that generated this package."""
 
 __all__ = [
     "AccountKind",

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
 
 from .customer_base import CustomerBase, Enrolled, Scored
 from .customer_behavior import Customer

@@ -9,7 +9,7 @@ import datetime
 import enum
 from typing import Any, Self
 
-import aggregen.runtime.validation as _validation
+import aggregen.runtime.support as _validation
 
 __all__ = [
     "AccountKind",

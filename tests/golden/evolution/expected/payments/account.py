@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
 
 from .account_base import AccountBase, Closed, Deposited, Opened, Withdrawn
 from .account_behavior import Account

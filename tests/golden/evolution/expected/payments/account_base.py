@@ -9,8 +9,8 @@ import decimal
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, Self
 
-import aggregen.runtime.validation as _validation
-from aggregen.runtime import Aggregate, Event, Metadata
+import aggregen.runtime.support as _validation
+from aggregen.runtime.support import Aggregate, Event, Metadata
 
 from . import account_upcasters
 from .values import Channel, Note, Party

@@ -8,7 +8,7 @@ import dataclasses
 import enum
 from typing import Any, Self
 
-import aggregen.runtime.validation as _validation
+import aggregen.runtime.support as _validation
 
 __all__ = [
     "Channel",

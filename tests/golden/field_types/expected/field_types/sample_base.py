@@ -10,8 +10,8 @@ import decimal
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, Self
 
-import aggregen.runtime.validation as _validation
-from aggregen.runtime import Aggregate, Event, Metadata
+import aggregen.runtime.support as _validation
+from aggregen.runtime.support import Aggregate, Event, Metadata
 
 __all__ = [
     "Cleared",

@@ -7,8 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar, Self
 
-import aggregen.runtime.validation as _validation
-from aggregen.runtime import Aggregate, Event, Metadata
+import aggregen.runtime.support as _validation
+from aggregen.runtime.support import Aggregate, Event, Metadata
 
 __all__ = [
     "CounterBase",

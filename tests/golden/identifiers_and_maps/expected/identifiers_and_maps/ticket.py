@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
 
 from .ticket_base import Assigned, Opened, TicketBase
 from .ticket_behavior import Ticket

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
 
 from .guest_base import Arrived, GuestBase, Invited
 from .guest_behavior import Guest

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from aggregen.runtime import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
 
 from .user_base import Registered, Renamed, UserBase
 from .user_behavior import User

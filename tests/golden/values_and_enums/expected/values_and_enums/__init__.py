@@ -2,8 +2,16 @@
 # Changes are lost when `aggregen generate` runs again.
 """Value objects and named enums, alone and in lists."""
 
+import aggregen.runtime.support as _validation
+
+if _validation.RUNTIME_VERSION != "0.1.0":
+    _validation.check_generated_code(__name__, "0.1.0")
+
 from .canvas import Canvas, CanvasHandler, CanvasRepository, Drawn, Painted
 from .values import Colour, Point, Shape
+
+__aggregen_version__ = "0.1.0"
+"""The aggregen version that generated this package."""
 
 __all__ = [
     "Canvas",

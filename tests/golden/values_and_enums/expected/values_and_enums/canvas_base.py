@@ -8,8 +8,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
-import aggregen.runtime.validation as _validation
-from aggregen.runtime import Aggregate, Event, Metadata
+import aggregen.runtime.support as _validation
+from aggregen.runtime.support import Aggregate, Event, Metadata
 
 from .values import Colour, Shape
 

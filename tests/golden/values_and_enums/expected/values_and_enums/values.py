@@ -9,7 +9,7 @@ import enum
 from collections.abc import Sequence
 from typing import Any, Self
 
-import aggregen.runtime.validation as _validation
+import aggregen.runtime.support as _validation
 
 __all__ = [
     "Colour",

@@ -1,0 +1,32 @@
+"""Modules of the runtime that need an optional dependency, imported on first use.
+
+The runtime alone needs the standard library and orjson; MessageDB and PostgreSQL
+projections need psycopg, installed by the `messagedb` extra.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+
+__all__ = ["MESSAGEDB_EXTRA", "import_runtime_module"]
+
+MESSAGEDB_EXTRA = "aggregen[messagedb]"
+
+_NEEDS_PSYCOPG = frozenset({"psycopg", "psycopg_pool", "psycopg_binary"})
+
+
+def import_runtime_module(name: str, wanted: str) -> ModuleType:
+    """`aggregen.runtime.<name>`, imported for `wanted` (a name, for the message).
+
+    Raises `ModuleNotFoundError` naming the extra to install when psycopg is missing.
+    """
+    try:
+        return import_module(f"aggregen.runtime.{name}")
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in _NEEDS_PSYCOPG:
+            raise
+        raise ModuleNotFoundError(
+            f"{wanted} needs psycopg, which is not installed: pip install '{MESSAGEDB_EXTRA}'",
+            name=error.name,
+        ) from error
