@@ -23,6 +23,12 @@ from aggregen.runtime import (
 from aggregen.runtime.category import cardinal_id, category_of, consumer_group_member
 
 
+@pytest.fixture
+def store(any_store: EventStore) -> EventStore:
+    """This module's tests run against all four stores, sync and async."""
+    return any_store
+
+
 def new_category() -> str:
     return "cat" + uuid.uuid4().hex[:12]
 

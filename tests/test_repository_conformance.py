@@ -36,6 +36,12 @@ def _default_threshold(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     set_snapshot_threshold(None)
 
 
+@pytest.fixture
+def store(any_store: EventStore) -> EventStore:
+    """This module's tests run against all four stores, sync and async."""
+    return any_store
+
+
 def register(**values: object) -> User:
     defaults: dict[str, object] = {"email": "ann@example.org", "first_name": "Ann"}
     defaults.update(values)

@@ -29,17 +29,18 @@ from .errors import (
 )
 from .event import Event, Metadata
 from .handler import EventHandler
-from .memory import InMemoryEventStore
+from .memory import AsyncInMemoryEventStore, InMemoryEventStore
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .position_store import PositionStore
 from .projection import Projection, ProjectionTarget, ProjectionTransaction, Projector, Session
 from .repository import Repository
 from .retry import update_with_retry
-from .store import EventStore
+from .store import AsyncEventStore, EventStore
 from .unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from .messagedb import MessageDBEventStore
+    from .messagedb_async import AsyncMessageDBEventStore
     from .projection_postgres import PostgresProjectionTarget
     from .projection_sqlite import SQLiteProjectionTarget
 
@@ -47,6 +48,9 @@ __all__ = [
     "Aggregate",
     "AggregateNotFoundError",
     "AggregenError",
+    "AsyncEventStore",
+    "AsyncInMemoryEventStore",
+    "AsyncMessageDBEventStore",
     "Cause",
     "CommitOutcomeUnknownError",
     "ConfigurationError",
@@ -92,6 +96,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "AsyncMessageDBEventStore":
+        from .messagedb_async import AsyncMessageDBEventStore
+
+        return AsyncMessageDBEventStore
     if name == "MessageDBEventStore":
         from .messagedb import MessageDBEventStore
 

@@ -378,7 +378,9 @@ def _parameters(writes: Sequence[StreamWrite]) -> Iterator[tuple[Any, ...]]:
                 expected += 1
 
 
-def _connection_lost(error: psycopg.Error, conn: psycopg.Connection[Any]) -> bool:
+def _connection_lost(
+    error: psycopg.Error, conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
+) -> bool:
     """Whether `error` means the connection broke (rather than, say, a lock timeout).
 
     A connection that is broken or closed, a server that ends the session (SQLSTATE
