@@ -26,7 +26,15 @@ from typing import Any
 
 import pytest
 
-from aggregen.runtime import EventStore, InMemoryEventStore, MessageDBEventStore, connect
+from aggregen.runtime import (
+    AsyncInMemoryEventStore,
+    AsyncMessageDBEventStore,
+    EventStore,
+    InMemoryEventStore,
+    MessageDBEventStore,
+    connect,
+)
+from tests.async_support import EventLoopThread, SyncFacade
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGEDB_URI_VARIABLE = "AGGREGEN_TEST_MESSAGEDB_URI"
@@ -123,3 +131,43 @@ def store(request: pytest.FixtureRequest) -> EventStore:
         return InMemoryEventStore()
     messagedb: MessageDBEventStore = request.getfixturevalue("messagedb_store")
     return messagedb
+
+
+@pytest.fixture(scope="session")
+def event_loop_thread() -> Iterator[EventLoopThread]:
+    """An event loop in a thread of its own, for the async stores behind `SyncFacade`."""
+    loop = EventLoopThread()
+    try:
+        yield loop
+    finally:
+        loop.stop()
+
+
+@pytest.fixture(scope="session")
+def async_messagedb_store(
+    messagedb_uri: str, event_loop_thread: EventLoopThread
+) -> Iterator[AsyncMessageDBEventStore]:
+    """One async MessageDB store for the session, on the session's event loop thread."""
+    store = AsyncMessageDBEventStore(messagedb_uri, max_size=8)
+    try:
+        yield store
+    finally:
+        event_loop_thread.run(store.close())
+
+
+@pytest.fixture(params=["memory", "messagedb", "async-memory", "async-messagedb"])
+def any_store(request: pytest.FixtureRequest) -> EventStore:
+    """The four stores: in memory and MessageDB, sync and async (behind `SyncFacade`).
+
+    A conformance module that defines `store` as this fixture runs against all four,
+    which proves that the async stores behave exactly as the sync ones.
+    """
+    if request.param in ("memory", "messagedb"):
+        if request.param == "memory":
+            return InMemoryEventStore()
+        messagedb: MessageDBEventStore = request.getfixturevalue("messagedb_store")
+        return messagedb
+    loop: EventLoopThread = request.getfixturevalue("event_loop_thread")
+    if request.param == "async-memory":
+        return SyncFacade(AsyncInMemoryEventStore(), loop)
+    return SyncFacade(request.getfixturevalue("async_messagedb_store"), loop)

@@ -25,6 +25,12 @@ from aggregen.runtime.category import cardinal_id, category_of, consumer_group_m
 from aggregen.runtime.messagedb import _category_query
 
 
+@pytest.fixture
+def store(any_store: EventStore) -> EventStore:
+    """This module's tests run against all four stores, sync and async."""
+    return any_store
+
+
 def new_category() -> str:
     return "cat" + uuid.uuid4().hex[:12]
 

@@ -36,6 +36,12 @@ def _default_threshold(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     set_snapshot_threshold(None)
 
 
+@pytest.fixture
+def store(any_store: EventStore) -> EventStore:
+    """This module's tests run against all four stores, sync and async."""
+    return any_store
+
+
 def register(**values: object) -> User:
     defaults: dict[str, object] = {"email": "ann@example.org", "first_name": "Ann"}
     defaults.update(values)
@@ -430,9 +436,31 @@ def test_a_failed_snapshot_never_fails_the_command(
     with caplog.at_level(logging.WARNING, logger="aggregen"):
         accounts.add(account)
 
-    assert "could not write snapshot" in caplog.text
+    assert "could not write a snapshot" in caplog.text
     assert accounts.get(account.id).balance == 3
     assert store.stream_version(f"bankAccount-{account.id}") == 1
+
+
+class UnsnapshottableAccount(BankAccount):
+    """Its state cannot be taken: as a `T` field a stream never set (no creating event)."""
+
+    def _snapshot_state(self) -> dict[str, object]:
+        raise AttributeError("'UnsnapshottableAccount' object has no attribute 'owner'")
+
+
+def test_a_state_that_cannot_be_taken_never_fails_the_command(
+    store: EventStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    accounts = Repository(UnsnapshottableAccount, store, snapshot_threshold=2)
+    account = UnsnapshottableAccount.open(owner=uuid.uuid4())
+    account.deposit(decimal.Decimal(3))
+
+    with caplog.at_level(logging.WARNING, logger="aggregen"):
+        accounts.add(account)
+
+    assert "could not write a snapshot" in caplog.text
+    assert account.pending_events == ()
+    assert store.stream_version(UnsnapshottableAccount.stream_name(account.id)) == 1
 
 
 def test_an_unknown_event_type_names_the_stream_and_position(store: EventStore) -> None:

@@ -16,6 +16,12 @@ from aggregen.runtime import (
 )
 
 
+@pytest.fixture
+def store(any_store: EventStore) -> EventStore:
+    """This module's tests run against all four stores, sync and async."""
+    return any_store
+
+
 def new_stream(category: str = "conformance") -> str:
     return f"{category}-{uuid.uuid4()}"
 

@@ -33,15 +33,16 @@ from .extras import import_runtime_module
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .repository import Repository
 from .retry import update_with_retry
-from .store import EventStore
+from .store import AsyncEventStore, EventStore
 from .unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from .category import ConsumerGroup, stream_id
     from .consumer import Consumer, ConsumerError, MessageHandler
     from .handler import EventHandler
-    from .memory import InMemoryEventStore
+    from .memory import AsyncInMemoryEventStore, InMemoryEventStore
     from .messagedb import MessageDBEventStore
+    from .messagedb_async import AsyncMessageDBEventStore
     from .position_store import PositionStore
     from .projection import Projection, ProjectionTarget, ProjectionTransaction, Projector, Session
     from .projection_postgres import PostgresProjectionTarget
@@ -52,6 +53,9 @@ __all__ = [
     "Aggregate",
     "AggregateNotFoundError",
     "AggregenError",
+    "AsyncEventStore",
+    "AsyncInMemoryEventStore",
+    "AsyncMessageDBEventStore",
     "Cause",
     "CommitOutcomeUnknownError",
     "ConfigurationError",
@@ -102,6 +106,8 @@ _LAZY = {
     "ConsumerGroup": "category",
     "EventHandler": "handler",
     "InMemoryEventStore": "memory",
+    "AsyncInMemoryEventStore": "memory",
+    "AsyncMessageDBEventStore": "messagedb_async",
     "MessageDBEventStore": "messagedb",
     "MessageHandler": "consumer",
     "PositionStore": "position_store",

@@ -6,7 +6,7 @@ import bisect
 import datetime
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -22,7 +22,7 @@ from .errors import (
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .stored_data import not_an_object
 
-__all__ = ["InMemoryEventStore"]
+__all__ = ["AsyncInMemoryEventStore", "InMemoryEventStore"]
 
 
 class _Stored(NamedTuple):
@@ -263,3 +263,52 @@ def _not_an_object(
         if type(data) is not dict or (metadata is not None and type(metadata) is not dict):
             return not_an_object(stored.stream_name, stored.position, data, metadata)
     raise AssertionError("a message of the page is not an object")
+
+
+class AsyncInMemoryEventStore:
+    """`InMemoryEventStore` for asyncio: the same store, its methods awaited.
+
+    Nothing here waits on I/O, so each method runs its synchronous twin: the two
+    cannot behave differently. `sync` is the synchronous store holding the streams.
+    """
+
+    def __init__(self, sync: InMemoryEventStore | None = None) -> None:
+        self.sync = InMemoryEventStore() if sync is None else sync
+
+    async def append(self, writes: Sequence[StreamWrite]) -> None:
+        """Store every write or none; see `InMemoryEventStore.append`."""
+        self.sync.append(writes)
+
+    async def read(self, stream_name: str, position: int = 0) -> AsyncIterator[RecordedMessage]:
+        """The stream's messages from `position` on; see `InMemoryEventStore.read`."""
+        for message in self.sync.read(stream_name, position):
+            yield message
+
+    async def read_category(
+        self,
+        category: str,
+        position: int = 1,
+        *,
+        batch_size: int = 1000,
+        consumer_group: ConsumerGroup | None = None,
+        correlation: str | None = None,
+    ) -> list[RecordedMessage]:
+        """One batch of the category's messages; see `InMemoryEventStore.read_category`."""
+        return self.sync.read_category(
+            category,
+            position,
+            batch_size=batch_size,
+            consumer_group=consumer_group,
+            correlation=correlation,
+        )
+
+    async def read_last(self, stream_name: str) -> RecordedMessage | None:
+        """The stream's last message, or None."""
+        return self.sync.read_last(stream_name)
+
+    async def stream_version(self, stream_name: str) -> int:
+        """The position of the stream's last message; -1 for an empty stream."""
+        return self.sync.stream_version(stream_name)
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -431,7 +431,9 @@ def _parameters(writes: Sequence[StreamWrite]) -> Iterator[tuple[Any, ...]]:
                 expected += 1
 
 
-def _connection_lost(error: psycopg.Error, conn: psycopg.Connection[Any]) -> bool:
+def _connection_lost(
+    error: psycopg.Error, conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
+) -> bool:
     """Whether `error` means the connection broke (rather than, say, a version conflict).
 
     An answer of the server (a SQLSTATE outside classes 08 and 57P) is never a lost

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
@@ -18,6 +18,12 @@ from .unit_of_work import active_unit_of_work
 __all__ = ["Repository", "commit"]
 
 A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R", bound="_HasThreshold")
+
+
+class _HasThreshold(Protocol):
+    def snapshot_threshold(self) -> int: ...
+
 
 if TYPE_CHECKING:
     import logging
@@ -102,31 +108,26 @@ class Repository(Generic[A]):
         position that does not follow the one before (a gap). A snapshot that does
         not fit is ignored (and logged): the stream is replayed instead.
         """
-        if version is not None and (
-            isinstance(version, bool) or not isinstance(version, int) or version < 0
-        ):
-            raise ValueError(f"a version is a stream position of at least 0, not {version!r}")
+        check_version(version)
         cls = self.aggregate_class
         stream = cls.stream_name(aggregate_id)
-        snapshot = self._from_snapshot(aggregate_id) if self.snapshot_threshold() else None
-        if snapshot is not None and version is not None and snapshot[0]._version > version:
-            snapshot = None  # taken after the version asked for
-        messages = None if snapshot is None else self._after_snapshot(stream, *snapshot)
+        snapshot = None
+        if self.snapshot_threshold():
+            message = self._read_snapshot(aggregate_id)
+            snapshot = snapshot_from(cls, aggregate_id, message, version)
+        messages: Iterator[RecordedMessage] | None = None
+        if snapshot is not None:
+            # Read from the snapshot's own version: its event must be there.
+            messages = iter(self.store.read(stream, snapshot[0]._version))
+            if not snapshot_matches(stream, *snapshot, next(messages, None)):
+                snapshot = None
         if snapshot is None or messages is None:
             aggregate = cls._blank(aggregate_id)
             messages = iter(self.store.read(stream))
         else:
             aggregate = snapshot[0]
-        if version is not None:
-            messages = _up_to(messages, version)
-        _replay(aggregate, stream, messages)
-        if aggregate._version < 0:
-            raise AggregateNotFoundError(cls.__name__, aggregate_id, stream)
-        if version is not None and aggregate._version < version:
-            raise ValueError(
-                f"{stream!r} is at version {aggregate._version}: it has no version {version}"
-            )
-        return aggregate
+        _replay(aggregate, stream, messages if version is None else _up_to(messages, version))
+        return rehydrated(aggregate, stream, version)
 
     def exists(self, aggregate_id: str) -> bool:
         """Whether the aggregate has any event stored."""
@@ -141,80 +142,123 @@ class Repository(Generic[A]):
         cls = self.aggregate_class
         stream = cls.stream_name(aggregate_id)
         events = [decode_event(cls.__events__, cls.__name__, m) for m in self.store.read(stream)]
-        if not events:
-            raise AggregateNotFoundError(cls.__name__, aggregate_id, stream)
-        return events
+        return found_history(cls, aggregate_id, stream, events)
 
-    def _after_snapshot(
-        self, stream: str, aggregate: A, event_id: str
-    ) -> Iterator[RecordedMessage] | None:
-        """The events after the snapshot's; None (logged) unless its event is in the stream.
-
-        Reading starts at the snapshot's own version, where the event it was taken
-        after must be, with the same message id: a snapshot claiming a version beyond
-        the stream's end, or left from another history of the stream, is found out
-        without a second query.
-        """
-        version = aggregate._version
-        messages = iter(self.store.read(stream, version))
-        first = next(messages, None)
-        if first is None or first.position != version or first.id != event_id:
-            _logger().warning(
-                "ignoring snapshot of %s at version %d: the stream holds another event there",
-                stream,
-                version,
-            )
-            return None
-        return messages
-
-    def _from_snapshot(self, aggregate_id: str) -> tuple[A, str] | None:
-        """The aggregate from its newest snapshot and the id of the event it was taken after.
-
-        None, logged once, when there is no snapshot or it does not fit: a snapshot is
-        a cache, so whatever is wrong with it means a replay, never an error.
-        """
-        cls = self.aggregate_class
-        stream = snapshot_stream_name(cls.category(), aggregate_id)
+    def _read_snapshot(self, aggregate_id: str) -> RecordedMessage | None:
+        """The newest snapshot message; None (logged) when there is none or it is unreadable."""
+        stream = snapshot_stream_name(self.aggregate_class.category(), aggregate_id)
         try:
-            message = self.store.read_last(stream)
+            return self.store.read_last(stream)
         except StreamDataError as error:
             _logger().warning("ignoring snapshot %s: %s", stream, error)
             return None
-        if message is None:
-            return None
-        data = message.data
-        if data.get("shape") != cls._snapshot_fingerprint():
-            _logger().info("ignoring snapshot %s@%d of another shape", stream, message.position)
-            return None
-        try:
-            version, event_id = data["version"], data["event"]
-            if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-                raise ValueError(f"bad version {version!r}")
-            if not isinstance(event_id, str):
-                raise ValueError(f"bad event id {event_id!r}")
-            aggregate = cls._blank(aggregate_id)
-            aggregate._restore_state(data["state"])
-            aggregate._version = version
-        except Exception as error:  # whatever fails, the stream is replayed
-            _logger().warning("ignoring snapshot %s@%d: %r", stream, message.position, error)
-            return None
-        return aggregate, event_id
 
     def _write_snapshot(self, aggregate: Aggregate, event_id: str) -> None:
         """Store the aggregate's state, taken after its event `event_id`; failures are logged."""
-        cls = self.aggregate_class
-        data = {
-            "version": aggregate._version,
-            "event": event_id,
-            "shape": cls._snapshot_fingerprint(),
-            "state": aggregate._snapshot_state(),
-        }
-        message = NewMessage(uuid4_string(), SNAPSHOT_TYPE, data, None)
-        stream = snapshot_stream_name(cls.category(), aggregate.id)
-        try:
-            self.store.append([StreamWrite(stream, None, [message])])
+        try:  # taking the state may fail too (a field a stream never set): only logged
+            write = snapshot_write(self.aggregate_class, aggregate, event_id)
+            self.store.append([write])
         except Exception:
-            _logger().warning("could not write snapshot of %s", stream, exc_info=True)
+            _logger().warning("could not write a snapshot of %s", aggregate.id, exc_info=True)
+
+
+# -- What the sync and async repositories share: every step that is not I/O. ----------
+
+
+def check_version(version: object) -> None:
+    """Raise `ValueError` unless `version` is None or a stream position (an int >= 0)."""
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 0
+    ):
+        raise ValueError(f"a version is a stream position of at least 0, not {version!r}")
+
+
+def snapshot_from(
+    cls: type[A], aggregate_id: str, message: RecordedMessage | None, version: int | None
+) -> tuple[A, str] | None:
+    """The aggregate from a snapshot message and the id of the event it was taken after.
+
+    None, logged once, when there is no snapshot, it does not fit, or it was taken
+    after `version`: a snapshot is a cache, so whatever is wrong with it means a
+    replay, never an error.
+    """
+    if message is None:
+        return None
+    stream = message.stream_name
+    data = message.data
+    if data.get("shape") != cls._snapshot_fingerprint():
+        _logger().info("ignoring snapshot %s@%d of another shape", stream, message.position)
+        return None
+    try:
+        snapshot_version, event_id = data["version"], data["event"]
+        if (
+            isinstance(snapshot_version, bool)
+            or not isinstance(snapshot_version, int)
+            or snapshot_version < 0
+        ):
+            raise ValueError(f"bad version {snapshot_version!r}")
+        if not isinstance(event_id, str):
+            raise ValueError(f"bad event id {event_id!r}")
+        if version is not None and snapshot_version > version:
+            return None  # taken after the version asked for
+        aggregate = cls._blank(aggregate_id)
+        aggregate._restore_state(data["state"])
+        aggregate._version = snapshot_version
+    except Exception as error:  # whatever fails, the stream is replayed
+        _logger().warning("ignoring snapshot %s@%d: %r", stream, message.position, error)
+        return None
+    return aggregate, event_id
+
+
+def snapshot_matches(
+    stream: str, aggregate: Aggregate, event_id: str, first: RecordedMessage | None
+) -> bool:
+    """Whether the stream holds the snapshot's event at the snapshot's version (logged if not).
+
+    A snapshot claiming a version beyond the stream's end, or left from another
+    history of the stream, is found out without a second query.
+    """
+    version = aggregate._version
+    if first is None or first.position != version or first.id != event_id:
+        _logger().warning(
+            "ignoring snapshot of %s at version %d: the stream holds another event there",
+            stream,
+            version,
+        )
+        return False
+    return True
+
+
+def rehydrated(aggregate: A, stream: str, version: int | None) -> A:
+    """`aggregate` after its replay; raises when it has no events or lacks `version`."""
+    if aggregate._version < 0:
+        raise AggregateNotFoundError(type(aggregate).__name__, aggregate.id, stream)
+    if version is not None and aggregate._version < version:
+        raise ValueError(
+            f"{stream!r} is at version {aggregate._version}: it has no version {version}"
+        )
+    return aggregate
+
+
+def found_history(
+    cls: type[Aggregate], aggregate_id: str, stream: str, events: list[Event]
+) -> list[Event]:
+    """`events`, or `AggregateNotFoundError` when there are none."""
+    if not events:
+        raise AggregateNotFoundError(cls.__name__, aggregate_id, stream)
+    return events
+
+
+def snapshot_write(cls: type[Aggregate], aggregate: Aggregate, event_id: str) -> StreamWrite:
+    """The write that stores the aggregate's state as a snapshot after event `event_id`."""
+    data = {
+        "version": aggregate._version,
+        "event": event_id,
+        "shape": cls._snapshot_fingerprint(),
+        "state": aggregate._snapshot_state(),
+    }
+    message = NewMessage(uuid4_string(), SNAPSHOT_TYPE, data, None)
+    return StreamWrite(snapshot_stream_name(cls.category(), aggregate.id), None, [message])
 
 
 def _up_to(messages: Iterable[RecordedMessage], version: int) -> Iterator[RecordedMessage]:
@@ -314,13 +358,8 @@ def _new_message(event: Event) -> NewMessage:
     return _new_tuple(NewMessage, (metadata.id, event.type_name(), event.to_data(), extra))
 
 
-def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) -> None:
-    """Write the pending events of every aggregate in one atomic append.
-
-    On success the aggregates' pending events are cleared and snapshots written where
-    due (a failed snapshot is logged, never raised). On failure the error propagates
-    and the aggregates keep their versions and pending events.
-    """
+def pending_writes(entries: Sequence[tuple[Any, Aggregate]]) -> list[StreamWrite]:
+    """One write per aggregate with pending events, each expecting its loaded version."""
     writes = []
     for _, aggregate in entries:
         pending = aggregate._pending
@@ -328,9 +367,16 @@ def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) 
             stream = aggregate._stream_name()
             expected = aggregate._version - len(pending)
             writes.append(StreamWrite(stream, expected, [_new_message(e) for e in pending]))
-    if not writes:
-        return
-    store.append(writes)
+    return writes
+
+
+def committed(entries: Sequence[tuple[R, Aggregate]]) -> list[tuple[R, Aggregate, str]]:
+    """Clear the stored aggregates' pending events; return those due a snapshot.
+
+    Each comes with its repository and the id of its last event: a snapshot is due
+    when the commit crossed a multiple of the repository's threshold.
+    """
+    due = []
     for repository, aggregate in entries:
         count = len(aggregate._pending)
         if not count:
@@ -344,4 +390,20 @@ def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) 
             > (aggregate._version + 1 - count) // threshold
         ):
             assert last is not None, "pending events carry metadata"
-            repository._write_snapshot(aggregate, last.id)
+            due.append((repository, aggregate, last.id))
+    return due
+
+
+def commit(store: EventStore, entries: list[tuple[Repository[Any], Aggregate]]) -> None:
+    """Write the pending events of every aggregate in one atomic append.
+
+    On success the aggregates' pending events are cleared and snapshots written where
+    due (a failed snapshot is logged, never raised). On failure the error propagates
+    and the aggregates keep their versions and pending events.
+    """
+    writes = pending_writes(entries)
+    if not writes:
+        return
+    store.append(writes)
+    for repository, aggregate, event_id in committed(entries):
+        repository._write_snapshot(aggregate, event_id)

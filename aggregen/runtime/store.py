@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from .message import RecordedMessage, StreamWrite
@@ -10,7 +10,7 @@ from .message import RecordedMessage, StreamWrite
 if TYPE_CHECKING:
     from .category import ConsumerGroup
 
-__all__ = ["EventStore"]
+__all__ = ["AsyncEventStore", "EventStore"]
 
 
 class EventStore(Protocol):
@@ -53,4 +53,39 @@ class EventStore(Protocol):
         """The position of the stream's last message; -1 for an empty stream."""
 
     def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
+
+class AsyncEventStore(Protocol):
+    """`EventStore` for asyncio: the same operations and semantics, awaited.
+
+    Each method does what its namesake in `EventStore` does and raises the same
+    errors; `read` is an async iterator. A task cancelled during `append` stores all
+    of the append or none of it.
+    """
+
+    async def append(self, writes: Sequence[StreamWrite]) -> None:
+        """Store every write or none; see `EventStore.append`."""
+
+    def read(self, stream_name: str, position: int = 0) -> AsyncIterator[RecordedMessage]:
+        """The stream's messages from `position` (inclusive) on, in order, read in pages."""
+
+    async def read_category(
+        self,
+        category: str,
+        position: int = 1,
+        *,
+        batch_size: int = 1000,
+        consumer_group: ConsumerGroup | None = None,
+        correlation: str | None = None,
+    ) -> list[RecordedMessage]:
+        """One batch of the category's messages; see `EventStore.read_category`."""
+
+    async def read_last(self, stream_name: str) -> RecordedMessage | None:
+        """The stream's last message, or None for an empty stream."""
+
+    async def stream_version(self, stream_name: str) -> int:
+        """The position of the stream's last message; -1 for an empty stream."""
+
+    async def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
