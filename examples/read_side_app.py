@@ -32,7 +32,6 @@ from aggregen.runtime import (
     StreamExistsError,
     connect,
     correlated,
-    stream_id,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
@@ -45,8 +44,8 @@ class UsersByEmail(UserHandler):
     """A read model: users by email, in the table `users_by_email`."""
 
     def create_table(self, target: ProjectionTarget) -> None:
-        with target.transaction("users_by_email:setup") as transaction:
-            transaction.session.execute(
+        with target.session() as session:
+            session.execute(
                 "CREATE TABLE IF NOT EXISTS users_by_email "
                 "(email text PRIMARY KEY, user_id text NOT NULL, first_name text)"
             )
@@ -86,10 +85,7 @@ class EnrolNewUsers(UserHandler):
 
 def _user_id(event: Registered | Renamed) -> str:
     """The id of the User whose stream holds `event`."""
-    assert event.metadata is not None
-    found = stream_id(event.metadata.stream_name or "")
-    assert found is not None
-    return found
+    return UserHandler.aggregate_id(event)
 
 
 def read_model_target() -> ProjectionTarget:
@@ -136,8 +132,8 @@ def main() -> None:
     projection.create_table(target)
     projector = Projector(store, User.category(), projection, target, name="users_by_email")
     print(f"projection: {projector.catch_up()} user events applied exactly once")
-    with target.transaction("users_by_email:read") as transaction:
-        rows = transaction.session.execute(
+    with target.session() as session:
+        rows = session.execute(
             "SELECT email, first_name FROM users_by_email WHERE user_id = %s",
             (users[2].id,),
         ).fetchall()

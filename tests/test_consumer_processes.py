@@ -206,9 +206,9 @@ def test_a_projection_killed_at_random_moments_equals_a_clean_rebuild(
     app_uri = app_database_uri(messagedb_uri)
     target = PostgresProjectionTarget(app_uri)
     killed, clean = Tally(), Tally()
-    with target.transaction("setup") as transaction:
-        killed.create_tables(transaction.session)
-        clean.create_tables(transaction.session)
+    with target.session() as session:
+        killed.create_tables(session)
+        clean.create_tables(session)
     chooser = random.Random(30112026)
     kills = 0
     for _ in range(20):
@@ -238,9 +238,9 @@ def test_a_projection_killed_at_random_moments_equals_a_clean_rebuild(
     Projector(store, category, killed, target, name=f"tally-{killed.suffix}").catch_up()
     Projector(store, category, clean, target, name=f"tally-{clean.suffix}").catch_up()
 
-    with target.transaction("compare") as transaction:
-        after_kills = killed.model(transaction.session)
-        rebuilt = clean.model(transaction.session)
+    with target.session() as session:
+        after_kills = killed.model(session)
+        rebuilt = clean.model(session)
     assert kills >= 10, "the kills must land while the projection works"
     assert len(rebuilt[0]) == 600
     assert after_kills == rebuilt

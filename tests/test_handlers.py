@@ -223,11 +223,13 @@ def test_a_generated_handler_runs_as_a_projection_with_a_session(store: EventSto
             ]
         )
     target = SQLiteProjectionTarget()
-    target.session.execute("CREATE TABLE emails (email TEXT PRIMARY KEY, stream_name TEXT)")
+    with target.session() as session:
+        session.execute("CREATE TABLE emails (email TEXT PRIMARY KEY, stream_name TEXT)")
 
     assert Projector(store, category, Emails(), target, name="emails").catch_up() == 3
 
-    rows = target.session.execute("SELECT email, stream_name FROM emails ORDER BY 1").fetchall()
+    with target.session() as session:
+        rows = session.execute("SELECT email, stream_name FROM emails ORDER BY 1").fetchall()
     assert rows == [(f"u{n}@example.org", f"{category}-{n}") for n in range(3)]
     with pytest.raises(RuntimeError, match="only while a Projector runs it"):
         _ = Emails().session

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from aggregen.runtime import (
     ProjectionTarget,
     Projector,
     SQLiteProjectionTarget,
+    StreamNameError,
     StreamWrite,
 )
 from aggregen.runtime.projection_postgres import POSITIONS_TABLE
@@ -58,14 +61,14 @@ def target(request: pytest.FixtureRequest) -> Iterator[ProjectionTarget]:
 
 def tally_for(target: ProjectionTarget, fail_at: int | None = None) -> Tally:
     tally = Tally(fail_at=fail_at)
-    with target.transaction(f"setup-{tally.suffix}") as transaction:
-        tally.create_tables(transaction.session)
+    with target.session() as session:
+        tally.create_tables(session)
     return tally
 
 
 def model(target: ProjectionTarget, tally: Tally) -> tuple[list[Any], list[Any]]:
-    with target.transaction(f"read-{tally.suffix}") as transaction:
-        return tally.model(transaction.session)
+    with target.session() as session:
+        return tally.model(session)
 
 
 def test_a_projection_applies_each_message_once_and_commits_its_position(
@@ -129,7 +132,7 @@ def test_group_members_project_disjoint_streams(
     seen, totals = model(target, tally)
     assert len(seen) == 27
     assert all(count == 3 for _, count in totals)
-    assert target.position(f"tally-{tally.suffix}+2of3") is not None
+    assert target.position(f"{category}:position-tally-{tally.suffix}+2of3") is not None
 
 
 @pytest.mark.messagedb
@@ -186,3 +189,38 @@ def test_the_positions_table_is_created_when_missing_and_a_schema_may_be_named(
         row = conn.execute(f"SELECT name, position FROM {schema}.{POSITIONS_TABLE}").fetchone()
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
     assert row == ("p", 41)
+
+
+def test_two_projections_of_one_name_on_two_categories_keep_their_own_positions(
+    store: EventStore, target: ProjectionTarget
+) -> None:
+    first, second = new_category(), new_category()
+    fill(store, first, streams=2, per_stream=3)
+    fill(store, second, streams=3, per_stream=2)
+    tally_first, tally_second = tally_for(target), tally_for(target)
+
+    assert Projector(store, first, tally_first, target, name="main").catch_up() == 6
+    assert Projector(store, second, tally_second, target, name="main").catch_up() == 6
+
+    assert len(model(target, tally_second)[0]) == 6, "the second category was read whole"
+    assert target.position(f"{first}:position-main") != target.position(f"{second}:position-main")
+
+
+@pytest.mark.parametrize("name", ["", "a+1of2", "two words"])
+def test_a_projection_name_must_be_usable(store: EventStore, name: str) -> None:
+    with pytest.raises(StreamNameError):
+        Projector(store, "orders", Tally(), SQLiteProjectionTarget(), name=name)
+
+
+def test_the_sqlite_stand_in_binds_what_postgresql_binds() -> None:
+    target = SQLiteProjectionTarget()
+    amount, key, when = decimal.Decimal("1.50"), uuid.uuid4(), datetime.date(2026, 11, 30)
+    with target.session() as session:
+        session.execute("CREATE TABLE t (amount text, key text, day text)")
+        session.execute("INSERT INTO t VALUES (%s, %s, %s)", (amount, key, when))
+        session.execute(
+            "INSERT INTO t VALUES (%(amount)s, %(key)s, %(day)s)",
+            {"amount": amount, "key": key, "day": when},
+        )
+        rows = session.execute("SELECT amount, key, day FROM t").fetchall()
+    assert rows == [("1.50", str(key), "2026-11-30")] * 2

@@ -39,6 +39,7 @@ from .unit_of_work import UnitOfWork
 if TYPE_CHECKING:
     from .category import ConsumerGroup, stream_id
     from .consumer import Consumer, ConsumerError, MessageHandler
+    from .decoding import UnknownEventTypeError
     from .handler import EventHandler
     from .memory import AsyncInMemoryEventStore, InMemoryEventStore
     from .messagedb import MessageDBEventStore
@@ -88,6 +89,7 @@ __all__ = [
     "StreamNameError",
     "StreamWrite",
     "UnitOfWork",
+    "UnknownEventTypeError",
     "ValidationError",
     "caused_by",
     "connect",
@@ -119,6 +121,7 @@ _LAZY = {
     "SQLiteProjectionTarget": "projection_sqlite",
     "Session": "projection",
     "stream_id": "category",
+    "UnknownEventTypeError": "decoding",
 }
 """Public names imported from their module on first use (PEP 562)."""
 

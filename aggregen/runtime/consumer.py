@@ -18,7 +18,7 @@ from typing import Protocol
 
 from .category import ConsumerGroup, check_batch_size, check_category
 from .causation import cause_in_effect
-from .errors import AggregenError
+from .errors import AggregenError, StreamNameError
 from .message import RecordedMessage
 from .position_store import PositionStore
 from .store import EventStore
@@ -38,6 +38,7 @@ class ConsumerError(AggregenError):
 
     The consumer's position was recorded up to the message before, so a restarted
     consumer starts with this message again. The handler's exception is the cause.
+    `consumer` says which reader stopped (`consumer 'name'` or `projection 'name'`).
     """
 
     def __init__(self, consumer: str, handler: str, message: RecordedMessage, problem: str) -> None:
@@ -48,7 +49,7 @@ class ConsumerError(AggregenError):
         self.global_position = message.global_position
         self.message_type = message.type
         super().__init__(
-            f"consumer {consumer!r} stopped: {handler} failed on {message.type} "
+            f"{consumer} stopped: {handler} failed on {message.type} "
             f"at {message.stream_name!r} position {message.position} "
             f"(global position {message.global_position}): {problem}"
         )
@@ -84,23 +85,26 @@ class CategoryLoop:
         self.correlation = correlation
         self._stopping = threading.Event()
 
-    def catch_up(self) -> int:
+    def catch_up(self, *, handle_signals: bool = True) -> int:
         """Handle every message available now, record the position, and return how many.
 
-        Raises `ConsumerError` when the handler fails, after recording the position of
-        the message before.
+        The count includes messages a handler skipped. With `handle_signals` (and on
+        the main thread), SIGINT and SIGTERM let the current message finish, record
+        the position and return early. Raises `ConsumerError` when the handler fails,
+        after recording the position of the message before.
         """
         self._stopping.clear()
         self._start()
         handled = 0
-        try:
-            while not self._stopping.is_set():
-                count, caught_up = self._handle_batch()
-                handled += count
-                if caught_up:
-                    break
-        finally:
-            self._record()
+        with self._signals_stop_this(handle_signals):
+            try:
+                while not self._stopping.is_set():
+                    count, caught_up = self._handle_batch()
+                    handled += count
+                    if caught_up:
+                        break
+            finally:
+                self._record()
         return handled
 
     def run(self, *, handle_signals: bool = True) -> None:
@@ -168,6 +172,20 @@ class CategoryLoop:
                 signal.signal(signum, handler)
 
 
+def member_name(name: str, group: ConsumerGroup | None) -> str:
+    """`name`, or `{name}+{member}of{size}` for a member of a consumer group.
+
+    Raises `StreamNameError` for a name that is empty, holds white space, control
+    characters or `+` (which marks a group member's name), or is not a str.
+    """
+    if not isinstance(name, str) or not name or "+" in name:
+        raise StreamNameError(
+            f"invalid consumer name {name!r}: a non-empty name without '+' (it marks a "
+            "consumer group member's name)"
+        )
+    return name if group is None else f"{name}+{group.member}of{group.size}"
+
+
 def handler_failed(
     consumer: str, handler: object, message: RecordedMessage, error: Exception
 ) -> ConsumerError:
@@ -213,8 +231,7 @@ class Consumer(CategoryLoop):
             )
         self.handler = handler
         self.position_update_interval = position_update_interval
-        group = consumer_group
-        self.name = name if group is None else f"{name}+{group.member}of{group.size}"
+        self.name = member_name(name, consumer_group)
         self.positions = PositionStore(store, category, self.name)
         self._position: int | None = None
         self._recorded: int | None = None
@@ -242,7 +259,9 @@ class Consumer(CategoryLoop):
                 handle(message)
             except Exception as error:
                 self._record()
-                raise handler_failed(self.name, self.handler, message, error) from error
+                raise handler_failed(
+                    f"consumer {self.name!r}", self.handler, message, error
+                ) from error
             finally:
                 cause.reset(token)
             handled += 1

@@ -63,6 +63,18 @@ class EventHandler:
             )
         return self._session
 
+    @staticmethod
+    def aggregate_id(event: Event) -> str:
+        """The id of the aggregate whose stream holds `event` (`user-42` -> `42`).
+
+        Raises `ValueError` for an event that was not read from a stream.
+        """
+        stream = event.metadata.stream_name if event.metadata is not None else None
+        found = None if stream is None else stream.partition("-")[2]
+        if not found:
+            raise ValueError(f"this {type(event).__name__} event was not read from a stream")
+        return found
+
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method for `event`; generated handlers override it."""
         raise NotImplementedError(f"{type(self).__name__} does not dispatch {type(event).__name__}")

@@ -60,6 +60,11 @@ class PositionStore:
         return position
 
     def put(self, position: int) -> None:
-        """Record `position` (any writer may; the newest message wins)."""
+        """Record `position` (any writer may; the newest message wins).
+
+        Raises `ValueError` for a position that is not a whole number of at least 0.
+        """
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise ValueError(f"a position is a global position of at least 0, not {position!r}")
         message = NewMessage(uuid4_string(), POSITION_TYPE, {"position": position}, None)
         self.store.append([StreamWrite(self.stream_name, None, [message])])

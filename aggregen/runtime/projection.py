@@ -14,15 +14,16 @@ tests that runs the same SQL for the common cases).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .category import ConsumerGroup
 from .causation import cause_in_effect
-from .consumer import CategoryLoop, handler_failed
+from .consumer import CategoryLoop, handler_failed, member_name
 from .message import RecordedMessage
+from .position_store import position_stream_name
 from .store import EventStore
 
 __all__ = ["Projection", "ProjectionTarget", "ProjectionTransaction", "Projector", "Session"]
@@ -41,8 +42,13 @@ class Cursor(Protocol):
 class Session(Protocol):
     """A connection inside the projection's transaction: run SQL with `%s` placeholders."""
 
-    def execute(self, query: Any, params: Sequence[Any] | None = None) -> Cursor:
-        """Run one statement with its parameters bound (never format values into SQL)."""
+    def execute(
+        self, query: Any, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> Cursor:
+        """Run one statement with its parameters bound (never format values into SQL).
+
+        Placeholders are psycopg's: `%s` with a sequence, `%(name)s` with a mapping.
+        """
 
 
 class Projection(Protocol):
@@ -76,6 +82,12 @@ class ProjectionTarget(Protocol):
     def position(self, name: str) -> int | None:
         """The committed position of projection `name`, None before any."""
 
+    def session(self) -> AbstractContextManager[Session]:
+        """A transaction of its own, for setting up tables and reading the read model.
+
+        Commits when the block ends, rolls back when it raises.
+        """
+
     def close(self) -> None:
         """Release the connection."""
 
@@ -83,9 +95,9 @@ class ProjectionTarget(Protocol):
 class Projector(CategoryLoop):
     """Runs `projection` over `category` into `target`, exactly once per message.
 
-    One transaction per batch of `batch_size` messages. `name` identifies the
-    projection's position in the target; with `consumer_group` the member's position
-    is kept under `{name}+{member}of{size}`. Raises `ConsumerError` when the
+    One transaction per batch of `batch_size` messages. The projection's position is
+    kept in the target under `{category}:position-{name}` (`position_name`); with
+    `consumer_group`, `{name}+{member}of{size}` is the name. Raises `ConsumerError` when the
     projection fails (its batch is rolled back), `EventStoreError` when a database
     fails.
     """
@@ -111,22 +123,22 @@ class Projector(CategoryLoop):
             consumer_group=consumer_group,
             correlation=correlation,
         )
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"a projection name must be a non-empty str, not {name!r}")
         self.projection = projection
         self.target = target
-        group = consumer_group
-        self.name = name if group is None else f"{name}+{group.member}of{group.size}"
+        self.name = member_name(name, consumer_group)
+        self.position_name = position_stream_name(category, self.name)
+        """The projection's row in the target: `{category}:position-{name}`, so that two
+        projections of one name on two categories never share a position."""
 
     @property
     def position(self) -> int | None:
         """The committed position of this projection, None before any."""
-        return self.target.position(self.name)
+        return self.target.position(self.position_name)
 
     def _handle_batch(self) -> tuple[int, bool]:
         handle = self.projection.handle
         handled = 0
-        with self.target.transaction(self.name) as transaction:
+        with self.target.transaction(self.position_name) as transaction:
             batch = self._read_batch(transaction.position)
             session = transaction.session
             cause = cause_in_effect
@@ -135,7 +147,9 @@ class Projector(CategoryLoop):
                 try:
                     handle(message, session)
                 except Exception as error:
-                    raise handler_failed(self.name, self.projection, message, error) from error
+                    raise handler_failed(
+                        f"projection {self.name!r}", self.projection, message, error
+                    ) from error
                 finally:
                     cause.reset(token)
                 handled += 1

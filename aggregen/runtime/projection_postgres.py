@@ -79,6 +79,16 @@ class PostgresProjectionTarget:
                     (transaction.position, name),
                 )
 
+    @contextmanager
+    def session(self) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction of its own, for tables and queries; commits unless it raises.
+
+        Errors of the statements run inside are psycopg's own.
+        """
+        conn = self._connection()
+        with conn.transaction():
+            yield conn
+
     def position(self, name: str) -> int | None:
         """The committed position of projection `name`, None before any."""
         with self._failures_translated(f"could not read projection {name!r}'s position"):

@@ -8,9 +8,13 @@ change in one transaction per batch, as on PostgreSQL.
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
 import re
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -44,8 +48,31 @@ class SQLiteSession:
     def execute(
         self, query: Any, params: Sequence[Any] | Mapping[str, Any] | None = None
     ) -> sqlite3.Cursor:
-        """Run one statement; raises `sqlite3.Error` as SQLite does."""
-        return self.connection.execute(_sqlite_query(str(query)), params or ())
+        """Run one statement; raises `sqlite3.Error` as SQLite does.
+
+        Values SQLite has no type for are passed as PostgreSQL would print them:
+        `Decimal`, `UUID`, dates and times, and enums as text.
+        """
+        if params is None:
+            bound: Sequence[Any] | Mapping[str, Any] = ()
+        elif isinstance(params, Mapping):
+            bound = {key: _sqlite_value(value) for key, value in params.items()}
+        else:
+            bound = [_sqlite_value(value) for value in params]
+        return self.connection.execute(_sqlite_query(str(query)), bound)
+
+
+def _sqlite_value(value: Any) -> Any:
+    """`value` as SQLite can bind it: text for the types it lacks, else unchanged."""
+    if value is None or isinstance(value, str | int | float | bytes):
+        return value
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime.date | datetime.time):  # datetime too
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return _sqlite_value(value.value)
+    return value
 
 
 class SQLiteProjectionTarget:
@@ -56,7 +83,7 @@ class SQLiteProjectionTarget:
 
     def __init__(self, path: str = ":memory:") -> None:
         self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.session = SQLiteSession(self.connection)
+        self._session = SQLiteSession(self.connection)
         self._lock = threading.RLock()
         self.connection.execute(
             "CREATE TABLE IF NOT EXISTS aggregen_projection_positions "
@@ -70,7 +97,7 @@ class SQLiteProjectionTarget:
             self.connection.execute("BEGIN IMMEDIATE")
             try:
                 start = self.position(name)
-                transaction = ProjectionTransaction(self.session, start)
+                transaction = ProjectionTransaction(self._session, start)
                 yield transaction
                 if transaction.position != start:
                     self.connection.execute(
@@ -78,6 +105,18 @@ class SQLiteProjectionTarget:
                         "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
                         (name, transaction.position),
                     )
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
+
+    @contextmanager
+    def session(self) -> Iterator[SQLiteSession]:
+        """A transaction of its own, for tables and queries; commits unless it raises."""
+        with self._lock:
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._session
             except BaseException:
                 self.connection.execute("ROLLBACK")
                 raise

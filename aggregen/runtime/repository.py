@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
-from .decoding import decode_event, upcast
+from .decoding import UnknownEventTypeError, decode_event, upcast
 from .errors import AggregateNotFoundError, StreamDataError
 from .event import Event, Metadata, read_schema_version
 from .message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
@@ -295,7 +295,7 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
             )
         reader = readers.get(type_name)
         if reader is None:
-            raise StreamDataError(
+            raise UnknownEventTypeError(
                 stream, position, f"unknown event type {type_name!r} for {cls.__name__}"
             )
         from_data, current, event_class = reader
