@@ -155,9 +155,13 @@ def test_the_action_script_annotates_and_writes_the_job_summary(tmp_path: Path) 
     assert done.returncode == 1, done.stdout + done.stderr
     annotations = [line for line in done.stdout.splitlines() if line.startswith("::")]
     assert annotations, done.stdout
-    assert all(line.startswith("::error file=schemas/tasks.yaml,line=") for line in annotations), (
-        annotations
-    )
+    assert all(
+        line.startswith(
+            ("::error file=schemas/tasks.yaml,line=", "::warning file=schemas/tasks.yaml,line=")
+        )
+        for line in annotations
+    ), annotations
+    assert any(line.startswith("::error ") for line in annotations), annotations
     report = summary.read_text(encoding="utf-8")
     assert "## aggregen check\n\naggregen: src is up to date\n" in report
     assert "## aggregen breaking --against origin/main" in report

@@ -62,7 +62,13 @@ def test_only_the_postgresql_modules_import_psycopg_and_nothing_imports_the_gene
     for path in RUNTIME.glob("*.py"):
         imported = imports_of(path)
         assert "aggregen" not in imported or path.name == "__init__.py", path
-        if path.name not in ("messagedb.py", "messagedb_pool.py", "projection_postgres.py"):
+        if path.name not in (
+            "messagedb.py",
+            "messagedb_pool.py",
+            "messagedb_async.py",
+            "messagedb_async_pool.py",
+            "projection_postgres.py",
+        ):
             assert not imported & {"psycopg", "psycopg_pool"}, path
         assert not imported & {"jinja2", "yaml", "jsonschema", "black"}, path
 

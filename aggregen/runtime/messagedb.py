@@ -39,7 +39,8 @@ __all__ = ["MessageDBEventStore"]
 # warnings (e.g. "error ignored terminating <Pipeline>" after an interrupt) would reach
 # stderr through `logging.lastResort` in an application that configured no logging;
 # the handlers an application configures still receive them.
-logging.getLogger("psycopg").addHandler(logging.NullHandler())
+for _library_logger in ("psycopg", "aggregen"):
+    logging.getLogger(_library_logger).addHandler(logging.NullHandler())
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from .support import importable, working_directory
 def test_integer_rule_refuses_values_outside_64_bits(value: int) -> None:
     errors: dict[str, list[str]] = {}
     check(errors, "count", value, IntegerRule())
-    check(errors, "counts", [1, value], ListRule(IntegerRule()))
+    check(errors, "counts", (1, value), ListRule(IntegerRule()))
     assert list(errors) == ["count", "counts[1]"]
     assert errors["count"][0].startswith("must fit in 64 bits")
 

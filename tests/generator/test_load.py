@@ -259,7 +259,7 @@ def test_schema_entries_that_are_not_regular_files_are_reported_unread(
         f"{schemas}/link.yaml:1:1: not a regular file but a directory: {rule}",
         f"{schemas}/pipe.yaml:1:1: not a regular file but a named pipe (FIFO): {rule}",
         f"{schemas}/zero.yaml:1:1: not a regular file but a character device: {rule}",
-        "aggregen: 4 error(s); nothing written",
+        "aggregen: 4 error(s)" + ("; nothing written" if command[0] == "generate" else ""),
     ]
     assert result.returncode == 1
     assert not (tmp_path / "out").exists()

@@ -370,7 +370,7 @@ def test_every_module_the_runtime_or_generator_imports_is_a_reserved_domain_name
     runtime = {n for n in runtime if package_name.fullmatch(n) and n not in stdlib}
     generator = {n for n in generator if package_name.fullmatch(n) and n not in stdlib}
     assert runtime - {"aggregen"} <= RUNTIME_IMPORTS
-    assert {"orjson", "psycopg", "psycopg_pool"} <= runtime
+    assert {"orjson", "psycopg"} <= runtime
     assert generator <= GENERATOR_IMPORTS | RUNTIME_IMPORTS
     assert {"yaml", "jinja2", "jsonschema", "black"} <= generator
     assert {"aggregen", *runtime, *generator} <= RESERVED_DOMAIN_NAMES

@@ -69,7 +69,9 @@ def _profile(examples: int) -> settings:
 ERROR_LINE = re.compile(
     r"^(?P<path>.+?):(?P<line>[1-9][0-9]*):(?P<column>[1-9][0-9]*): (?P<message>.+)$"
 )
-SUMMARY = re.compile(r"^aggregen: [1-9][0-9]* error\(s\); nothing written$")
+SUMMARY = re.compile(r"^aggregen: [1-9][0-9]* error\(s\)(?P<tail>; nothing written)?$")
+"""The last line of a refused run: `generate` adds that it wrote nothing, `validate`
+(which never writes) does not."""
 _NUMBERS = itertools.count()
 
 
@@ -111,7 +113,9 @@ def _assert_rejected(schema_path: Path, out: Path, via_cli: bool, command: str) 
         assert "internal error" not in stderr
         lines = stderr.splitlines()
         assert lines, "no error reported"
-        assert SUMMARY.match(lines[-1]), lines[-1]
+        summary = SUMMARY.match(lines[-1])
+        assert summary, lines[-1]
+        assert bool(summary["tail"]) == (command == "generate"), lines[-1]
         for line in lines[:-1]:
             match = ERROR_LINE.match(line)
             assert match, f"not path:line:col: message: {line!r}"
