@@ -307,23 +307,37 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
                 schema_version = read_schema_version(schema_version)
             if schema_version != current:
                 data = upcast(event_class, data, schema_version)
-            metadata = new_tuple(
-                Metadata,
-                (
-                    message_id,
-                    time,
-                    stream_name,
-                    position,
-                    global_position,
-                    schema_version,
-                    extra.get("correlationId"),
-                    extra.get("causationId"),
-                    extra.get("causationMessageStreamName"),
-                    extra.get("causationMessagePosition"),
-                    extra.get("causationMessageGlobalPosition"),
-                    extra.get("correlationStreamName"),
-                ),
-            )
+            if not extra or (len(extra) == 1 and "schemaVersion" in extra):  # most events
+                metadata = new_tuple(
+                    Metadata,
+                    (
+                        message_id,
+                        time,
+                        stream_name,
+                        position,
+                        global_position,
+                        schema_version,
+                        *_NO_CAUSATION,
+                    ),
+                )
+            else:
+                metadata = new_tuple(
+                    Metadata,
+                    (
+                        message_id,
+                        time,
+                        stream_name,
+                        position,
+                        global_position,
+                        schema_version,
+                        extra.get("correlationId"),
+                        extra.get("causationId"),
+                        extra.get("causationMessageStreamName"),
+                        extra.get("causationMessagePosition"),
+                        extra.get("causationMessageGlobalPosition"),
+                        extra.get("correlationStreamName"),
+                    ),
+                )
             event = from_data(data, metadata)
         except KeyError as error:
             raise StreamDataError(
@@ -338,6 +352,8 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
 
 
 _NO_METADATA: dict[str, Any] = {}
+_NO_CAUSATION = (None, None, None, None, None, None)
+"""The six causation and correlation fields of `Metadata` when none were stored."""
 
 
 def _new_message(event: Event) -> NewMessage:
