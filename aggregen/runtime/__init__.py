@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from .projection import Projection, ProjectionTarget, ProjectionTransaction, Projector, Session
     from .projection_postgres import PostgresProjectionTarget
     from .projection_sqlite import SQLiteProjectionTarget
+    from .repository_async import AsyncRepository
+    from .unit_of_work import AsyncUnitOfWork
 
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "AsyncEventStore",
     "AsyncInMemoryEventStore",
     "AsyncMessageDBEventStore",
+    "AsyncRepository",
+    "AsyncUnitOfWork",
     "Cause",
     "CommitOutcomeUnknownError",
     "ConfigurationError",
@@ -110,6 +114,8 @@ _LAZY = {
     "InMemoryEventStore": "memory",
     "AsyncInMemoryEventStore": "memory",
     "AsyncMessageDBEventStore": "messagedb_async",
+    "AsyncRepository": "repository_async",
+    "AsyncUnitOfWork": "unit_of_work",
     "MessageDBEventStore": "messagedb",
     "MessageHandler": "consumer",
     "PositionStore": "position_store",

@@ -72,12 +72,7 @@ class Repository(Generic[A]):
 
     def snapshot_threshold(self) -> int:
         """Events between snapshots for this repository; 0 means no snapshots."""
-        if self._threshold is not None:
-            return self._threshold
-        own = self.aggregate_class.__snapshot_threshold__
-        if own is not None:
-            return check_threshold(own, f"{self.aggregate_class.__name__}.__snapshot_threshold__")
-        return snapshot_threshold()
+        return effective_threshold(self._threshold, self.aggregate_class)
 
     def add(self, aggregate: A) -> None:
         """Store the aggregate's pending events.
@@ -86,11 +81,7 @@ class Repository(Generic[A]):
         unit commits; otherwise at once. Raises `ExpectedVersionError` when the
         stream moved on since the aggregate was loaded; nothing is stored then.
         """
-        if not isinstance(aggregate, self.aggregate_class):
-            raise TypeError(
-                f"{type(self).__name__} stores {self.aggregate_class.__name__}, "
-                f"not {type(aggregate).__name__}"
-            )
+        check_stored_class(self, aggregate)
         unit = active_unit_of_work(self.store)
         if unit is not None:
             unit.register(self, aggregate)
@@ -163,6 +154,25 @@ class Repository(Generic[A]):
 
 
 # -- What the sync and async repositories share: every step that is not I/O. ----------
+
+
+def effective_threshold(own: int | None, cls: type[Aggregate]) -> int:
+    """The snapshot threshold: the repository's own, else the class's, else the global one."""
+    if own is not None:
+        return own
+    declared = cls.__snapshot_threshold__
+    if declared is not None:
+        return check_threshold(declared, f"{cls.__name__}.__snapshot_threshold__")
+    return snapshot_threshold()
+
+
+def check_stored_class(repository: Any, aggregate: object) -> None:
+    """Raise `TypeError` unless `aggregate` is of the repository's aggregate class."""
+    if not isinstance(aggregate, repository.aggregate_class):
+        raise TypeError(
+            f"{type(repository).__name__} stores {repository.aggregate_class.__name__}, "
+            f"not {type(aggregate).__name__}"
+        )
 
 
 def check_version(version: object) -> None:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from .store import EventStore
+from .store import AsyncEventStore, EventStore
 
 if TYPE_CHECKING:
     from .aggregate import Aggregate
-    from .repository import Repository
 
-__all__ = ["UnitOfWork", "active_unit_of_work"]
+__all__ = ["AsyncUnitOfWork", "UnitOfWork", "active_unit_of_work"]
 
 _active: ContextVar[tuple[UnitOfWork, ...]] = ContextVar("aggregen_units_of_work", default=())
 
 
-def active_unit_of_work(store: EventStore) -> UnitOfWork | None:
+def active_unit_of_work(store: EventStore | AsyncEventStore) -> UnitOfWork | None:
     """The innermost open unit of work on `store` in this context (thread, task), if any.
 
     A unit without its token had its `__enter__` interrupted (a KeyboardInterrupt
@@ -42,7 +41,7 @@ class UnitOfWork:
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-        self._entries: dict[int, tuple[Repository[Any], Aggregate]] = {}
+        self._entries: dict[int, tuple[Any, Aggregate]] = {}
         self._token: Token[tuple[UnitOfWork, ...]] | None = None
         self._used = False
 
@@ -59,18 +58,53 @@ class UnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        assert self._token is not None
-        _active.reset(self._token)
-        self._token = None
-        entries = list(self._entries.values())
-        self._entries.clear()
+        entries = self._close()
         if exc_type is None:
             from .repository import commit
 
             commit(self.store, entries)
 
-    def register(self, repository: Repository[Any], aggregate: Aggregate) -> None:
+    def _close(self) -> list[tuple[Any, Aggregate]]:
+        """Leave the context and hand over what was added, once."""
+        assert self._token is not None
+        _active.reset(self._token)
+        self._token = None
+        entries = list(self._entries.values())
+        self._entries.clear()
+        return entries
+
+    def register(self, repository: Any, aggregate: Aggregate) -> None:
         """Keep `aggregate` for the commit at the end of the block (once, however often added)."""
         if self._token is None:
             raise RuntimeError("this UnitOfWork is not open")
         self._entries[id(aggregate)] = (repository, aggregate)
+
+
+class AsyncUnitOfWork(UnitOfWork):
+    """`UnitOfWork` for asyncio: `async with AsyncUnitOfWork(store):` on an async store.
+
+    Aggregates that `AsyncRepository.add` inside the block are stored in one atomic
+    append when it ends normally; when it raises, or the commit fails, nothing is
+    stored and each aggregate keeps its version and pending events. Each task has
+    its own open units (a context variable), as each thread has for `UnitOfWork`.
+    """
+
+    def __init__(self, store: AsyncEventStore) -> None:
+        super().__init__(cast("EventStore", store))  # kept to find the unit by its store
+        self.async_store = store
+
+    async def __aenter__(self) -> AsyncUnitOfWork:
+        self.__enter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        entries = self._close()
+        if exc_type is None:
+            from .repository_async import commit_async
+
+            await commit_async(self.async_store, entries)
