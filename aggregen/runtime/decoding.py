@@ -19,6 +19,8 @@ __all__ = ["UnknownEventTypeError", "decode_event", "metadata_of", "upcast"]
 
 _new_tuple = tuple.__new__  # builds Metadata without its Python-level __new__
 _NO_METADATA: dict[str, Any] = {}
+_NO_CAUSATION = (None, None, None, None, None, None)
+"""The six causation and correlation fields of `Metadata` when none were stored."""
 
 
 class UnknownEventTypeError(StreamDataError):
@@ -44,7 +46,20 @@ def upcast(event_class: type[Event], data: dict[str, Any], version: object) -> d
 
 def metadata_of(message: RecordedMessage, schema_version: int) -> Metadata:
     """The `Metadata` of a stored message (ids, position, time, causation)."""
-    extra = message.metadata if message.metadata is not None else _NO_METADATA
+    extra = message.metadata
+    if not extra or (len(extra) == 1 and "schemaVersion" in extra):  # most messages
+        return _new_tuple(
+            Metadata,
+            (
+                message.id,
+                message.time,
+                message.stream_name,
+                message.position,
+                message.global_position,
+                schema_version,
+                *_NO_CAUSATION,
+            ),
+        )
     return _new_tuple(
         Metadata,
         (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
+from .category import stream_id
 from .decoding import UnknownEventTypeError, decode_event
 from .event import Event
 from .message import RecordedMessage
@@ -70,7 +71,7 @@ class EventHandler:
         Raises `ValueError` for an event that was not read from a stream.
         """
         stream = event.metadata.stream_name if event.metadata is not None else None
-        found = None if stream is None else stream.partition("-")[2]
+        found = None if stream is None else stream_id(stream)
         if not found:
             raise ValueError(f"this {type(event).__name__} event was not read from a stream")
         return found

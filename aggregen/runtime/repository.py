@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
-from .decoding import UnknownEventTypeError, decode_event, upcast
+from .decoding import _NO_CAUSATION, UnknownEventTypeError, decode_event, upcast
 from .errors import AggregateNotFoundError, StreamDataError
 from .event import Event, Metadata, read_schema_version
 from .message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
@@ -362,8 +362,6 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
 
 
 _NO_METADATA: dict[str, Any] = {}
-_NO_CAUSATION = (None, None, None, None, None, None)
-"""The six causation and correlation fields of `Metadata` when none were stored."""
 
 
 def _new_message(event: Event) -> NewMessage:
