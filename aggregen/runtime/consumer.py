@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 from .category import ConsumerGroup, check_batch_size, check_category
 from .causation import cause_in_effect
@@ -23,7 +23,16 @@ from .message import RecordedMessage
 from .position_store import PositionStore
 from .store import EventStore
 
-__all__ = ["CategoryLoop", "Consumer", "ConsumerError", "MessageHandler", "handler_failed"]
+__all__ = [
+    "CategoryLoop",
+    "CategoryReading",
+    "Consumer",
+    "ConsumerError",
+    "MessageHandler",
+    "PositionTracker",
+    "handler_failed",
+    "member_name",
+]
 
 
 class MessageHandler(Protocol):
@@ -55,8 +64,47 @@ class ConsumerError(AggregenError):
         )
 
 
-class CategoryLoop:
-    """What every reader of a category shares: settings, `catch_up`, `run` and `stop`.
+class CategoryReading:
+    """The settings every reader of a category shares, sync or async, checked.
+
+    Says where a read starts and when a batch is the last one for now. Raises
+    `ValueError` or `StreamNameError` for settings that cannot work.
+    """
+
+    def __init__(
+        self,
+        category: str,
+        *,
+        batch_size: int,
+        poll_interval: float,
+        consumer_group: ConsumerGroup | None,
+        correlation: str | None,
+    ) -> None:
+        self.category = check_category(category)
+        self.batch_size = check_batch_size(batch_size)
+        if not poll_interval > 0:
+            raise ValueError(f"poll_interval must be above 0 seconds, not {poll_interval!r}")
+        self.poll_interval = float(poll_interval)
+        self.consumer_group = consumer_group
+        if correlation is not None:
+            check_category(correlation, "correlation category")
+        self.correlation = correlation
+
+    def _read_options(self, position: int | None) -> tuple[int, dict[str, Any]]:
+        """The `read_category` arguments after global position `position` (None: from 1)."""
+        return 1 if position is None else position + 1, {
+            "batch_size": self.batch_size,
+            "consumer_group": self.consumer_group,
+            "correlation": self.correlation,
+        }
+
+    def _is_last(self, batch: list[RecordedMessage]) -> bool:
+        """Whether `batch` reached the end of the category, for now (a short batch)."""
+        return len(batch) < self.batch_size
+
+
+class CategoryLoop(CategoryReading):
+    """What every synchronous reader of a category shares: `catch_up`, `run` and `stop`.
 
     Subclasses say how a batch is read and handled (`_handle_batch`) and how the
     position is kept (`_start`, `_record`). Raises `ValueError` or `StreamNameError`
@@ -73,16 +121,14 @@ class CategoryLoop:
         consumer_group: ConsumerGroup | None,
         correlation: str | None,
     ) -> None:
+        super().__init__(
+            category,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            consumer_group=consumer_group,
+            correlation=correlation,
+        )
         self.store = store
-        self.category = check_category(category)
-        self.batch_size = check_batch_size(batch_size)
-        if not poll_interval > 0:
-            raise ValueError(f"poll_interval must be above 0 seconds, not {poll_interval!r}")
-        self.poll_interval = float(poll_interval)
-        self.consumer_group = consumer_group
-        if correlation is not None:
-            check_category(correlation, "correlation category")
-        self.correlation = correlation
         self._stopping = threading.Event()
 
     def catch_up(self, *, handle_signals: bool = True) -> int:
@@ -133,13 +179,8 @@ class CategoryLoop:
 
     def _read_batch(self, position: int | None) -> list[RecordedMessage]:
         """The next batch after the global position `position` (None: from the start)."""
-        return self.store.read_category(
-            self.category,
-            1 if position is None else position + 1,
-            batch_size=self.batch_size,
-            consumer_group=self.consumer_group,
-            correlation=self.correlation,
-        )
+        start, options = self._read_options(position)
+        return self.store.read_category(self.category, start, **options)
 
     def _start(self) -> None:
         """Find the position to read from."""
@@ -193,6 +234,52 @@ def handler_failed(
     return ConsumerError(consumer, type(handler).__qualname__, message, repr(error))
 
 
+class PositionTracker:
+    """A consumer's position bookkeeping, sync or async: where it is and when to record.
+
+    `position` is the global position of the last message handled (or recorded);
+    `due()` says whether `interval` messages were handled since the last record.
+    Raises `ValueError` for an interval that is not an int of at least 1.
+    """
+
+    __slots__ = ("interval", "position", "recorded", "unrecorded")
+
+    def __init__(self, interval: int) -> None:
+        if not isinstance(interval, int) or interval < 1:
+            raise ValueError(
+                f"position_update_interval must be an int of at least 1, not {interval!r}"
+            )
+        self.interval = interval
+        self.position: int | None = None
+        self.recorded: int | None = None
+        self.unrecorded = 0
+        """Messages handled since the position was last recorded."""
+
+    def started(self) -> bool:
+        """Whether the recorded position was read already (or a message handled)."""
+        return self.position is not None
+
+    def start(self, recorded: int | None) -> None:
+        """Begin from the recorded position `recorded`."""
+        self.position = self.recorded = recorded
+
+    def handled(self, message: RecordedMessage) -> bool:
+        """Move past `message`; return whether the position is due to be recorded."""
+        self.position = message.global_position
+        self.unrecorded += 1
+        return self.unrecorded >= self.interval
+
+    def unrecorded_position(self) -> int | None:
+        """The position to record, or None when it did not move since the last record."""
+        return self.position if self.position != self.recorded else None
+
+    def mark_recorded(self, position: int | None) -> None:
+        """`position` (when not None) is recorded now; start counting again."""
+        if position is not None:
+            self.recorded = position
+        self.unrecorded = 0
+
+
 class Consumer(CategoryLoop):
     """Reads `category` for `handler`, from the position recorded under `name`.
 
@@ -224,33 +311,25 @@ class Consumer(CategoryLoop):
             consumer_group=consumer_group,
             correlation=correlation,
         )
-        if not isinstance(position_update_interval, int) or position_update_interval < 1:
-            raise ValueError(
-                f"position_update_interval must be an int of at least 1, "
-                f"not {position_update_interval!r}"
-            )
+        self._tracker = PositionTracker(position_update_interval)
         self.handler = handler
         self.position_update_interval = position_update_interval
         self.name = member_name(name, consumer_group)
         self.positions = PositionStore(store, category, self.name)
-        self._position: int | None = None
-        self._recorded: int | None = None
-        self._unrecorded = 0
-        """Messages handled since the position was last recorded."""
 
     @property
     def position(self) -> int | None:
         """The global position of the last message handled (or recorded), None before any."""
-        return self._position
+        return self._tracker.position
 
     def _start(self) -> None:
-        if self._position is None:
-            self._position = self._recorded = self.positions.get()
+        if not self._tracker.started():
+            self._tracker.start(self.positions.get())
 
     def _handle_batch(self) -> tuple[int, bool]:
-        batch = self._read_batch(self._position)
+        batch = self._read_batch(self._tracker.position)
         handle = self.handler.handle
-        interval = self.position_update_interval
+        handled_one = self._tracker.handled
         handled = 0
         cause = cause_in_effect
         for message in batch:
@@ -265,17 +344,15 @@ class Consumer(CategoryLoop):
             finally:
                 cause.reset(token)
             handled += 1
-            self._position = message.global_position
-            self._unrecorded += 1
-            if self._unrecorded >= interval:
+            if handled_one(message):
                 self._record()
             if self._stopping.is_set():
                 return handled, True
-        return handled, len(batch) < self.batch_size
+        return handled, self._is_last(batch)
 
     def _record(self) -> None:
         """Record the position if it moved since it was last recorded."""
-        if self._position is not None and self._position != self._recorded:
-            self.positions.put(self._position)
-            self._recorded = self._position
-        self._unrecorded = 0
+        position = self._tracker.unrecorded_position()
+        if position is not None:
+            self.positions.put(position)
+        self._tracker.mark_recorded(position)

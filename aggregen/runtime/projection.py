@@ -156,4 +156,4 @@ class Projector(CategoryLoop):
                 transaction.position = message.global_position
                 if self._stopping.is_set():
                     return handled, True
-        return handled, len(batch) < self.batch_size
+        return handled, self._is_last(batch)
