@@ -68,6 +68,7 @@ def test_only_the_postgresql_modules_import_psycopg_and_nothing_imports_the_gene
             "messagedb_async.py",
             "messagedb_async_pool.py",
             "projection_postgres.py",
+            "projection_postgres_async.py",
         ):
             assert not imported & {"psycopg", "psycopg_pool"}, path
         assert not imported & {"jinja2", "yaml", "jsonschema", "black"}, path

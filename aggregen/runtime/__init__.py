@@ -39,15 +39,24 @@ from .unit_of_work import UnitOfWork
 if TYPE_CHECKING:
     from .category import ConsumerGroup, stream_id
     from .consumer import Consumer, ConsumerError, MessageHandler
+    from .consumer_async import AsyncConsumer, AsyncMessageHandler
     from .decoding import UnknownEventTypeError
     from .handler import EventHandler
     from .memory import AsyncInMemoryEventStore, InMemoryEventStore
     from .messagedb import MessageDBEventStore
     from .messagedb_async import AsyncMessageDBEventStore
-    from .position_store import PositionStore
+    from .position_store import AsyncPositionStore, PositionStore
     from .projection import Projection, ProjectionTarget, ProjectionTransaction, Projector, Session
+    from .projection_async import (
+        AsyncProjection,
+        AsyncProjectionTarget,
+        AsyncProjectionTransaction,
+        AsyncProjector,
+        AsyncSession,
+    )
     from .projection_postgres import PostgresProjectionTarget
-    from .projection_sqlite import SQLiteProjectionTarget
+    from .projection_postgres_async import AsyncPostgresProjectionTarget
+    from .projection_sqlite import AsyncSQLiteProjectionTarget, SQLiteProjectionTarget
     from .repository_async import AsyncRepository
     from .unit_of_work import AsyncUnitOfWork
 
@@ -56,10 +65,20 @@ __all__ = [
     "Aggregate",
     "AggregateNotFoundError",
     "AggregenError",
+    "AsyncConsumer",
     "AsyncEventStore",
     "AsyncInMemoryEventStore",
     "AsyncMessageDBEventStore",
+    "AsyncMessageHandler",
+    "AsyncPositionStore",
+    "AsyncPostgresProjectionTarget",
+    "AsyncProjection",
+    "AsyncProjectionTarget",
+    "AsyncProjectionTransaction",
+    "AsyncProjector",
     "AsyncRepository",
+    "AsyncSQLiteProjectionTarget",
+    "AsyncSession",
     "AsyncUnitOfWork",
     "Cause",
     "CommitOutcomeUnknownError",
@@ -107,6 +126,16 @@ __all__ = [
 
 
 _LAZY = {
+    "AsyncConsumer": "consumer_async",
+    "AsyncMessageHandler": "consumer_async",
+    "AsyncPositionStore": "position_store",
+    "AsyncPostgresProjectionTarget": "projection_postgres_async",
+    "AsyncProjection": "projection_async",
+    "AsyncProjectionTarget": "projection_async",
+    "AsyncProjectionTransaction": "projection_async",
+    "AsyncProjector": "projection_async",
+    "AsyncSQLiteProjectionTarget": "projection_sqlite",
+    "AsyncSession": "projection_async",
     "Consumer": "consumer",
     "ConsumerError": "consumer",
     "ConsumerGroup": "category",

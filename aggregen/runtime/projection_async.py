@@ -1,18 +1,39 @@
-"""Async exactly-once projections: the protocols an async projection works through.
+"""Async exactly-once projections: the protocols, and `AsyncProjector` that runs them.
 
 The async twin of `projection`: an `AsyncProjection` handles each message with an
 `AsyncSession`, a connection inside the projection's transaction whose `execute` is
-awaited (psycopg's `AsyncConnection` is one).
+awaited (psycopg's `AsyncConnection` is one). An `AsyncProjector` reads a category
+batch by batch and applies each batch and its position in one transaction of an
+`AsyncProjectionTarget`, as `Projector` does: a task cancelled mid-batch rolls the
+batch back, so no event is applied twice or skipped.
+
+Targets: `AsyncPostgresProjectionTarget` and `AsyncSQLiteProjectionTarget` (the
+SQLite stand-in for tests).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .category import ConsumerGroup
+from .causation import cause_in_effect
+from .consumer import handler_failed, member_name
+from .consumer_async import AsyncCategoryLoop
 from .message import RecordedMessage
+from .position_store import position_stream_name
+from .store import AsyncEventStore
 
-__all__ = ["AsyncCursor", "AsyncProjection", "AsyncSession"]
+__all__ = [
+    "AsyncCursor",
+    "AsyncProjection",
+    "AsyncProjectionTarget",
+    "AsyncProjectionTransaction",
+    "AsyncProjector",
+    "AsyncSession",
+]
 
 
 class AsyncCursor(Protocol):
@@ -42,3 +63,102 @@ class AsyncProjection(Protocol):
 
     async def handle(self, message: RecordedMessage, session: AsyncSession) -> None:
         """Apply one message; raising rolls back the whole batch."""
+
+
+@dataclass(slots=True)
+class AsyncProjectionTransaction:
+    """An open transaction of an async target: its session and the projection's position.
+
+    As `ProjectionTransaction`: the projector moves `position`, and the target stores
+    it when the transaction commits.
+    """
+
+    session: AsyncSession
+    position: int | None
+
+
+class AsyncProjectionTarget(Protocol):
+    """A database that holds read models and their projections' positions, awaited."""
+
+    def transaction(self, name: str) -> AbstractAsyncContextManager[AsyncProjectionTransaction]:
+        """Begin a transaction with projection `name`'s position locked; commit on exit.
+
+        An exception inside, cancellation included, rolls everything back.
+        """
+
+    async def position(self, name: str) -> int | None:
+        """The committed position of projection `name`, None before any."""
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A transaction of its own, for setting up tables and reading the read model.
+
+        Commits when the block ends, rolls back when it raises.
+        """
+
+    async def close(self) -> None:
+        """Release the connection."""
+
+
+class AsyncProjector(AsyncCategoryLoop):
+    """Runs an async `projection` over `category` into `target`, exactly once per message.
+
+    The settings and semantics of `Projector`: one transaction per batch, the
+    position kept in the target under `{category}:position-{name}`. Raises
+    `ConsumerError` when the projection fails (its batch is rolled back),
+    `EventStoreError` when a database fails, `CancelledError` when cancelled (the
+    open batch is rolled back).
+    """
+
+    def __init__(
+        self,
+        store: AsyncEventStore,
+        category: str,
+        projection: AsyncProjection,
+        target: AsyncProjectionTarget,
+        *,
+        name: str,
+        batch_size: int = 1000,
+        poll_interval: float = 0.1,
+        consumer_group: ConsumerGroup | None = None,
+        correlation: str | None = None,
+    ) -> None:
+        super().__init__(
+            store,
+            category,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            consumer_group=consumer_group,
+            correlation=correlation,
+        )
+        self.projection = projection
+        self.target = target
+        self.name = member_name(name, consumer_group)
+        self.position_name = position_stream_name(category, self.name)
+        """The projection's row in the target, as `Projector.position_name`."""
+
+    async def position(self) -> int | None:
+        """The committed position of this projection, None before any."""
+        return await self.target.position(self.position_name)
+
+    async def _handle_batch(self) -> tuple[int, bool]:
+        handle = self.projection.handle
+        handled = 0
+        async with self.target.transaction(self.position_name) as transaction:
+            batch = await self._read_batch(transaction.position)
+            session = transaction.session
+            cause = cause_in_effect
+            for message in batch:
+                token = cause.set(message)  # events the projection raises are caused by it
+                try:
+                    await handle(message, session)
+                except Exception as error:
+                    raise handler_failed(
+                        f"projection {self.name!r}", self.projection, message, error
+                    ) from error
+                finally:
+                    cause.reset(token)
+                handled += 1
+                transaction.position = message.global_position
+                if self._stopping:
+                    return handled, True
+        return handled, self._is_last(batch)

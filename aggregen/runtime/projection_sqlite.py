@@ -4,10 +4,15 @@ A projection written for `PostgresProjectionTarget` runs here unchanged when its
 is common to both (CREATE TABLE, INSERT ... ON CONFLICT, UPDATE, DELETE, SELECT):
 `%s` and `%(name)s` placeholders are rewritten to SQLite's. Positions and read models
 change in one transaction per batch, as on PostgreSQL.
+
+`AsyncSQLiteProjectionTarget` is the same database behind the async protocols, for
+testing async projections: each statement runs at once (SQLite in memory does not
+wait for I/O) and one transaction is open at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import decimal
 import enum
@@ -15,14 +20,21 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from typing import Any
 
 from .projection import ProjectionTransaction
+from .projection_async import AsyncProjectionTransaction
 
-__all__ = ["SQLiteProjectionTarget", "SQLiteSession"]
+__all__ = [
+    "AsyncSQLiteCursor",
+    "AsyncSQLiteProjectionTarget",
+    "AsyncSQLiteSession",
+    "SQLiteProjectionTarget",
+    "SQLiteSession",
+]
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 
@@ -133,3 +145,74 @@ class SQLiteProjectionTarget:
     def close(self) -> None:
         """Close the database (an in-memory one is gone then)."""
         self.connection.close()
+
+
+class AsyncSQLiteCursor:
+    """A SQLite cursor whose fetches are awaited; see `AsyncCursor`."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self.cursor = cursor
+
+    async def fetchone(self) -> Any:
+        """The next row, or None."""
+        return self.cursor.fetchone()
+
+    async def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+        return self.cursor.fetchall()
+
+
+class AsyncSQLiteSession:
+    """`SQLiteSession` with an awaited `execute`; see `AsyncSession`."""
+
+    def __init__(self, session: SQLiteSession) -> None:
+        self.session = session
+
+    async def execute(
+        self, query: Any, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> AsyncSQLiteCursor:
+        """Run one statement as `SQLiteSession.execute` does (raising `sqlite3.Error`)."""
+        return AsyncSQLiteCursor(self.session.execute(query, params))
+
+
+class AsyncSQLiteProjectionTarget:
+    """A `SQLiteProjectionTarget` behind the async protocols; see `AsyncProjectionTarget`.
+
+    `sync` is the synchronous target on the same database (made from `path` when not
+    given), for reading the read model in tests. Use it from one event loop.
+    """
+
+    def __init__(self, path: str = ":memory:", *, sync: SQLiteProjectionTarget | None = None):
+        self.sync = sync if sync is not None else SQLiteProjectionTarget(path)
+        self._lock = asyncio.Lock()
+        """One transaction at a time: tasks of one loop share a thread, so the sync
+        target's thread lock does not keep them apart."""
+
+    @asynccontextmanager
+    async def transaction(self, name: str) -> AsyncIterator[AsyncProjectionTransaction]:
+        """Begin, read projection `name`'s position, and commit it with the read model.
+
+        Cancellation inside rolls the transaction back.
+        """
+        async with self._lock:
+            with self.sync.transaction(name) as inner:
+                outer = AsyncProjectionTransaction(
+                    AsyncSQLiteSession(self.sync._session), inner.position
+                )
+                yield outer
+                inner.position = outer.position
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSQLiteSession]:
+        """A transaction of its own, for tables and queries; commits unless it raises."""
+        async with self._lock:
+            with self.sync.session() as session:
+                yield AsyncSQLiteSession(session)
+
+    async def position(self, name: str) -> int | None:
+        """The committed position of projection `name`, None before any."""
+        return self.sync.position(name)
+
+    async def close(self) -> None:
+        """Close the database (an in-memory one is gone then)."""
+        self.sync.close()
