@@ -13,7 +13,14 @@ import threading
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
-from aggregen.runtime import AsyncEventStore, ConsumerGroup, RecordedMessage, StreamWrite
+from aggregen.runtime import (
+    AsyncConsumer,
+    AsyncEventStore,
+    Consumer,
+    ConsumerGroup,
+    RecordedMessage,
+    StreamWrite,
+)
 
 T = TypeVar("T")
 
@@ -78,3 +85,62 @@ class SyncFacade:
 
     def close(self) -> None:
         self.loop.run(self.inner.close())
+
+
+class AsyncFacadeHandler:
+    """An async handler that calls a synchronous one (named like it, for error messages)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def handle(self, message: RecordedMessage) -> None:
+        self.inner.handle(message)
+
+
+def async_handler(inner: Any) -> AsyncFacadeHandler:
+    """`inner` behind `AsyncMessageHandler`, its class name kept for `ConsumerError`."""
+    named = type(type(inner).__name__, (AsyncFacadeHandler,), {})
+    named.__qualname__ = type(inner).__qualname__
+    handler: AsyncFacadeHandler = named(inner)
+    return handler
+
+
+class SyncLoopFacade:
+    """An `AsyncConsumer` or `AsyncProjector` behind the synchronous loop's interface."""
+
+    def __init__(self, inner: Any, loop: EventLoopThread) -> None:
+        self.inner = inner
+        self.loop = loop
+
+    def catch_up(self) -> int:
+        count: int = self.loop.run(self.inner.catch_up())
+        return count
+
+    def run(self) -> None:
+        self.loop.run(self.inner.run())
+
+    def stop(self) -> None:
+        self.loop.loop.call_soon_threadsafe(self.inner.stop)
+
+    @property
+    def position(self) -> int | None:
+        position = self.inner.position
+        if callable(position):  # AsyncProjector.position() is awaited
+            found: int | None = self.loop.run(position())
+            return found
+        return position  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def consumer_for(store: Any, category: str, handler: Any, **options: Any) -> Any:
+    """The consumer of `store`'s face: a `Consumer`, or on a `SyncFacade` an `AsyncConsumer`.
+
+    Lets the consumer conformance tests, written for `Consumer`, check `AsyncConsumer`
+    on the async stores with the same assertions.
+    """
+    if not isinstance(store, SyncFacade):
+        return Consumer(store, category, handler, **options)
+    consumer = AsyncConsumer(store.inner, category, async_handler(handler), **options)
+    return SyncLoopFacade(consumer, store.loop)

@@ -11,7 +11,7 @@ import contextlib
 import uuid
 from typing import Any
 
-from aggregen.runtime import RecordedMessage, Session
+from aggregen.runtime import AsyncSession, RecordedMessage, Session
 
 APP_DATABASE = "aggregen_app_test"
 
@@ -35,18 +35,25 @@ class Tally:
             "(stream_name text PRIMARY KEY, count integer)"
         )
 
-    def handle(self, message: RecordedMessage, session: Session) -> None:
+    def statements(self, message: RecordedMessage) -> list[tuple[str, tuple[Any, ...]]]:
+        """What applying `message` runs; raises at `fail_at`."""
         if message.data.get("n") == self.fail_at:
             raise RuntimeError("refused on purpose")
-        session.execute(
-            f"INSERT INTO {self.seen} (stream_name, position) VALUES (%s, %s)",
-            (message.stream_name, message.position),
-        )
-        session.execute(
-            f"INSERT INTO {self.totals} (stream_name, count) VALUES (%s, 1) "
-            f"ON CONFLICT (stream_name) DO UPDATE SET count = {self.totals}.count + 1",
-            (message.stream_name,),
-        )
+        return [
+            (
+                f"INSERT INTO {self.seen} (stream_name, position) VALUES (%s, %s)",
+                (message.stream_name, message.position),
+            ),
+            (
+                f"INSERT INTO {self.totals} (stream_name, count) VALUES (%s, 1) "
+                f"ON CONFLICT (stream_name) DO UPDATE SET count = {self.totals}.count + 1",
+                (message.stream_name,),
+            ),
+        ]
+
+    def handle(self, message: RecordedMessage, session: Session) -> None:
+        for query, params in self.statements(message):
+            session.execute(query, params)
 
     def model(self, session: Session) -> tuple[list[Any], list[Any]]:
         """The read model: every (stream, position) seen and every stream's count, sorted."""
@@ -57,6 +64,17 @@ class Tally:
             f"SELECT stream_name, count FROM {self.totals} ORDER BY 1"
         ).fetchall()
         return [tuple(row) for row in seen], [tuple(row) for row in totals]
+
+
+class AsyncTally:
+    """A `Tally` as an `AsyncProjection`: the same statements, awaited."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+
+    async def handle(self, message: RecordedMessage, session: AsyncSession) -> None:
+        for query, params in self.tally.statements(message):
+            await session.execute(query, params)
 
 
 def app_database_uri(messagedb_uri: str) -> str:

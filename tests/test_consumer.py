@@ -1,4 +1,8 @@
-"""Consumers and their position store, run against the in-memory store and real MessageDB."""
+"""Consumers and their position store, on the four stores: in memory and MessageDB, sync and async.
+
+On the async stores the consumer is an `AsyncConsumer` (through `consumer_for`), so
+the same assertions hold for both faces of the consumer.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ import uuid
 import pytest
 
 from aggregen.runtime import (
-    Consumer,
     ConsumerError,
     ConsumerGroup,
     EventStore,
@@ -20,6 +23,13 @@ from aggregen.runtime import (
     StreamNameError,
     StreamWrite,
 )
+from tests.async_support import consumer_for
+
+
+@pytest.fixture
+def store(any_store: EventStore) -> EventStore:
+    """Every test runs on the four stores; on the async ones with `AsyncConsumer`."""
+    return any_store
 
 
 def new_category() -> str:
@@ -58,7 +68,7 @@ def test_catch_up_handles_everything_in_global_order_and_records_where_it_got(
     write(store, f"{category}-a", 3)
     write(store, f"{category}-b", 2, start=3)
     recorder = Recorder()
-    consumer = Consumer(store, category, recorder, name="projector")
+    consumer = consumer_for(store, category, recorder, name="projector")
 
     assert consumer.catch_up() == 5
 
@@ -74,14 +84,14 @@ def test_catch_up_handles_everything_in_global_order_and_records_where_it_got(
 def test_a_new_consumer_resumes_after_the_recorded_position(store: EventStore) -> None:
     category = new_category()
     write(store, f"{category}-a", 4)
-    Consumer(store, category, Recorder(), name="projector").catch_up()
+    consumer_for(store, category, Recorder(), name="projector").catch_up()
     write(store, f"{category}-a", 2, start=4)
 
     recorder = Recorder()
-    assert Consumer(store, category, recorder, name="projector").catch_up() == 2
+    assert consumer_for(store, category, recorder, name="projector").catch_up() == 2
     assert [m.data["n"] for m in recorder.handled] == [4, 5]
     other = Recorder()
-    Consumer(store, category, other, name="another").catch_up()
+    consumer_for(store, category, other, name="another").catch_up()
     assert len(other.handled) == 6, "each consumer name has its own position"
 
 
@@ -91,7 +101,7 @@ def test_the_position_is_recorded_every_interval_and_at_the_end(store: EventStor
         write(store, f"{category}-{n % 4}", 1, start=n)
     recorder = Recorder()
 
-    Consumer(
+    consumer_for(
         store, category, recorder, name="p", position_update_interval=10, batch_size=7
     ).catch_up()
 
@@ -102,7 +112,7 @@ def test_the_position_is_recorded_every_interval_and_at_the_end(store: EventStor
 def test_a_failing_handler_stops_the_consumer_at_that_message(store: EventStore) -> None:
     category = new_category()
     write(store, f"{category}-a", 5)
-    consumer = Consumer(store, category, Recorder(fail_at=3), name="p")
+    consumer = consumer_for(store, category, Recorder(fail_at=3), name="p")
 
     with pytest.raises(ConsumerError) as caught:
         consumer.catch_up()
@@ -122,7 +132,7 @@ def test_a_failing_handler_stops_the_consumer_at_that_message(store: EventStore)
     assert PositionStore(store, category, "p").get() == handled_before
 
     recovered = Recorder()
-    Consumer(store, category, recovered, name="p").catch_up()
+    consumer_for(store, category, recovered, name="p").catch_up()
     assert [m.data["n"] for m in recovered.handled] == [3, 4], "nothing skipped"
 
 
@@ -134,7 +144,7 @@ def test_group_members_together_handle_each_stream_once_in_order(store: EventSto
     members = [Recorder() for _ in range(3)]
 
     for member, recorder in enumerate(members):
-        Consumer(
+        consumer_for(
             store, category, recorder, name="g", consumer_group=ConsumerGroup(member, 3)
         ).catch_up()
 
@@ -156,7 +166,7 @@ def test_run_polls_for_new_messages_until_stopped(store: EventStore) -> None:
     category = new_category()
     write(store, f"{category}-a", 2)
     recorder = Recorder()
-    consumer = Consumer(store, category, recorder, name="live", poll_interval=0.01)
+    consumer = consumer_for(store, category, recorder, name="live", poll_interval=0.01)
     runner = threading.Thread(target=consumer.run)
     runner.start()
     try:
@@ -191,7 +201,7 @@ def test_a_position_message_without_a_position_is_a_stream_data_error(store: Eve
 @pytest.mark.parametrize("name", ["", "two words", "tab\there"])
 def test_a_consumer_name_must_be_usable_in_a_stream_name(store: EventStore, name: str) -> None:
     with pytest.raises(StreamNameError):
-        Consumer(store, "orders", Recorder(), name=name)
+        consumer_for(store, "orders", Recorder(), name=name)
 
 
 @pytest.mark.parametrize(
@@ -206,4 +216,4 @@ def test_settings_that_cannot_work_are_refused(
     store: EventStore, option: str, value: int, problem: str
 ) -> None:
     with pytest.raises(ValueError, match=problem):
-        Consumer(store, "orders", Recorder(), name="p", **{option: value})  # type: ignore[arg-type]
+        consumer_for(store, "orders", Recorder(), name="p", **{option: value})

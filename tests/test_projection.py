@@ -1,4 +1,9 @@
-"""Exactly-once projections on PostgreSQL and on the SQLite stand-in, read from both stores."""
+"""Exactly-once projections on PostgreSQL and on the SQLite stand-in, read from the four stores.
+
+On the async stores the projector is an `AsyncProjector` with the async target on
+the same database (through `projector_for`), so the same assertions hold for both
+faces of the projector.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,16 @@ import datetime
 import decimal
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from aggregen.runtime import (
+    AsyncPostgresProjectionTarget,
+    AsyncProjectionTarget,
+    AsyncProjector,
+    AsyncSQLiteProjectionTarget,
     ConsumerError,
     ConsumerGroup,
     EventStore,
@@ -24,7 +33,8 @@ from aggregen.runtime import (
     StreamWrite,
 )
 from aggregen.runtime.projection_postgres import POSITIONS_TABLE
-from tests.projection_support import Tally, app_database_uri
+from tests.async_support import EventLoopThread, SyncFacade, SyncLoopFacade
+from tests.projection_support import AsyncTally, Tally, app_database_uri
 
 
 def new_category() -> str:
@@ -43,6 +53,40 @@ def fill(store: EventStore, category: str, streams: int, per_stream: int) -> Non
                 for s in range(streams)
             ]
         )
+
+
+@pytest.fixture
+def store(any_store: EventStore) -> EventStore:
+    """Every test runs on the four stores; on the async ones with `AsyncProjector`."""
+    return any_store
+
+
+@pytest.fixture
+def projector_for(event_loop_thread: EventLoopThread) -> Iterator[Callable[..., Any]]:
+    """Makes the projector of a store's face: a `Projector`, or on a `SyncFacade` an
+    `AsyncProjector` with the async target on the sync target's database."""
+    made: list[AsyncPostgresProjectionTarget] = []
+
+    def make(
+        store: EventStore, category: str, tally: Tally, target: ProjectionTarget, **options: Any
+    ) -> Any:
+        if not isinstance(store, SyncFacade):
+            return Projector(store, category, tally, target, **options)
+        async_target: AsyncProjectionTarget
+        if isinstance(target, SQLiteProjectionTarget):
+            async_target = AsyncSQLiteProjectionTarget(sync=target)
+        else:
+            assert isinstance(target, PostgresProjectionTarget)
+            async_target = AsyncPostgresProjectionTarget(target._uri)
+            made.append(async_target)
+        projector = AsyncProjector(
+            store.inner, category, AsyncTally(tally), async_target, **options
+        )
+        return SyncLoopFacade(projector, store.loop)
+
+    yield make
+    for target in made:
+        event_loop_thread.run(target.close())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -72,12 +116,12 @@ def model(target: ProjectionTarget, tally: Tally) -> tuple[list[Any], list[Any]]
 
 
 def test_a_projection_applies_each_message_once_and_commits_its_position(
-    store: EventStore, target: ProjectionTarget
+    store: EventStore, target: ProjectionTarget, projector_for: Callable[..., Any]
 ) -> None:
     category = new_category()
     fill(store, category, streams=3, per_stream=4)
     tally = tally_for(target)
-    projector = Projector(
+    projector = projector_for(
         store, category, tally, target, name=f"tally-{tally.suffix}", batch_size=5
     )
 
@@ -93,7 +137,7 @@ def test_a_projection_applies_each_message_once_and_commits_its_position(
 
 
 def test_a_failing_projection_rolls_back_its_batch_and_resumes_there(
-    store: EventStore, target: ProjectionTarget
+    store: EventStore, target: ProjectionTarget, projector_for: Callable[..., Any]
 ) -> None:
     category = new_category()
     fill(store, category, streams=1, per_stream=10)
@@ -101,27 +145,27 @@ def test_a_failing_projection_rolls_back_its_batch_and_resumes_there(
     name = f"tally-{failing.suffix}"
 
     with pytest.raises(ConsumerError) as caught:
-        Projector(store, category, failing, target, name=name, batch_size=4).catch_up()
+        projector_for(store, category, failing, target, name=name, batch_size=4).catch_up()
 
     assert caught.value.position == 6
     assert "refused on purpose" in str(caught.value)
     seen, _ = model(target, failing)
     assert [position for _, position in seen] == [0, 1, 2, 3], "the failed batch left nothing"
     failing.fail_at = None
-    assert Projector(store, category, failing, target, name=name, batch_size=4).catch_up() == 6
+    assert projector_for(store, category, failing, target, name=name, batch_size=4).catch_up() == 6
     seen, totals = model(target, failing)
     assert [position for _, position in seen] == list(range(10))
     assert totals == [(f"{category}-0", 10)]
 
 
 def test_group_members_project_disjoint_streams(
-    store: EventStore, target: ProjectionTarget
+    store: EventStore, target: ProjectionTarget, projector_for: Callable[..., Any]
 ) -> None:
     category = new_category()
     fill(store, category, streams=9, per_stream=3)
     tally = tally_for(target)
     for member in range(3):
-        Projector(
+        projector_for(
             store,
             category,
             tally,
@@ -192,24 +236,26 @@ def test_the_positions_table_is_created_when_missing_and_a_schema_may_be_named(
 
 
 def test_two_projections_of_one_name_on_two_categories_keep_their_own_positions(
-    store: EventStore, target: ProjectionTarget
+    store: EventStore, target: ProjectionTarget, projector_for: Callable[..., Any]
 ) -> None:
     first, second = new_category(), new_category()
     fill(store, first, streams=2, per_stream=3)
     fill(store, second, streams=3, per_stream=2)
     tally_first, tally_second = tally_for(target), tally_for(target)
 
-    assert Projector(store, first, tally_first, target, name="main").catch_up() == 6
-    assert Projector(store, second, tally_second, target, name="main").catch_up() == 6
+    assert projector_for(store, first, tally_first, target, name="main").catch_up() == 6
+    assert projector_for(store, second, tally_second, target, name="main").catch_up() == 6
 
     assert len(model(target, tally_second)[0]) == 6, "the second category was read whole"
     assert target.position(f"{first}:position-main") != target.position(f"{second}:position-main")
 
 
 @pytest.mark.parametrize("name", ["", "a+1of2", "two words"])
-def test_a_projection_name_must_be_usable(store: EventStore, name: str) -> None:
+def test_a_projection_name_must_be_usable(
+    store: EventStore, name: str, projector_for: Callable[..., Any]
+) -> None:
     with pytest.raises(StreamNameError):
-        Projector(store, "orders", Tally(), SQLiteProjectionTarget(), name=name)
+        projector_for(store, "orders", Tally(), SQLiteProjectionTarget(), name=name)
 
 
 def test_the_sqlite_stand_in_binds_what_postgresql_binds() -> None:
