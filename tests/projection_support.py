@@ -25,15 +25,18 @@ class Tally:
         self.totals = f"totals_{self.suffix}"
         self.fail_at = fail_at
 
-    def create_tables(self, session: Session) -> None:
-        session.execute(
+    def table_statements(self) -> list[str]:
+        """The statements that create its tables."""
+        return [
             f"CREATE TABLE IF NOT EXISTS {self.seen} "
-            "(stream_name text, position integer, PRIMARY KEY (stream_name, position))"
-        )
-        session.execute(
+            "(stream_name text, position integer, PRIMARY KEY (stream_name, position))",
             f"CREATE TABLE IF NOT EXISTS {self.totals} "
-            "(stream_name text PRIMARY KEY, count integer)"
-        )
+            "(stream_name text PRIMARY KEY, count integer)",
+        ]
+
+    def create_tables(self, session: Session) -> None:
+        for statement in self.table_statements():
+            session.execute(statement)
 
     def statements(self, message: RecordedMessage) -> list[tuple[str, tuple[Any, ...]]]:
         """What applying `message` runs; raises at `fail_at`."""
