@@ -37,6 +37,7 @@ from aggregen.runtime import (
     ConsumerGroup,
     NewMessage,
     RecordedMessage,
+    StreamDataError,
     StreamWrite,
     correlated,
 )
@@ -120,15 +121,16 @@ async def cancel_soon(task: asyncio.Task[None], chance: random.Random) -> None:
         await task
 
 
+@pytest.mark.parametrize("method", ["run", "catch_up"])
 def test_a_cancelled_consumer_records_the_last_message_handled_and_reraises(
-    run: Callable[[Scenario], None],
+    run: Callable[[Scenario], None], method: str
 ) -> None:
     async def scenario(store: AsyncEventStore) -> None:
         category = new_category()
         await fill(store, category, streams=2, per_stream=5)
         seen = Seen(block_at=6)
         consumer = AsyncConsumer(store, category, seen, name="c", position_update_interval=100)
-        task = asyncio.create_task(consumer.run())
+        task = asyncio.create_task(getattr(consumer, method)())
         await seen.blocked.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -408,5 +410,61 @@ def test_stop_wakes_an_idle_consumer_and_it_records_its_position(
         consumer.stop()
         await asyncio.wait_for(task, 10)  # an hour's poll interval: stop() woke it
         assert await consumer.positions.get() == seen.messages[-1].global_position
+
+    run(scenario)
+
+
+def test_the_async_position_store_reads_and_writes_the_sync_ones_stream(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: AsyncEventStore) -> None:
+        category = new_category()
+        positions = AsyncPositionStore(store, category, "p+1of2")
+        assert positions.stream_name == f"{category}:position-p+1of2"
+        assert await positions.get() is None
+        await positions.put(41)
+        await positions.put(42)
+        last = await store.read_last(positions.stream_name)
+        assert last is not None
+        assert (last.type, last.data) == ("Updated", {"position": 42})
+        assert await positions.get() == 42
+        with pytest.raises(ValueError, match="at least 0"):
+            await positions.put(-1)
+        await store.append(
+            [
+                StreamWrite(
+                    positions.stream_name,
+                    None,
+                    [NewMessage(str(uuid.uuid4()), "Updated", {"position": "7"}, None)],
+                )
+            ]
+        )
+        with pytest.raises(StreamDataError, match="whole-number 'position'"):
+            await positions.get()
+
+    run(scenario)
+
+
+def test_an_async_handler_failure_records_the_message_before_and_names_it(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: AsyncEventStore) -> None:
+        category = new_category()
+        await fill(store, category, streams=1, per_stream=6)
+
+        class Refuses(Seen):
+            async def handle(self, message: RecordedMessage) -> None:
+                if message.data["n"] == 4:
+                    raise RuntimeError("the read model is down")
+                await super().handle(message)
+
+        seen = Refuses()
+        with pytest.raises(ConsumerError) as caught:
+            await AsyncConsumer(store, category, seen, name="f").catch_up()
+        assert caught.value.position == 4
+        assert caught.value.handler.endswith(".Refuses")
+        assert "the read model is down" in str(caught.value)
+        positions = AsyncPositionStore(store, category, "f")
+        assert await positions.get() == seen.messages[-1].global_position
 
     run(scenario)
