@@ -18,8 +18,11 @@ NOT_AT_IMPORT = (
     "aggregen.generator",
     "aggregen.review",
     "aggregen.runtime.consumer",
+    "aggregen.runtime.consumer_async",
     "aggregen.runtime.memory",
     "aggregen.runtime.projection",
+    "aggregen.runtime.projection_async",
+    "aggregen.runtime.projection_postgres_async",
     "aggregen.runtime.validation",
     "bisect",
     "black",
@@ -68,7 +71,7 @@ def test_the_runtime_runs_an_aggregate_without_psycopg_or_the_generator() -> Non
     done = run_python(
         """
         sys.path.insert(0, "generated")
-        from aggregen.runtime import Consumer, connect
+        from aggregen.runtime import AsyncConsumer, AsyncProjector, Consumer, connect
         from identity import User, UserRepository
 
         users = UserRepository(connect("memory://"))
@@ -87,6 +90,7 @@ def test_messagedb_without_psycopg_names_the_extra_to_install() -> None:
         "from aggregen.runtime import MessageDBEventStore",
         "import aggregen.runtime; aggregen.runtime.connect('postgresql://u:secret@h/db')",
         "from aggregen.runtime import PostgresProjectionTarget",
+        "from aggregen.runtime import AsyncPostgresProjectionTarget",
     ):
         done = run_python(code, hide=("psycopg", "psycopg_pool"))
         assert done.returncode == 1, code
