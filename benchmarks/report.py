@@ -27,7 +27,9 @@ OPERATIONS: list[tuple[str, str]] = [
     ("rehydrate_big", "rehydrate {big_stream:,} events, snapshots off"),
     ("memory_big", "peak memory above the aggregate, {big_stream:,} events"),
     ("consume", "consumer, no-op handler, {category:,} events"),
+    ("consume_async", "async consumer, no-op handler, {category:,} events"),
     ("project", "exactly-once projection into a PostgreSQL table, {category:,} events"),
+    ("project_async", "async exactly-once projection into a PostgreSQL table, {category:,} events"),
     (
         "group_read",
         "consumer-group read, member 0 of 4: one batch of a {category:,}-event category",

@@ -7,6 +7,7 @@ hand-written `User` of `tests/domain.py` (the same aggregate).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import importlib.metadata
@@ -21,6 +22,10 @@ from typing import Any
 import psycopg
 
 from aggregen.runtime import (
+    AsyncConsumer,
+    AsyncMessageDBEventStore,
+    AsyncPostgresProjectionTarget,
+    AsyncProjector,
     Consumer,
     ConsumerGroup,
     EventStore,
@@ -229,6 +234,7 @@ class ReadSide:
         self.category = ensure_category(uri, self.events, log)
         self.app_uri = database_uri(uri, APP_DATABASE)
         self.handler_class = handler
+        self.uri = uri
 
         class NoOp(handler):  # type: ignore[misc]
             """The generated handler as it is: every `on_<event>` does nothing."""
@@ -267,6 +273,38 @@ class ReadSide:
             seconds, handled = time_call(self.consume_once)
             if handled != self.events:
                 raise AssertionError(f"consumer handled {handled}, not {self.events}")
+            result.samples.append(self.events / seconds)
+        return [result]
+
+    def consume_async(self) -> list[Result]:
+        """`consume` with an `AsyncConsumer` on `AsyncMessageDBEventStore`, one task."""
+        result = self.result(
+            "consume_async",
+            "rate",
+            f"AsyncConsumer, the same no-op handler awaited, batches of {READ_BATCH}",
+        )
+        handler = self.no_op()
+
+        class Awaited:
+            async def handle(self, message: Any) -> None:
+                handler.handle(message)
+
+        async def consume_once() -> int:
+            async with AsyncMessageDBEventStore(self.uri, max_size=1) as store:
+                consumer = AsyncConsumer(
+                    store,
+                    self.category,
+                    Awaited(),
+                    name=f"bench{uuid.uuid4().hex[:12]}",
+                    batch_size=READ_BATCH,
+                    position_update_interval=READ_BATCH,
+                )
+                return await consumer.catch_up()
+
+        for _ in range(self.sizes.repeat):
+            seconds, handled = time_call(lambda: asyncio.run(consume_once()))
+            if handled != self.events:
+                raise AssertionError(f"async consumer handled {handled}, not {self.events}")
             result.samples.append(self.events / seconds)
         return [result]
 
@@ -315,6 +353,65 @@ class ReadSide:
             target.close()
         return [result]
 
+    def project_async(self) -> list[Result]:
+        """`project` with an `AsyncProjector` and `AsyncPostgresProjectionTarget`."""
+        result = self.result(
+            "project_async",
+            "rate",
+            f"AsyncProjector + AsyncPostgresProjectionTarget, the same SQL awaited, one "
+            f"transaction per {READ_BATCH} events",
+        )
+        table = f"bench_users_{uuid.uuid4().hex[:12]}"
+        register, rename = REGISTER.format(table), RENAME.format(table)
+
+        class Rows(self.handler_class):  # type: ignore[name-defined,misc]
+            """`project`'s handler, keeping the statement to run instead of running it."""
+
+            row: tuple[str, tuple[Any, ...]]
+
+            def on_registered(self, event: Any) -> None:
+                user_id = event.metadata.stream_name.split("-", 1)[1]
+                self.row = (register, (user_id, event.email, event.first_name))
+
+            def on_renamed(self, event: Any) -> None:
+                user_id = event.metadata.stream_name.split("-", 1)[1]
+                self.row = (rename, (event.first_name, user_id))
+
+        rows = Rows()
+
+        class UsersTable:
+            """Users by id, as `project` keeps them: decoded the same way, SQL awaited."""
+
+            async def handle(self, message: Any, session: Any) -> None:
+                rows.handle(message)
+                await session.execute(*rows.row)
+
+        async def project_once() -> int:
+            async with (
+                AsyncMessageDBEventStore(self.uri, max_size=1) as store,
+                AsyncPostgresProjectionTarget(self.app_uri) as target,
+            ):
+                projector = AsyncProjector(
+                    store,
+                    self.category,
+                    UsersTable(),
+                    target,
+                    name=f"bench{uuid.uuid4().hex[:12]}",
+                    batch_size=READ_BATCH,
+                )
+                return await projector.catch_up()
+
+        with psycopg.connect(self.app_uri, autocommit=True) as conn:
+            for _ in range(max(1, self.sizes.repeat // 3)):
+                conn.execute(CREATE_USERS.format(table))
+                seconds, handled = time_call(lambda: asyncio.run(project_once()))
+                if handled != self.events:
+                    raise AssertionError(f"async projector handled {handled}, not {self.events}")
+                check_users(conn, table, self.events)
+                conn.execute(f"DROP TABLE {table}")
+                result.samples.append(self.events / seconds)
+        return [result]
+
     def member_read(self) -> list[Result]:
         """One consumer-group member's read of `READ_BATCH` messages (member 0 of 4)."""
         group = ConsumerGroup(0, 4)
@@ -356,7 +453,9 @@ def main() -> None:
             if handler is not None:
                 read_side = ReadSide(store, uri, sizes, handler)
                 results += read_side.consume()
+                results += read_side.consume_async()
                 results += read_side.project()
+                results += read_side.project_async()
                 results += read_side.member_read()
         finally:
             store.close()
