@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from .category import ConsumerGroup, check_batch_size, check_category
 from .causation import cause_in_effect
@@ -33,6 +33,9 @@ __all__ = [
     "handler_failed",
     "member_name",
 ]
+
+S = TypeVar("S")
+F = TypeVar("F")
 
 
 class MessageHandler(Protocol):
@@ -64,8 +67,9 @@ class ConsumerError(AggregenError):
         )
 
 
-class CategoryReading:
-    """The settings every reader of a category shares, sync or async, checked.
+class CategoryReading(Generic[S, F]):
+    """What every reader of a category shares, sync or async: its store, its settings
+    (checked) and its stop flag `F` (set by `stop()`).
 
     Says where a read starts and when a batch is the last one for now. Raises
     `ValueError` or `StreamNameError` for settings that cannot work.
@@ -73,6 +77,7 @@ class CategoryReading:
 
     def __init__(
         self,
+        store: S,
         category: str,
         *,
         batch_size: int,
@@ -89,6 +94,12 @@ class CategoryReading:
         if correlation is not None:
             check_category(correlation, "correlation category")
         self.correlation = correlation
+        self.store = store
+        self._stopping = self._new_stop_flag()
+
+    def _new_stop_flag(self) -> F:
+        """A cleared stop flag: a `threading.Event` or an `asyncio.Event`."""
+        raise NotImplementedError
 
     def _read_options(self, position: int | None) -> tuple[int, dict[str, Any]]:
         """The `read_category` arguments after global position `position` (None: from 1)."""
@@ -103,7 +114,7 @@ class CategoryReading:
         return len(batch) < self.batch_size
 
 
-class CategoryLoop(CategoryReading):
+class CategoryLoop(CategoryReading[EventStore, threading.Event]):
     """What every synchronous reader of a category shares: `catch_up`, `run` and `stop`.
 
     Subclasses say how a batch is read and handled (`_handle_batch`) and how the
@@ -111,25 +122,8 @@ class CategoryLoop(CategoryReading):
     for settings that cannot work.
     """
 
-    def __init__(
-        self,
-        store: EventStore,
-        category: str,
-        *,
-        batch_size: int,
-        poll_interval: float,
-        consumer_group: ConsumerGroup | None,
-        correlation: str | None,
-    ) -> None:
-        super().__init__(
-            category,
-            batch_size=batch_size,
-            poll_interval=poll_interval,
-            consumer_group=consumer_group,
-            correlation=correlation,
-        )
-        self.store = store
-        self._stopping = threading.Event()
+    def _new_stop_flag(self) -> threading.Event:
+        return threading.Event()
 
     def catch_up(self, *, handle_signals: bool = True) -> int:
         """Handle every message available now, record the position, and return how many.

@@ -40,7 +40,7 @@ class AsyncMessageHandler(Protocol):
         """Handle one message of the category."""
 
 
-class AsyncCategoryLoop(CategoryReading):
+class AsyncCategoryLoop(CategoryReading[AsyncEventStore, asyncio.Event]):
     """What every async reader of a category shares: `catch_up`, `run` and `stop`.
 
     Subclasses say how a batch is read and handled (`_handle_batch`) and how the
@@ -48,26 +48,8 @@ class AsyncCategoryLoop(CategoryReading):
     for settings that cannot work.
     """
 
-    def __init__(
-        self,
-        store: AsyncEventStore,
-        category: str,
-        *,
-        batch_size: int,
-        poll_interval: float,
-        consumer_group: ConsumerGroup | None,
-        correlation: str | None,
-    ) -> None:
-        super().__init__(
-            category,
-            batch_size=batch_size,
-            poll_interval=poll_interval,
-            consumer_group=consumer_group,
-            correlation=correlation,
-        )
-        self.store = store
-        self._stopping = False
-        self._wake = asyncio.Event()
+    def _new_stop_flag(self) -> asyncio.Event:
+        return asyncio.Event()
 
     async def catch_up(self, *, handle_signals: bool = False) -> int:
         """Handle every message available now, record the position, and return how many.
@@ -77,12 +59,12 @@ class AsyncCategoryLoop(CategoryReading):
         Raises `ConsumerError` when the handler fails, after recording the position of
         the message before; `CancelledError` when cancelled, after recording.
         """
-        self._begin()
+        self._stopping.clear()
         handled = 0
         with _signals_stop(self.stop, handle_signals):
             try:
                 await self._start()
-                while not self._stopping:
+                while not self._stopping.is_set():
                     count, caught_up = await self._handle_batch()
                     handled += count
                     if caught_up:
@@ -99,11 +81,11 @@ class AsyncCategoryLoop(CategoryReading):
         `ConsumerError` when the handler fails, after recording the position;
         `CancelledError` when cancelled, after recording.
         """
-        self._begin()
+        self._stopping.clear()
         with _signals_stop(self.stop, handle_signals):
             try:
                 await self._start()
-                while not self._stopping:
+                while not self._stopping.is_set():
                     _, caught_up = await self._handle_batch()
                     if caught_up:
                         await self._record()
@@ -117,18 +99,13 @@ class AsyncCategoryLoop(CategoryReading):
         Call it on the loop's thread; from another thread use
         `loop.call_soon_threadsafe(consumer.stop)`.
         """
-        self._stopping = True
-        self._wake.set()
-
-    def _begin(self) -> None:
-        self._stopping = False
-        self._wake.clear()
+        self._stopping.set()
 
     async def _idle(self) -> None:
         """Wait `poll_interval` seconds, or until `stop()`."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.poll_interval):
-                await self._wake.wait()
+                await self._stopping.wait()
 
     async def _read_batch(self, position: int | None) -> list[RecordedMessage]:
         """The next batch after the global position `position` (None: from the start)."""
@@ -212,7 +189,7 @@ class AsyncConsumer(AsyncCategoryLoop):
             handled += 1
             if handled_one(message):
                 await self._record()
-            if self._stopping:
+            if self._stopping.is_set():
                 return handled, True
         return handled, self._is_last(batch)
 

@@ -159,6 +159,6 @@ class AsyncProjector(AsyncCategoryLoop):
                     cause.reset(token)
                 handled += 1
                 transaction.position = message.global_position
-                if self._stopping:
+                if self._stopping.is_set():
                     return handled, True
         return handled, self._is_last(batch)
