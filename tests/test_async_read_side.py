@@ -468,3 +468,24 @@ def test_an_async_handler_failure_records_the_message_before_and_names_it(
         assert await positions.get() == seen.messages[-1].global_position
 
     run(scenario)
+
+
+def test_a_consumer_runs_again_in_another_event_loop() -> None:
+    store = AsyncInMemoryEventStore()
+    category = new_category()
+    seen = Seen()
+    consumer = AsyncConsumer(store, category, seen, name="twice", poll_interval=0.01)
+
+    async def one_run(first: int) -> None:
+        await fill(store, category, streams=1, per_stream=2)
+        task = asyncio.create_task(consumer.run())
+        while len(seen.messages) < first + 2:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.03)  # idle: the stop flag waits in this loop
+        consumer.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(one_run(0))
+    asyncio.run(one_run(2))
+    assert [m.data["n"] for m in seen.messages] == [0, 1, 0, 1]
+    assert len({m.global_position for m in seen.messages}) == 4

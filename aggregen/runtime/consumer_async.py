@@ -49,7 +49,7 @@ class AsyncCategoryLoop(CategoryReading[AsyncEventStore, asyncio.Event]):
     """
 
     def _new_stop_flag(self) -> asyncio.Event:
-        return asyncio.Event()
+        return asyncio.Event()  # a new one per run: an Event binds to the loop it waits in
 
     async def catch_up(self, *, handle_signals: bool = False) -> int:
         """Handle every message available now, record the position, and return how many.
@@ -59,7 +59,7 @@ class AsyncCategoryLoop(CategoryReading[AsyncEventStore, asyncio.Event]):
         Raises `ConsumerError` when the handler fails, after recording the position of
         the message before; `CancelledError` when cancelled, after recording.
         """
-        self._stopping.clear()
+        self._stopping = self._new_stop_flag()  # of the running loop
         handled = 0
         with _signals_stop(self.stop, handle_signals):
             try:
@@ -81,7 +81,7 @@ class AsyncCategoryLoop(CategoryReading[AsyncEventStore, asyncio.Event]):
         `ConsumerError` when the handler fails, after recording the position;
         `CancelledError` when cancelled, after recording.
         """
-        self._stopping.clear()
+        self._stopping = self._new_stop_flag()  # of the running loop
         with _signals_stop(self.stop, handle_signals):
             try:
                 await self._start()
@@ -236,18 +236,17 @@ _loop_signals: dict[asyncio.AbstractEventLoop, _LoopSignals] = {}
 def _signals_stop(stop: Callable[[], None], enabled: bool) -> Iterator[None]:
     """While running: SIGINT and SIGTERM call `stop` (and every other loop's in this event loop).
 
-    Only on the main thread, where asyncio can handle signals; the handlers in place
-    before are put back when the last loop ends.
+    Only on the main thread of an event loop that handles signals (not on Windows);
+    the handlers in place before are put back when the last loop ends.
     """
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield
         return
     loop = asyncio.get_running_loop()
-    signals = _loop_signals.get(loop)
+    signals = _loop_signals.get(loop) or _installed(loop)
     if signals is None:
-        signals = _loop_signals[loop] = _LoopSignals()
-        for signum in _SIGNALS:
-            loop.add_signal_handler(signum, signals.stop_all)
+        yield
+        return
     signals.stops.append(stop)
     try:
         yield
@@ -258,3 +257,15 @@ def _signals_stop(stop: Callable[[], None], enabled: bool) -> Iterator[None]:
             for signum, previous in signals.previous.items():
                 loop.remove_signal_handler(signum)
                 signal.signal(signum, previous)
+
+
+def _installed(loop: asyncio.AbstractEventLoop) -> _LoopSignals | None:
+    """Install the stopping handlers in `loop`; None when it cannot handle signals."""
+    signals = _LoopSignals()
+    try:
+        for signum in _SIGNALS:
+            loop.add_signal_handler(signum, signals.stop_all)
+    except NotImplementedError:  # Windows' event loops
+        return None
+    _loop_signals[loop] = signals
+    return signals
