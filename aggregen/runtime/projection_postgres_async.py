@@ -3,9 +3,9 @@
 The same positions table, statements, URI handling and error translation as the
 synchronous target (they are its own); only the I/O is awaited, on one psycopg
 `AsyncConnection`. A task cancelled inside a transaction never commits it: the
-transaction is rolled back, or, when the connection was in the middle of a
-statement, the connection is closed (PostgreSQL then rolls back) and a new one is
-made for the next transaction.
+transaction is rolled back (psycopg first cancels a statement the server is still
+running); when the connection's state is unknown it is closed instead, PostgreSQL
+rolls back, and a new connection is made for the next transaction.
 """
 
 from __future__ import annotations
