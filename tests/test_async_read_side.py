@@ -489,3 +489,42 @@ def test_a_consumer_runs_again_in_another_event_loop() -> None:
     asyncio.run(one_run(2))
     assert [m.data["n"] for m in seen.messages] == [0, 1, 0, 1]
     assert len({m.global_position for m in seen.messages}) == 4
+
+
+@pytest.mark.messagedb
+def test_an_async_projection_whose_connection_dies_mid_batch_resumes_exactly_once(
+    messagedb_uri: str,
+) -> None:
+    class KillsItsConnection(AsyncTally):
+        """Ends its own database session at message 9, once."""
+
+        killed = False
+
+        async def handle(self, message: RecordedMessage, session: Any) -> None:
+            if message.data["n"] == 9 and not self.killed:
+                self.killed = True
+                await session.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            await super().handle(message, session)
+
+    async def scenario() -> None:
+        async with (
+            AsyncMessageDBEventStore(messagedb_uri, max_size=2) as store,
+            AsyncPostgresProjectionTarget(app_database_uri(messagedb_uri)) as target,
+        ):
+            category = new_category()
+            await fill(store, category, streams=3, per_stream=6)
+            tally = Tally()
+            await create_tables(target, tally)
+            projection = KillsItsConnection(tally)
+            projector = AsyncProjector(
+                store, category, projection, target, name=tally.suffix, batch_size=4
+            )
+            with pytest.raises(ConsumerError):
+                await projector.catch_up()
+            assert await projector.position() is not None, "the batches before committed"
+            assert await projector.catch_up() == 18 - 8
+            seen, totals = await read_model(target, tally)
+            assert len(seen) == 18
+            assert all(count == 6 for _, count in totals)
+
+    asyncio.run(scenario())
