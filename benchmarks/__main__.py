@@ -3,13 +3,13 @@
 Steps: make MessageDB ready (scripts/messagedb-setup.sh); create or update the
 peers' virtual environment (benchmarks/.venv-peers, from requirements-peers.txt);
 run the suites as separate processes, round after round in rotating order (aggregen,
-the raw ceiling and the two paired in the project's environment, Protean and
+the raw ceiling, the paired and the async suites in the project's environment, Protean and
 eventsourcing in the peers'); run the generator suites once; write
 results/latest.json, latest.md and, with matplotlib from the peers' environment,
 latest.png.
 
-`--tiny` runs aggregen's suites only (aggregen, paired with raw, and the import
-time of the runtime), at tiny sizes,
+`--tiny` runs aggregen's suites only (aggregen, paired with raw, async against
+sync, and the import time of the runtime), at tiny sizes,
 into results/tmp/ (for CI).
 Standard library only.
 """
@@ -152,6 +152,7 @@ SUITES = [
     Suite("aggregen", "benchmarks.suite_aggregen", peers=False),
     Suite("raw", "benchmarks.suite_raw", peers=False),
     Suite("paired", "benchmarks.suite_paired", peers=False),
+    Suite("async", "benchmarks.suite_async", peers=False),
     Suite("import", "benchmarks.suite_import", peers=False),
     Suite("protean", "benchmarks.peers.suite_protean", peers=True),
     Suite("eventsourcing", "benchmarks.peers.suite_eventsourcing", peers=True),
@@ -242,7 +243,7 @@ def main() -> None:
         ensure_peers_venv()
     suites = [s for s in SUITES if (peers or not s.peers) and (chosen is None or s.name in chosen)]
     if args.tiny:
-        suites = [s for s in suites if s.name in ("aggregen", "paired", "import")]
+        suites = [s for s in suites if s.name in ("aggregen", "paired", "async", "import")]
     documents: list[dict[str, Any]] = []
     base: dict[str, Any] = {"uri": uri, "sizes": dataclasses.asdict(sizes)}
     if args.tiny:

@@ -13,13 +13,14 @@ commands per second, higher is better) or `time` (seconds, lower is better) and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import gc
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -32,6 +33,7 @@ __all__ = [
     "emit",
     "log",
     "parse_args",
+    "paused_gc",
     "time_call",
     "time_once",
 ]
@@ -103,18 +105,25 @@ def parse_args(description: str) -> tuple[Sizes, dict[str, Any]]:
     return sizes, config
 
 
-def time_once(action: Callable[[], object]) -> float:
-    """Seconds `action` takes, the garbage collector collected before and paused during."""
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The garbage collector collected on entry and paused inside (timings use it)."""
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter()
-        action()
-        return time.perf_counter() - start
+        yield
     finally:
         if enabled:
             gc.enable()
+
+
+def time_once(action: Callable[[], object]) -> float:
+    """Seconds `action` takes, the garbage collector collected before and paused during."""
+    with paused_gc():
+        start = time.perf_counter()
+        action()
+        return time.perf_counter() - start
 
 
 def time_call(action: Callable[[], T]) -> tuple[float, T]:

@@ -237,6 +237,21 @@ TARGETS = [
     ),
     Target(
         "messagedb",
+        "async_concurrent",
+        "≥ 1.5x the sync rate, paired (issue 14)",
+        _plain("async", "messagedb", "async_concurrent"),
+        1.5,
+    ),
+    Target(
+        "messagedb",
+        "async_latency",
+        "≤ 1.15x the sync time, paired (issue 14)",
+        _plain("async", "messagedb", "async_latency"),
+        1.15,
+        False,
+    ),
+    Target(
+        "messagedb",
         "memory_big",
         "< 50 MB above the aggregate",
         _plain("aggregen", "messagedb", "memory_big", 1e-6),
@@ -350,6 +365,7 @@ def render_markdown(document: dict[str, Any]) -> str:
             )
     lines += _generator_section(cells, targets)
     lines += _paired_section(cells)
+    lines += _async_section(cells, targets)
     lines += _variants_section(cells)
     notes = [
         f"- {suite} {store} {op}: {cell['note']}"
@@ -407,6 +423,48 @@ def _paired_section(cells: Cells) -> list[str]:
         lines.append(
             f"| {op} | {len(samples)} | {statistics.median(samples):.2f} | "
             f"{quarters[0]:.2f} to {quarters[2]:.2f} | {samples[0]:.2f} | {samples[-1]:.2f} |"
+        )
+    return lines
+
+
+ASYNC_OPERATIONS = [
+    ("async_concurrent", "get + rename + add: 64 tasks against 8 threads"),
+    ("async_latency", "get + rename + add: one task against one thread"),
+    (
+        "async_concurrent[synchronous_commit=off]",
+        "64 tasks against 8 threads, commits not waiting for the disk",
+    ),
+]
+
+
+def _async_section(cells: Cells, targets: list[dict[str, Any]]) -> list[str]:
+    """Issue 14's rows: the async repository against the sync one (`suite_async.py`)."""
+    found = [(op, label) for op, label in ASYNC_OPERATIONS if ("async", "messagedb", op) in cells]
+    if not found:
+        return []
+    lines = [
+        "",
+        "Async against sync on MessageDB (`suite_async.py`: one process, an "
+        "`AsyncRepository` sample and a `Repository` sample alternating, A B then B A; "
+        "ratio: async rate / sync rate, or async time / sync time per command; "
+        "CPU: the client process's, per command):",
+        "",
+        "| workload | pairs | median ratio | middle half | async best | sync best "
+        "| async CPU | sync CPU | targets |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for op, label in found:
+        samples = sorted(cells[("async", "messagedb", op)]["samples"])
+        quarters = statistics.quantiles(samples, n=4) if len(samples) > 1 else samples * 3
+        sides = []
+        for side in ("async", "sync", "async CPU", "sync CPU"):
+            cell = cells.get(("async", "messagedb", f"{op} {side}"), {})
+            sides.append(fmt(cell.get("kind", "time"), cell.get("best")))
+        lines.append(
+            f"| {label} | {len(samples)} | {statistics.median(samples):.2f} | "
+            f"{quarters[0]:.2f} to {quarters[2]:.2f} | "
+            + " | ".join(sides)
+            + f" | {_target_text(targets, 'messagedb', op)} |"
         )
     return lines
 
