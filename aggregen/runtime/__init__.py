@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .aggregate import Aggregate
 from .causation import Cause, caused_by, correlated, current_cause
 from .config import set_snapshot_threshold, snapshot_threshold
-from .connect import connect
+from .connect import connect, connect_async
 from .errors import (
     AggregateNotFoundError,
     AggregenError,
@@ -97,6 +97,7 @@ __all__ = [
     "ValidationError",
     "caused_by",
     "connect",
+    "connect_async",
     "correlated",
     "current_cause",
     "set_snapshot_threshold",
