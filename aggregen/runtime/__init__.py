@@ -32,7 +32,7 @@ from .event import Event, Metadata
 from .extras import import_runtime_module
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .repository import Repository
-from .retry import update_with_retry
+from .retry import update_with_retry, update_with_retry_async
 from .store import AsyncEventStore, EventStore
 from .unit_of_work import UnitOfWork
 
@@ -104,6 +104,7 @@ __all__ = [
     "snapshot_threshold",
     "stream_id",
     "update_with_retry",
+    "update_with_retry_async",
 ]
 
 
