@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from identity import User, UserRepository
+from identity import AsyncUserRepository, User, UserRepository
 
 from aggregen.runtime import (
     AsyncEventStore,
@@ -262,5 +262,20 @@ def test_with_update_with_retry_async_every_concurrent_command_succeeds(
 
         await asyncio.gather(*(work(worker) for worker in range(12)))
         assert sum(sync_store.stream_version(User.stream_name(i)) for i in ids) == 12 * 10
+
+    run(scenario)
+
+
+def test_the_generated_async_repository_gets_the_hand_written_class(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: AsyncEventStore, sync_store: EventStore) -> None:
+        users = AsyncUserRepository(store)
+        user = User.register(email="generated@example.org", first_name="G")
+        await users.add(user)
+        loaded = await users.get(user.id)
+        assert type(loaded) is User
+        assert state(loaded) == state(UserRepository(sync_store).get(user.id))
+        assert users.snapshot_threshold() == UserRepository(sync_store).snapshot_threshold()
 
     run(scenario)

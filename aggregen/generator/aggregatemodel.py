@@ -32,6 +32,7 @@ from .modeltypes import (
     EventModel,
     HandlerMethod,
     IdentifierProperty,
+    RepositoryClass,
     StateField,
 )
 from .namespace import (
@@ -88,11 +89,13 @@ class AggregateBuilder:
         names = {
             "base": f"{name}Base",
             "repository": f"{name}Repository",
+            "async_repository": f"Async{name}Repository",
             "handler": f"{name}Handler",
         }
         self.classes.claim(name, "the aggregate", key_path)
         self.classes.claim(names["base"], f"the base class of {name}", key_path)
         self.classes.claim(names["repository"], f"the repository of {name}", key_path)
+        self.classes.claim(names["async_repository"], f"the async repository of {name}", key_path)
         self.classes.claim(names["handler"], f"the event handler of {name}", key_path)
         for suffix, what in (
             ("", "module"),
@@ -283,7 +286,6 @@ class AggregateBuilder:
         return AggregateModel(
             name=name,
             base_name=names["base"],
-            repository_name=names["repository"],
             module=module,
             base_module=f"{module}_base",
             behavior_module=f"{module}_behavior",
@@ -328,6 +330,8 @@ class AggregateBuilder:
             module_imports=import_sections(
                 [
                     (RUNTIME, "Event"),
+                    (RUNTIME, "AsyncEventStore"),
+                    (RUNTIME, "AsyncRepository"),
                     (RUNTIME, "EventHandler"),
                     (RUNTIME, "EventStore"),
                     (RUNTIME, "Repository"),
@@ -335,12 +339,28 @@ class AggregateBuilder:
                 ]
                 + [(f".{module}_base", n) for n in (names["base"], *event_names)]
             ),
-            module_all=sorted_names(
-                [name, names["base"], names["repository"], names["handler"], *event_names]
-            ),
-            repository_docstring=docstring(
-                f"Adds and gets {name} aggregates (the hand-written class) in an event store.",
-                indent=4,
+            module_all=sorted_names([name, *names.values(), *event_names]),
+            repositories=(
+                RepositoryClass(
+                    name=names["repository"],
+                    base=f"Repository[{name}]",
+                    store="EventStore",
+                    docstring=docstring(
+                        f"Adds and gets {name} aggregates (the hand-written class) in an "
+                        "event store.",
+                        indent=4,
+                    ),
+                ),
+                RepositoryClass(
+                    name=names["async_repository"],
+                    base=f"AsyncRepository[{name}]",
+                    store="AsyncEventStore",
+                    docstring=docstring(
+                        f"`{names['repository']}` for asyncio, on an async event store: "
+                        "`add`, `get`, `exists` and `history` are awaited.",
+                        indent=4,
+                    ),
+                ),
             ),
             handler_name=names["handler"],
             handler_docstring=docstring(

@@ -154,7 +154,7 @@ class _DomainBuilder:
         for aggregate in aggregates:
             for name in (
                 aggregate.name,
-                aggregate.repository_name,
+                *(repository.name for repository in aggregate.repositories),
                 aggregate.handler_name,
                 *(e.name for e in aggregate.events),
             ):

@@ -19,6 +19,7 @@ __all__ = [
     "FieldModel",
     "HandWrittenUpcaster",
     "IdentifierProperty",
+    "RepositoryClass",
     "StateField",
     "UpcastHelper",
     "UpcastModel",
@@ -137,6 +138,18 @@ class ApplyHandler:
 
 
 @dataclass(frozen=True)
+class RepositoryClass:
+    """A generated repository: `<Name>Repository`, or its asyncio twin `Async<Name>Repository`."""
+
+    name: str
+    base: str
+    """The runtime class it specializes: `Repository[<Name>]` or `AsyncRepository[<Name>]`."""
+    store: str
+    """The type of its store: `EventStore` or `AsyncEventStore`."""
+    docstring: str
+
+
+@dataclass(frozen=True)
 class HandlerMethod:
     """An `on_<event>` method of the generated handler: a typed no-op to override."""
 
@@ -173,7 +186,6 @@ class AggregateModel:
 
     name: str
     base_name: str
-    repository_name: str
     module: str
     base_module: str
     behavior_module: str
@@ -193,7 +205,8 @@ class AggregateModel:
     module_docstring: str
     module_imports: tuple[tuple[str, ...], ...]
     module_all: tuple[str, ...]
-    repository_docstring: str
+    repositories: tuple[RepositoryClass, ...]
+    """The sync repository, then the async one."""
     handler_name: str
     handler_docstring: str
     handler_methods: tuple[HandlerMethod, ...]

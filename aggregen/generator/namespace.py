@@ -53,6 +53,8 @@ RESERVED_IMPORTS = frozenset(
     {
         "Aggregate",
         "Any",
+        "AsyncEventStore",
+        "AsyncRepository",
         "ClassVar",
         "Event",
         "EventHandler",

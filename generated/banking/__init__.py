@@ -8,6 +8,7 @@ if _validation.RUNTIME_VERSION != "0.1.0":
     _validation.check_generated_code(__name__, "0.1.0")
 
 from .bank_account import (
+    AsyncBankAccountRepository,
     BankAccount,
     BankAccountHandler,
     BankAccountRepository,
@@ -17,7 +18,14 @@ from .bank_account import (
     StatusChanged,
     Withdrawn,
 )
-from .customer import Customer, CustomerHandler, CustomerRepository, Enrolled, Scored
+from .customer import (
+    AsyncCustomerRepository,
+    Customer,
+    CustomerHandler,
+    CustomerRepository,
+    Enrolled,
+    Scored,
+)
 from .values import AccountKind, Address, Currency, Holder
 
 __aggregen_version__ = "0.1.0"
@@ -26,6 +34,8 @@ __aggregen_version__ = "0.1.0"
 __all__ = [
     "AccountKind",
     "Address",
+    "AsyncBankAccountRepository",
+    "AsyncCustomerRepository",
     "BankAccount",
     "BankAccountHandler",
     "BankAccountRepository",

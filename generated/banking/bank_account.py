@@ -4,7 +4,14 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .bank_account_base import (
     BankAccountBase,
@@ -17,6 +24,7 @@ from .bank_account_base import (
 from .bank_account_behavior import BankAccount
 
 __all__ = [
+    "AsyncBankAccountRepository",
     "BankAccount",
     "BankAccountBase",
     "BankAccountHandler",
@@ -36,6 +44,17 @@ class BankAccountRepository(Repository[BankAccount]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(BankAccount, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncBankAccountRepository(AsyncRepository[BankAccount]):
+    """`BankAccountRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(BankAccount, store, snapshot_threshold=snapshot_threshold)
 

@@ -4,12 +4,20 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .customer_base import CustomerBase, Enrolled, Scored
 from .customer_behavior import Customer
 
 __all__ = [
+    "AsyncCustomerRepository",
     "Customer",
     "CustomerBase",
     "CustomerHandler",
@@ -24,6 +32,17 @@ class CustomerRepository(Repository[Customer]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Customer, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncCustomerRepository(AsyncRepository[Customer]):
+    """`CustomerRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Customer, store, snapshot_threshold=snapshot_threshold)
 

@@ -4,12 +4,20 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .user_base import Registered, Renamed, UserBase
 from .user_behavior import User
 
 __all__ = [
+    "AsyncUserRepository",
     "Registered",
     "Renamed",
     "User",
@@ -24,6 +32,17 @@ class UserRepository(Repository[User]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(User, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncUserRepository(AsyncRepository[User]):
+    """`UserRepository` for asyncio, on an async event store: `add`, `get`, `exists`
+    and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(User, store, snapshot_threshold=snapshot_threshold)
 

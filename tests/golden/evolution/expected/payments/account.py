@@ -4,7 +4,14 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .account_base import AccountBase, Closed, Deposited, Opened, Withdrawn
 from .account_behavior import Account
@@ -14,6 +21,7 @@ __all__ = [
     "AccountBase",
     "AccountHandler",
     "AccountRepository",
+    "AsyncAccountRepository",
     "Closed",
     "Deposited",
     "Opened",
@@ -26,6 +34,17 @@ class AccountRepository(Repository[Account]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Account, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncAccountRepository(AsyncRepository[Account]):
+    """`AccountRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Account, store, snapshot_threshold=snapshot_threshold)
 

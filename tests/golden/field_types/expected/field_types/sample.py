@@ -4,12 +4,20 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .sample_base import Cleared, Recorded, SampleBase
 from .sample_behavior import Sample
 
 __all__ = [
+    "AsyncSampleRepository",
     "Cleared",
     "Recorded",
     "Sample",
@@ -24,6 +32,17 @@ class SampleRepository(Repository[Sample]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Sample, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncSampleRepository(AsyncRepository[Sample]):
+    """`SampleRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Sample, store, snapshot_threshold=snapshot_threshold)
 

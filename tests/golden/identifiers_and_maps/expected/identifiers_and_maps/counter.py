@@ -4,12 +4,20 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .counter_base import CounterBase, Started
 from .counter_behavior import Counter
 
 __all__ = [
+    "AsyncCounterRepository",
     "Counter",
     "CounterBase",
     "CounterHandler",
@@ -23,6 +31,17 @@ class CounterRepository(Repository[Counter]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Counter, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncCounterRepository(AsyncRepository[Counter]):
+    """`CounterRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Counter, store, snapshot_threshold=snapshot_threshold)
 

@@ -4,13 +4,21 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .ticket_base import Assigned, Opened, TicketBase
 from .ticket_behavior import Ticket
 
 __all__ = [
     "Assigned",
+    "AsyncTicketRepository",
     "Opened",
     "Ticket",
     "TicketBase",
@@ -24,6 +32,17 @@ class TicketRepository(Repository[Ticket]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Ticket, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncTicketRepository(AsyncRepository[Ticket]):
+    """`TicketRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Ticket, store, snapshot_threshold=snapshot_threshold)
 

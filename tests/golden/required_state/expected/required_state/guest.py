@@ -4,13 +4,21 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .guest_base import Arrived, GuestBase, Invited
 from .guest_behavior import Guest
 
 __all__ = [
     "Arrived",
+    "AsyncGuestRepository",
     "Guest",
     "GuestBase",
     "GuestHandler",
@@ -24,6 +32,17 @@ class GuestRepository(Repository[Guest]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Guest, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncGuestRepository(AsyncRepository[Guest]):
+    """`GuestRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Guest, store, snapshot_threshold=snapshot_threshold)
 

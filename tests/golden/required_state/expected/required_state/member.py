@@ -4,12 +4,20 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .member_base import Joined, MemberBase, Moved
 from .member_behavior import Member
 
 __all__ = [
+    "AsyncMemberRepository",
     "Joined",
     "Member",
     "MemberBase",
@@ -24,6 +32,17 @@ class MemberRepository(Repository[Member]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Member, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncMemberRepository(AsyncRepository[Member]):
+    """`MemberRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Member, store, snapshot_threshold=snapshot_threshold)
 

@@ -4,12 +4,20 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .canvas_base import CanvasBase, Drawn, Painted
 from .canvas_behavior import Canvas
 
 __all__ = [
+    "AsyncCanvasRepository",
     "Canvas",
     "CanvasBase",
     "CanvasHandler",
@@ -24,6 +32,17 @@ class CanvasRepository(Repository[Canvas]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Canvas, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncCanvasRepository(AsyncRepository[Canvas]):
+    """`CanvasRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Canvas, store, snapshot_threshold=snapshot_threshold)
 
