@@ -30,6 +30,7 @@ from .modeltypes import (
     ApplyHandler,
     CommandModel,
     EventModel,
+    HandlerClass,
     HandlerMethod,
     IdentifierProperty,
     RepositoryClass,
@@ -91,12 +92,14 @@ class AggregateBuilder:
             "repository": f"{name}Repository",
             "async_repository": f"Async{name}Repository",
             "handler": f"{name}Handler",
+            "async_handler": f"Async{name}Handler",
         }
         self.classes.claim(name, "the aggregate", key_path)
         self.classes.claim(names["base"], f"the base class of {name}", key_path)
         self.classes.claim(names["repository"], f"the repository of {name}", key_path)
         self.classes.claim(names["async_repository"], f"the async repository of {name}", key_path)
         self.classes.claim(names["handler"], f"the event handler of {name}", key_path)
+        self.classes.claim(names["async_handler"], f"the async event handler of {name}", key_path)
         for suffix, what in (
             ("", "module"),
             ("_base", "base module"),
@@ -330,6 +333,7 @@ class AggregateBuilder:
             module_imports=import_sections(
                 [
                     (RUNTIME, "Event"),
+                    (RUNTIME, "AsyncEventHandler"),
                     (RUNTIME, "AsyncEventStore"),
                     (RUNTIME, "AsyncRepository"),
                     (RUNTIME, "EventHandler"),
@@ -362,13 +366,40 @@ class AggregateBuilder:
                     ),
                 ),
             ),
-            handler_name=names["handler"],
-            handler_docstring=docstring(
-                f"Handles the {name} events read from its category: override `on_<event>`.",
-                "Each message is decoded to its event class (older versions upcast, as "
-                "`get` does). Use it as a `Consumer`'s handler, or as a `Projector`'s "
-                "projection, where `self.session` is the projection's transaction.",
-                indent=4,
+            handler_classes=(
+                HandlerClass(
+                    name=names["handler"],
+                    base="EventHandler",
+                    docstring=docstring(
+                        f"Handles the {name} events read from its category: override `on_<event>`.",
+                        "Each message is decoded to its event class (older versions upcast, "
+                        "as `get` does). Use it as a `Consumer`'s handler, or as a "
+                        "`Projector`'s projection, where `self.session` is the projection's "
+                        "transaction.",
+                        indent=4,
+                    ),
+                    dispatch_docstring=docstring(
+                        "Call the `on_<event>` method of the event's class."
+                    ),
+                    define="def",
+                    call="",
+                ),
+                HandlerClass(
+                    name=names["async_handler"],
+                    base="AsyncEventHandler",
+                    docstring=docstring(
+                        f"`{names['handler']}` for asyncio: override the `async` "
+                        "`on_<event>` methods.",
+                        "Use it as an async consumer's handler, or as an async projection, "
+                        "where `self.session` is the projection's `AsyncSession`.",
+                        indent=4,
+                    ),
+                    dispatch_docstring=docstring(
+                        "Await the `on_<event>` method of the event's class."
+                    ),
+                    define="async def",
+                    call="await ",
+                ),
             ),
             handler_methods=tuple(
                 HandlerMethod(

@@ -155,7 +155,7 @@ class _DomainBuilder:
             for name in (
                 aggregate.name,
                 *(repository.name for repository in aggregate.repositories),
-                aggregate.handler_name,
+                *(handler.name for handler in aggregate.handler_classes),
                 *(e.name for e in aggregate.events),
             ):
                 exported[name] = aggregate.module

@@ -18,6 +18,7 @@ __all__ = [
     "EventModel",
     "FieldModel",
     "HandWrittenUpcaster",
+    "HandlerClass",
     "IdentifierProperty",
     "RepositoryClass",
     "StateField",
@@ -150,6 +151,21 @@ class RepositoryClass:
 
 
 @dataclass(frozen=True)
+class HandlerClass:
+    """A generated handler: `<Name>Handler`, or its asyncio twin `Async<Name>Handler`."""
+
+    name: str
+    base: str
+    """The runtime class it subclasses: `EventHandler` or `AsyncEventHandler`."""
+    docstring: str
+    dispatch_docstring: str
+    define: str
+    """How its methods are defined: `def`, or `async def`."""
+    call: str
+    """What precedes a call of its methods: nothing, or `await `."""
+
+
+@dataclass(frozen=True)
 class HandlerMethod:
     """An `on_<event>` method of the generated handler: a typed no-op to override."""
 
@@ -207,8 +223,8 @@ class AggregateModel:
     module_all: tuple[str, ...]
     repositories: tuple[RepositoryClass, ...]
     """The sync repository, then the async one."""
-    handler_name: str
-    handler_docstring: str
+    handler_classes: tuple[HandlerClass, ...]
+    """The sync handler, then the async one; both have the `handler_methods`."""
     handler_methods: tuple[HandlerMethod, ...]
     behavior_module_docstring: str
     behavior_docstring: str

@@ -53,6 +53,7 @@ RESERVED_IMPORTS = frozenset(
     {
         "Aggregate",
         "Any",
+        "AsyncEventHandler",
         "AsyncEventStore",
         "AsyncRepository",
         "ClassVar",

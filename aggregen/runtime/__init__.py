@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .consumer import Consumer, ConsumerError, MessageHandler
     from .decoding import UnknownEventTypeError
     from .handler import EventHandler
+    from .handler_async import AsyncEventHandler
     from .memory import AsyncInMemoryEventStore, InMemoryEventStore
     from .messagedb import MessageDBEventStore
     from .messagedb_async import AsyncMessageDBEventStore
@@ -56,6 +57,7 @@ __all__ = [
     "Aggregate",
     "AggregateNotFoundError",
     "AggregenError",
+    "AsyncEventHandler",
     "AsyncEventStore",
     "AsyncInMemoryEventStore",
     "AsyncMessageDBEventStore",
@@ -115,6 +117,7 @@ _LAZY = {
     "EventHandler": "handler",
     "InMemoryEventStore": "memory",
     "AsyncInMemoryEventStore": "memory",
+    "AsyncEventHandler": "handler_async",
     "AsyncMessageDBEventStore": "messagedb_async",
     "AsyncRepository": "repository_async",
     "AsyncUnitOfWork": "unit_of_work",

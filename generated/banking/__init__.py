@@ -8,6 +8,7 @@ if _validation.RUNTIME_VERSION != "0.1.0":
     _validation.check_generated_code(__name__, "0.1.0")
 
 from .bank_account import (
+    AsyncBankAccountHandler,
     AsyncBankAccountRepository,
     BankAccount,
     BankAccountHandler,
@@ -19,6 +20,7 @@ from .bank_account import (
     Withdrawn,
 )
 from .customer import (
+    AsyncCustomerHandler,
     AsyncCustomerRepository,
     Customer,
     CustomerHandler,
@@ -34,7 +36,9 @@ __aggregen_version__ = "0.1.0"
 __all__ = [
     "AccountKind",
     "Address",
+    "AsyncBankAccountHandler",
     "AsyncBankAccountRepository",
+    "AsyncCustomerHandler",
     "AsyncCustomerRepository",
     "BankAccount",
     "BankAccountHandler",

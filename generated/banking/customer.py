@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from aggregen.runtime.support import (
+    AsyncEventHandler,
     AsyncEventStore,
     AsyncRepository,
     Event,
@@ -17,6 +18,7 @@ from .customer_base import CustomerBase, Enrolled, Scored
 from .customer_behavior import Customer
 
 __all__ = [
+    "AsyncCustomerHandler",
     "AsyncCustomerRepository",
     "Customer",
     "CustomerBase",
@@ -71,4 +73,30 @@ class CustomerHandler(EventHandler):
         """Handle Enrolled: does nothing unless overridden."""
 
     def on_scored(self, event: Scored) -> None:
+        """Handle Scored: does nothing unless overridden."""
+
+
+class AsyncCustomerHandler(AsyncEventHandler):
+    """`CustomerHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = CustomerBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Enrolled():
+                await self.on_enrolled(event)
+            case Scored():
+                await self.on_scored(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_enrolled(self, event: Enrolled) -> None:
+        """Handle Enrolled: does nothing unless overridden."""
+
+    async def on_scored(self, event: Scored) -> None:
         """Handle Scored: does nothing unless overridden."""

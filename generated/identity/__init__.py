@@ -8,6 +8,7 @@ if _validation.RUNTIME_VERSION != "0.1.0":
     _validation.check_generated_code(__name__, "0.1.0")
 
 from .user import (
+    AsyncUserHandler,
     AsyncUserRepository,
     Registered,
     Renamed,
@@ -20,6 +21,7 @@ __aggregen_version__ = "0.1.0"
 """The aggregen version that generated this package."""
 
 __all__ = [
+    "AsyncUserHandler",
     "AsyncUserRepository",
     "Registered",
     "Renamed",

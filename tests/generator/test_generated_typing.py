@@ -135,6 +135,25 @@ NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
             "[override]"
         ],
     ),
+    "async_handler_method_for_another_event": (
+        "class Wrong(AsyncUserHandler):\n"
+        "    async def on_registered(self, event: Renamed) -> None:\n"
+        "        pass",
+        [
+            'Argument 1 of "on_registered" is incompatible with supertype '
+            '"users.user.AsyncUserHandler"; supertype defines the argument type as "Registered"  '
+            "[override]"
+        ],
+    ),
+    "async_handler_method_that_is_not_async": (
+        "class Blocking(AsyncUserHandler):\n"
+        "    def on_registered(self, event: Registered) -> None:\n"
+        "        pass",
+        [
+            'Return type "None" of "on_registered" incompatible with return type '
+            '"Coroutine[Any, Any, None]" in supertype "users.user.AsyncUserHandler"  [override]'
+        ],
+    ),
     "state_set_by_the_creating_event_is_never_none": (
         "user.email = None\nmember.handle = None\nguest.token = None",
         [
@@ -172,6 +191,7 @@ from aggregen.runtime import AsyncInMemoryEventStore, InMemoryEventStore
 from field_types import Sample
 from required_state import Guest, Member
 from users import (
+    AsyncUserHandler,
     AsyncUserRepository,
     Registered,
     Renamed,

@@ -8,6 +8,7 @@ if _validation.RUNTIME_VERSION != "0.1.0":
     _validation.check_generated_code(__name__, "0.1.0")
 
 from .counter import (
+    AsyncCounterHandler,
     AsyncCounterRepository,
     Counter,
     CounterHandler,
@@ -16,6 +17,7 @@ from .counter import (
 )
 from .ticket import (
     Assigned,
+    AsyncTicketHandler,
     AsyncTicketRepository,
     Opened,
     Ticket,
@@ -28,7 +30,9 @@ __aggregen_version__ = "0.1.0"
 
 __all__ = [
     "Assigned",
+    "AsyncCounterHandler",
     "AsyncCounterRepository",
+    "AsyncTicketHandler",
     "AsyncTicketRepository",
     "Counter",
     "CounterHandler",

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from aggregen.runtime.support import (
+    AsyncEventHandler,
     AsyncEventStore,
     AsyncRepository,
     Event,
@@ -17,6 +18,7 @@ from .counter_base import CounterBase, Started
 from .counter_behavior import Counter
 
 __all__ = [
+    "AsyncCounterHandler",
     "AsyncCounterRepository",
     "Counter",
     "CounterBase",
@@ -65,4 +67,25 @@ class CounterHandler(EventHandler):
                 super().dispatch(event)
 
     def on_started(self, event: Started) -> None:
+        """Handle Started: does nothing unless overridden."""
+
+
+class AsyncCounterHandler(AsyncEventHandler):
+    """`CounterHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = CounterBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Started():
+                await self.on_started(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_started(self, event: Started) -> None:
         """Handle Started: does nothing unless overridden."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from aggregen.runtime.support import (
+    AsyncEventHandler,
     AsyncEventStore,
     AsyncRepository,
     Event,
@@ -18,6 +19,7 @@ from .ticket_behavior import Ticket
 
 __all__ = [
     "Assigned",
+    "AsyncTicketHandler",
     "AsyncTicketRepository",
     "Opened",
     "Ticket",
@@ -71,4 +73,30 @@ class TicketHandler(EventHandler):
         """Handle Opened: does nothing unless overridden."""
 
     def on_assigned(self, event: Assigned) -> None:
+        """Handle Assigned: does nothing unless overridden."""
+
+
+class AsyncTicketHandler(AsyncEventHandler):
+    """`TicketHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = TicketBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Opened():
+                await self.on_opened(event)
+            case Assigned():
+                await self.on_assigned(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_opened(self, event: Opened) -> None:
+        """Handle Opened: does nothing unless overridden."""
+
+    async def on_assigned(self, event: Assigned) -> None:
         """Handle Assigned: does nothing unless overridden."""

@@ -9,6 +9,7 @@ if _validation.RUNTIME_VERSION != "0.1.0":
 
 from .guest import (
     Arrived,
+    AsyncGuestHandler,
     AsyncGuestRepository,
     Guest,
     GuestHandler,
@@ -16,6 +17,7 @@ from .guest import (
     Invited,
 )
 from .member import (
+    AsyncMemberHandler,
     AsyncMemberRepository,
     Joined,
     Member,
@@ -29,7 +31,9 @@ __aggregen_version__ = "0.1.0"
 
 __all__ = [
     "Arrived",
+    "AsyncGuestHandler",
     "AsyncGuestRepository",
+    "AsyncMemberHandler",
     "AsyncMemberRepository",
     "Guest",
     "GuestHandler",

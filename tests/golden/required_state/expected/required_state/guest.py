@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from aggregen.runtime.support import (
+    AsyncEventHandler,
     AsyncEventStore,
     AsyncRepository,
     Event,
@@ -18,6 +19,7 @@ from .guest_behavior import Guest
 
 __all__ = [
     "Arrived",
+    "AsyncGuestHandler",
     "AsyncGuestRepository",
     "Guest",
     "GuestBase",
@@ -71,4 +73,30 @@ class GuestHandler(EventHandler):
         """Handle Invited: does nothing unless overridden."""
 
     def on_arrived(self, event: Arrived) -> None:
+        """Handle Arrived: does nothing unless overridden."""
+
+
+class AsyncGuestHandler(AsyncEventHandler):
+    """`GuestHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = GuestBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Invited():
+                await self.on_invited(event)
+            case Arrived():
+                await self.on_arrived(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_invited(self, event: Invited) -> None:
+        """Handle Invited: does nothing unless overridden."""
+
+    async def on_arrived(self, event: Arrived) -> None:
         """Handle Arrived: does nothing unless overridden."""

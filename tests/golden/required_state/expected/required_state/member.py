@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from aggregen.runtime.support import (
+    AsyncEventHandler,
     AsyncEventStore,
     AsyncRepository,
     Event,
@@ -17,6 +18,7 @@ from .member_base import Joined, MemberBase, Moved
 from .member_behavior import Member
 
 __all__ = [
+    "AsyncMemberHandler",
     "AsyncMemberRepository",
     "Joined",
     "Member",
@@ -71,4 +73,30 @@ class MemberHandler(EventHandler):
         """Handle Joined: does nothing unless overridden."""
 
     def on_moved(self, event: Moved) -> None:
+        """Handle Moved: does nothing unless overridden."""
+
+
+class AsyncMemberHandler(AsyncEventHandler):
+    """`MemberHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = MemberBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Joined():
+                await self.on_joined(event)
+            case Moved():
+                await self.on_moved(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_joined(self, event: Joined) -> None:
+        """Handle Joined: does nothing unless overridden."""
+
+    async def on_moved(self, event: Moved) -> None:
         """Handle Moved: does nothing unless overridden."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from aggregen.runtime.support import (
+    AsyncEventHandler,
     AsyncEventStore,
     AsyncRepository,
     Event,
@@ -17,6 +18,7 @@ from .canvas_base import CanvasBase, Drawn, Painted
 from .canvas_behavior import Canvas
 
 __all__ = [
+    "AsyncCanvasHandler",
     "AsyncCanvasRepository",
     "Canvas",
     "CanvasBase",
@@ -71,4 +73,30 @@ class CanvasHandler(EventHandler):
         """Handle Drawn: does nothing unless overridden."""
 
     def on_painted(self, event: Painted) -> None:
+        """Handle Painted: does nothing unless overridden."""
+
+
+class AsyncCanvasHandler(AsyncEventHandler):
+    """`CanvasHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = CanvasBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Drawn():
+                await self.on_drawn(event)
+            case Painted():
+                await self.on_painted(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_drawn(self, event: Drawn) -> None:
+        """Handle Drawn: does nothing unless overridden."""
+
+    async def on_painted(self, event: Painted) -> None:
         """Handle Painted: does nothing unless overridden."""
