@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -167,3 +168,14 @@ def test_the_async_handler_is_an_async_projection_with_a_real_session(
 
     user_id = messages[0].stream_name.split("-", 1)[1]
     assert asyncio.run(project()) == [(user_id, "Anna")]
+
+
+def test_the_async_example_of_the_generated_code_page_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = (Path(__file__).parents[1] / "docs" / "generated-code.md").read_text()
+    section = page.split("## Async classes", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.delenv("AGGREGEN_EVENT_STORE", raising=False)
+    exec(compile(example, "generated-code.md async example", "exec"), {"__name__": "example"})
+    assert capsys.readouterr().out == "welcome ann@example.org\n"
