@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from identity import User, UserRepository
+from identity import AsyncUserRepository, User, UserRepository
 
 from aggregen.runtime import (
     AsyncEventStore,
@@ -28,6 +28,7 @@ from aggregen.runtime import (
     Repository,
     StreamExistsError,
     UnitOfWork,
+    update_with_retry_async,
 )
 
 Scenario = Callable[[AsyncEventStore, EventStore], Awaitable[None]]
@@ -175,5 +176,106 @@ def test_tasks_on_shared_streams_lose_nothing(run: Callable[[Scenario], None]) -
         for user_id in ids:
             positions = [m.position for m in sync_store.read(User.stream_name(user_id))]
             assert positions == list(range(len(positions))), "no gaps"
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("awaited", [False, True], ids=["plain-command", "async-command"])
+def test_update_with_retry_async_reapplies_the_command_on_a_fresh_aggregate(
+    run: Callable[[Scenario], None], awaited: bool
+) -> None:
+    async def scenario(store: AsyncEventStore, sync_store: EventStore) -> None:
+        users = AsyncRepository(User, store)
+        user = User.register(email="retry@example.org", first_name="A")
+        await users.add(user)
+        calls = 0
+
+        def rename_and_interfere(target: User) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:  # someone else writes between our get and our add
+                other = UserRepository(sync_store).get(user.id)
+                other.rename(first_name="Other")
+                UserRepository(sync_store).add(other)
+            target.rename(first_name=f"{target.first_name}+B")
+
+        async def rename_later(target: User) -> None:
+            await asyncio.sleep(0)
+            rename_and_interfere(target)
+
+        command = rename_later if awaited else rename_and_interfere
+        stored = await update_with_retry_async(users, user.id, command)
+
+        assert calls == 2
+        assert stored.first_name == "Other+B"
+        assert (await users.get(user.id))._version == 2
+
+    run(scenario)
+
+
+def test_update_with_retry_async_gives_up_and_refuses_what_the_sync_one_refuses(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: AsyncEventStore, sync_store: EventStore) -> None:
+        users = AsyncRepository(User, store)
+        user = User.register(email="give-up@example.org")
+        await users.add(user)
+
+        def always_interfere(target: User) -> None:
+            other = UserRepository(sync_store).get(user.id)
+            other.rename(first_name="Other")
+            UserRepository(sync_store).add(other)
+            target.rename(first_name="Mine")
+
+        with pytest.raises(ExpectedVersionError):
+            await update_with_retry_async(users, user.id, always_interfere, attempts=3)
+        assert (await users.get(user.id))._version == 3
+        with pytest.raises(ValueError, match="attempts"):
+            await update_with_retry_async(users, user.id, always_interfere, attempts=0)
+        with pytest.raises(RuntimeError, match="UnitOfWork"):
+            async with AsyncUnitOfWork(store):
+                await update_with_retry_async(users, user.id, always_interfere)
+        assert (await users.get(user.id))._version == 3
+
+    run(scenario)
+
+
+def test_with_update_with_retry_async_every_concurrent_command_succeeds(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: AsyncEventStore, sync_store: EventStore) -> None:
+        users = AsyncRepository(User, store, snapshot_threshold=0)
+        ids = []
+        for n in range(3):
+            user = User.register(email=f"{n}@example.org", first_name="")
+            await users.add(user)
+            ids.append(user.id)
+
+        async def work(worker: int) -> None:
+            for n in range(10):
+                await update_with_retry_async(
+                    users,
+                    ids[n % 3],
+                    lambda user: user.rename(first_name=f"{user.first_name}{worker}"[-40:]),
+                    attempts=100,
+                )
+
+        await asyncio.gather(*(work(worker) for worker in range(12)))
+        assert sum(sync_store.stream_version(User.stream_name(i)) for i in ids) == 12 * 10
+
+    run(scenario)
+
+
+def test_the_generated_async_repository_gets_the_hand_written_class(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: AsyncEventStore, sync_store: EventStore) -> None:
+        users = AsyncUserRepository(store)
+        user = User.register(email="generated@example.org", first_name="G")
+        await users.add(user)
+        loaded = await users.get(user.id)
+        assert type(loaded) is User
+        assert state(loaded) == state(UserRepository(sync_store).get(user.id))
+        assert users.snapshot_threshold() == UserRepository(sync_store).snapshot_threshold()
 
     run(scenario)

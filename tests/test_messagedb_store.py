@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from aggregen.runtime import (
+    AsyncMessageDBEventStore,
     EventStoreError,
     MessageDBEventStore,
     NewMessage,
@@ -19,6 +21,7 @@ from aggregen.runtime import (
     StreamWrite,
     UnitOfWork,
     connect,
+    connect_async,
 )
 from tests.domain import User
 from tests.test_runtime_surface import assert_hidden
@@ -70,6 +73,23 @@ def test_connect_chooses_the_store_from_the_uri_or_the_environment(
         assert isinstance(store, MessageDBEventStore)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "Postgres"])
+def test_connect_async_chooses_the_async_store_from_the_uri_or_the_environment(
+    messagedb_uri: str, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    monkeypatch.setenv("AGGREGEN_EVENT_STORE", f"{scheme}://{messagedb_uri.split('://', 1)[1]}")
+    store = connect_async(max_size=1)
+
+    async def use() -> int:
+        try:
+            return await store.stream_version(f"user-{uuid.uuid4()}")
+        finally:
+            await store.close()
+
+    assert isinstance(store, AsyncMessageDBEventStore)
+    assert asyncio.run(use()) == -1
 
 
 def test_the_events_of_one_commit_reach_the_server_in_one_round_trip(

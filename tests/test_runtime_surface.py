@@ -10,6 +10,7 @@ import pytest
 
 import aggregen.runtime as runtime
 from aggregen.runtime import (
+    AsyncInMemoryEventStore,
     ConfigurationError,
     EventStore,
     ExpectedVersionError,
@@ -18,6 +19,7 @@ from aggregen.runtime import (
     StreamExistsError,
     ValidationError,
     connect,
+    connect_async,
     set_snapshot_threshold,
     snapshot_threshold,
 )
@@ -74,17 +76,28 @@ def test_only_the_postgresql_modules_import_psycopg_and_nothing_imports_the_gene
         assert not imported & {"jinja2", "yaml", "jsonschema", "black"}, path
 
 
+OPENERS = {
+    "connect": (connect, InMemoryEventStore),
+    "connect_async": (connect_async, AsyncInMemoryEventStore),
+}
+"""Each of the two ways to open a store by URI, and the in-memory store it gives."""
+
+
+@pytest.mark.parametrize("opener", sorted(OPENERS))
 def test_connect_defaults_to_memory_and_rejects_unknown_schemes(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, opener: str
 ) -> None:
+    open_store, memory = OPENERS[opener]
     monkeypatch.delenv("AGGREGEN_EVENT_STORE", raising=False)
-    assert isinstance(connect(), InMemoryEventStore)
-    assert isinstance(connect("memory://"), InMemoryEventStore)
+    assert type(open_store()) is memory
+    assert type(open_store("memory://")) is memory
+    monkeypatch.setenv("AGGREGEN_EVENT_STORE", "MEMORY:///")
+    assert type(open_store()) is memory
     with pytest.raises(ConfigurationError) as caught:
-        connect("mysql://bob:hunter2@db/x")
+        open_store("mysql://bob:hunter2@db/x")
     assert "hunter2" not in str(caught.value)
     with pytest.raises(ConfigurationError):
-        connect("memory://somewhere/else")
+        open_store("memory://somewhere/else")
 
 
 @pytest.mark.parametrize("raw", ["-1", "ten", "1.5"])
@@ -171,20 +184,22 @@ def assert_hidden(error: BaseException, *secrets: str) -> None:
         ("postgresql://u:pw-s3cret@127.0.0.1/db?no_such_option=1", ["pw-s3cret"]),
     ],
 )
+@pytest.mark.parametrize("opener", sorted(OPENERS))
 def test_a_uri_that_cannot_be_used_is_refused_without_showing_its_password(
-    uri: str, secrets: list[str]
+    uri: str, secrets: list[str], opener: str
 ) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        connect(uri)
+        OPENERS[opener][0](uri)
     assert_hidden(caught.value, *secrets)
 
 
+@pytest.mark.parametrize("opener", sorted(OPENERS))
 def test_an_unescaped_at_sign_never_reaches_the_driver_or_its_debug_log(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, opener: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with pytest.raises(ConfigurationError, match="unescaped '@'"):
-        connect("postgresql://u:et@At@127.0.0.1/db")
+        OPENERS[opener][0]("postgresql://u:et@At@127.0.0.1/db")
     assert "At@" not in caplog.text
 
 

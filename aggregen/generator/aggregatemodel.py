@@ -30,8 +30,10 @@ from .modeltypes import (
     ApplyHandler,
     CommandModel,
     EventModel,
+    HandlerClass,
     HandlerMethod,
     IdentifierProperty,
+    RepositoryClass,
     StateField,
 )
 from .namespace import (
@@ -88,12 +90,16 @@ class AggregateBuilder:
         names = {
             "base": f"{name}Base",
             "repository": f"{name}Repository",
+            "async_repository": f"Async{name}Repository",
             "handler": f"{name}Handler",
+            "async_handler": f"Async{name}Handler",
         }
         self.classes.claim(name, "the aggregate", key_path)
         self.classes.claim(names["base"], f"the base class of {name}", key_path)
         self.classes.claim(names["repository"], f"the repository of {name}", key_path)
+        self.classes.claim(names["async_repository"], f"the async repository of {name}", key_path)
         self.classes.claim(names["handler"], f"the event handler of {name}", key_path)
+        self.classes.claim(names["async_handler"], f"the async event handler of {name}", key_path)
         for suffix, what in (
             ("", "module"),
             ("_base", "base module"),
@@ -283,7 +289,6 @@ class AggregateBuilder:
         return AggregateModel(
             name=name,
             base_name=names["base"],
-            repository_name=names["repository"],
             module=module,
             base_module=f"{module}_base",
             behavior_module=f"{module}_behavior",
@@ -328,6 +333,9 @@ class AggregateBuilder:
             module_imports=import_sections(
                 [
                     (RUNTIME, "Event"),
+                    (RUNTIME, "AsyncEventHandler"),
+                    (RUNTIME, "AsyncEventStore"),
+                    (RUNTIME, "AsyncRepository"),
                     (RUNTIME, "EventHandler"),
                     (RUNTIME, "EventStore"),
                     (RUNTIME, "Repository"),
@@ -335,20 +343,63 @@ class AggregateBuilder:
                 ]
                 + [(f".{module}_base", n) for n in (names["base"], *event_names)]
             ),
-            module_all=sorted_names(
-                [name, names["base"], names["repository"], names["handler"], *event_names]
+            module_all=sorted_names([name, *names.values(), *event_names]),
+            repositories=(
+                RepositoryClass(
+                    name=names["repository"],
+                    base=f"Repository[{name}]",
+                    store="EventStore",
+                    docstring=docstring(
+                        f"Adds and gets {name} aggregates (the hand-written class) in an "
+                        "event store.",
+                        indent=4,
+                    ),
+                ),
+                RepositoryClass(
+                    name=names["async_repository"],
+                    base=f"AsyncRepository[{name}]",
+                    store="AsyncEventStore",
+                    docstring=docstring(
+                        f"`{names['repository']}` for asyncio, on an async event store: "
+                        "`add`, `get`, `exists` and `history` are awaited.",
+                        indent=4,
+                    ),
+                ),
             ),
-            repository_docstring=docstring(
-                f"Adds and gets {name} aggregates (the hand-written class) in an event store.",
-                indent=4,
-            ),
-            handler_name=names["handler"],
-            handler_docstring=docstring(
-                f"Handles the {name} events read from its category: override `on_<event>`.",
-                "Each message is decoded to its event class (older versions upcast, as "
-                "`get` does). Use it as a `Consumer`'s handler, or as a `Projector`'s "
-                "projection, where `self.session` is the projection's transaction.",
-                indent=4,
+            handler_classes=(
+                HandlerClass(
+                    name=names["handler"],
+                    base="EventHandler",
+                    docstring=docstring(
+                        f"Handles the {name} events read from its category: override `on_<event>`.",
+                        "Each message is decoded to its event class (older versions upcast, "
+                        "as `get` does). Use it as a `Consumer`'s handler, or as a "
+                        "`Projector`'s projection, where `self.session` is the projection's "
+                        "transaction.",
+                        indent=4,
+                    ),
+                    dispatch_docstring=docstring(
+                        "Call the `on_<event>` method of the event's class."
+                    ),
+                    define="def",
+                    call="",
+                ),
+                HandlerClass(
+                    name=names["async_handler"],
+                    base="AsyncEventHandler",
+                    docstring=docstring(
+                        f"`{names['handler']}` for asyncio: override the `async` "
+                        "`on_<event>` methods.",
+                        "Use it as an async consumer's handler, or as an async projection, "
+                        "where `self.session` is the projection's `AsyncSession`.",
+                        indent=4,
+                    ),
+                    dispatch_docstring=docstring(
+                        "Await the `on_<event>` method of the event's class."
+                    ),
+                    define="async def",
+                    call="await ",
+                ),
             ),
             handler_methods=tuple(
                 HandlerMethod(

@@ -168,6 +168,9 @@ class NameChecks(DocumentCheck):
         for name in self.aggregates:
             made[f"{name}Base"] = f"the base class of aggregate {name!r}"
             made[f"{name}Repository"] = f"the repository of aggregate {name!r}"
+            made[f"Async{name}Repository"] = f"the async repository of aggregate {name!r}"
+            made[f"{name}Handler"] = f"the event handler of aggregate {name!r}"
+            made[f"Async{name}Handler"] = f"the async event handler of aggregate {name!r}"
         places: list[tuple[KeyPath, str]] = [
             *((("value_objects", n), "value object") for n in self.value_objects),
             *((("enums", n), "enum") for n in self.enums),

@@ -154,8 +154,8 @@ class _DomainBuilder:
         for aggregate in aggregates:
             for name in (
                 aggregate.name,
-                aggregate.repository_name,
-                aggregate.handler_name,
+                *(repository.name for repository in aggregate.repositories),
+                *(handler.name for handler in aggregate.handler_classes),
                 *(e.name for e in aggregate.events),
             ):
                 exported[name] = aggregate.module

@@ -18,7 +18,9 @@ __all__ = [
     "EventModel",
     "FieldModel",
     "HandWrittenUpcaster",
+    "HandlerClass",
     "IdentifierProperty",
+    "RepositoryClass",
     "StateField",
     "UpcastHelper",
     "UpcastModel",
@@ -137,6 +139,33 @@ class ApplyHandler:
 
 
 @dataclass(frozen=True)
+class RepositoryClass:
+    """A generated repository: `<Name>Repository`, or its asyncio twin `Async<Name>Repository`."""
+
+    name: str
+    base: str
+    """The runtime class it specializes: `Repository[<Name>]` or `AsyncRepository[<Name>]`."""
+    store: str
+    """The type of its store: `EventStore` or `AsyncEventStore`."""
+    docstring: str
+
+
+@dataclass(frozen=True)
+class HandlerClass:
+    """A generated handler: `<Name>Handler`, or its asyncio twin `Async<Name>Handler`."""
+
+    name: str
+    base: str
+    """The runtime class it subclasses: `EventHandler` or `AsyncEventHandler`."""
+    docstring: str
+    dispatch_docstring: str
+    define: str
+    """How its methods are defined: `def`, or `async def`."""
+    call: str
+    """What precedes a call of its methods: nothing, or `await `."""
+
+
+@dataclass(frozen=True)
 class HandlerMethod:
     """An `on_<event>` method of the generated handler: a typed no-op to override."""
 
@@ -173,7 +202,6 @@ class AggregateModel:
 
     name: str
     base_name: str
-    repository_name: str
     module: str
     base_module: str
     behavior_module: str
@@ -193,9 +221,10 @@ class AggregateModel:
     module_docstring: str
     module_imports: tuple[tuple[str, ...], ...]
     module_all: tuple[str, ...]
-    repository_docstring: str
-    handler_name: str
-    handler_docstring: str
+    repositories: tuple[RepositoryClass, ...]
+    """The sync repository, then the async one."""
+    handler_classes: tuple[HandlerClass, ...]
+    """The sync handler, then the async one; both have the `handler_methods`."""
     handler_methods: tuple[HandlerMethod, ...]
     behavior_module_docstring: str
     behavior_docstring: str

@@ -53,6 +53,9 @@ RESERVED_IMPORTS = frozenset(
     {
         "Aggregate",
         "Any",
+        "AsyncEventHandler",
+        "AsyncEventStore",
+        "AsyncRepository",
         "ClassVar",
         "Event",
         "EventHandler",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .aggregate import Aggregate
 from .causation import Cause, caused_by, correlated, current_cause
 from .config import set_snapshot_threshold, snapshot_threshold
-from .connect import connect
+from .connect import connect, connect_async
 from .errors import (
     AggregateNotFoundError,
     AggregenError,
@@ -32,7 +32,7 @@ from .event import Event, Metadata
 from .extras import import_runtime_module
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .repository import Repository
-from .retry import update_with_retry
+from .retry import update_with_retry, update_with_retry_async
 from .store import AsyncEventStore, EventStore
 from .unit_of_work import UnitOfWork
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .consumer_async import AsyncConsumer, AsyncMessageHandler
     from .decoding import UnknownEventTypeError
     from .handler import EventHandler
+    from .handler_async import AsyncEventHandler
     from .memory import AsyncInMemoryEventStore, InMemoryEventStore
     from .messagedb import MessageDBEventStore
     from .messagedb_async import AsyncMessageDBEventStore
@@ -66,6 +67,7 @@ __all__ = [
     "AggregateNotFoundError",
     "AggregenError",
     "AsyncConsumer",
+    "AsyncEventHandler",
     "AsyncEventStore",
     "AsyncInMemoryEventStore",
     "AsyncMessageDBEventStore",
@@ -116,12 +118,14 @@ __all__ = [
     "ValidationError",
     "caused_by",
     "connect",
+    "connect_async",
     "correlated",
     "current_cause",
     "set_snapshot_threshold",
     "snapshot_threshold",
     "stream_id",
     "update_with_retry",
+    "update_with_retry_async",
 ]
 
 
@@ -142,6 +146,7 @@ _LAZY = {
     "EventHandler": "handler",
     "InMemoryEventStore": "memory",
     "AsyncInMemoryEventStore": "memory",
+    "AsyncEventHandler": "handler_async",
     "AsyncMessageDBEventStore": "messagedb_async",
     "AsyncRepository": "repository_async",
     "AsyncUnitOfWork": "unit_of_work",

@@ -1,4 +1,4 @@
-"""`connect`: an event store from a URI or the `AGGREGEN_EVENT_STORE` environment variable."""
+"""`connect` and `connect_async`: an event store from a URI or `AGGREGEN_EVENT_STORE`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,19 @@ from typing import Any
 
 from .errors import ConfigurationError
 from .extras import import_runtime_module
-from .store import EventStore
+from .store import AsyncEventStore, EventStore
 
-__all__ = ["EVENT_STORE_VARIABLE", "connect"]
+__all__ = ["EVENT_STORE_VARIABLE", "connect", "connect_async"]
 
 EVENT_STORE_VARIABLE = "AGGREGEN_EVENT_STORE"
+
+_STORES = {
+    ("memory", False): ("memory", "InMemoryEventStore"),
+    ("memory", True): ("memory", "AsyncInMemoryEventStore"),
+    ("postgresql", False): ("messagedb", "MessageDBEventStore"),
+    ("postgresql", True): ("messagedb_async", "AsyncMessageDBEventStore"),
+}
+"""(kind of URI, async) -> the runtime module and class of the store."""
 
 
 def connect(uri: str | None = None, **options: Any) -> EventStore:
@@ -23,35 +31,61 @@ def connect(uri: str | None = None, **options: Any) -> EventStore:
     `EventStoreError` when the database is out of reach. No message, and no local
     variable of a frame on the traceback, holds a password from the URI.
     """
-    if uri is None:
-        uri = os.environ.get(EVENT_STORE_VARIABLE) or "memory://"
     try:
-        return _open(uri, options)
+        store: EventStore = _open(uri, options, asynchronous=False)
     except BaseException:
         uri = None  # error reporters capture the locals of each frame on a traceback
         raise
+    return store
 
 
-def _open(uri: str, options: dict[str, Any]) -> EventStore:
+def connect_async(uri: str | None = None, **options: Any) -> AsyncEventStore:
+    """The async event store for `uri`: `connect`'s URIs, variable, errors and secrecy.
+
+    Gives an `AsyncInMemoryEventStore` or an `AsyncMessageDBEventStore` (`options`
+    go to it). Not a coroutine: no connection is made until the store is first
+    used, so it can run at import time; close the store with `await store.close()`
+    or `async with`. Raises `ConfigurationError` as `connect` does.
+    """
+    try:
+        store: AsyncEventStore = _open(uri, options, asynchronous=True)
+    except BaseException:
+        uri = None  # as in `connect`
+        raise
+    return store
+
+
+def _open(uri: str | None, options: dict[str, Any], *, asynchronous: bool) -> Any:
     """The store for `uri`; clears `uri` before anything is raised from this frame."""
+    if uri is None:
+        uri = os.environ.get(EVENT_STORE_VARIABLE) or "memory://"
+    try:
+        kind = _kind(uri)
+        module, name = _STORES[kind, asynchronous]
+        if kind == "memory":  # imported on first use: threads, bisect, partitions
+            return getattr(import_runtime_module(module, name), name)()
+        store_class = getattr(import_runtime_module(module, "connect(postgresql://...)"), name)
+        return store_class(uri, **options)
+    except BaseException:
+        uri = ""
+        raise
+
+
+def _kind(uri: str) -> str:
+    """`postgresql` or `memory`; raises `ConfigurationError`, with no password, for others.
+
+    A PostgreSQL URI is read by the store itself, which redacts its own errors.
+    """
     # Only a message may need them; urllib.parse and ipaddress stay out of the import.
     from .redaction import redact_uri, userinfo_problem
 
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme in ("postgresql", "postgres"):
-        messagedb = import_runtime_module("messagedb", "connect(postgresql://...)")
-        try:
-            store: EventStore = messagedb.MessageDBEventStore(uri, **options)
-        except BaseException:
-            uri = ""
-            raise
-        return store
+        return "postgresql"
     problem = userinfo_problem(uri)
     if problem is None and scheme == "memory":
         if uri.rstrip("/").lower() == "memory:":
-            from .memory import InMemoryEventStore  # on first use: threads, bisect, partitions
-
-            return InMemoryEventStore()
+            return "memory"
         problem = f"memory:// takes no host or path, not {redact_uri(uri)!r}"
     elif problem is None:
         problem = (

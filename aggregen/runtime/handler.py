@@ -4,13 +4,14 @@ A generated `<Aggregate>Handler` lists the aggregate's events in `__events__` an
 one `on_<event>` method per event (doing nothing unless overridden) and a `dispatch`
 that calls the right one. `handle(message)` decodes the message as `Repository.get`
 does (upcasting older versions) and dispatches it, so a handler works as a
-consumer's handler and, given a session, as a projection.
+consumer's handler and, given a session, as a projection. `HandlerBase` is what it
+shares with `AsyncEventHandler` (handler_async.py): all but the dispatch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from .category import stream_id
 from .decoding import UnknownEventTypeError, decode_event
@@ -18,11 +19,14 @@ from .event import Event
 from .message import RecordedMessage
 from .projection import Session
 
-__all__ = ["EventHandler"]
+__all__ = ["EventHandler", "HandlerBase"]
+
+S = TypeVar("S")
+"""The session a projection gives its handler: `Session`, or `AsyncSession`."""
 
 
-class EventHandler:
-    """Decodes each message of a category to its event class and dispatches it.
+class HandlerBase(Generic[S]):
+    """Decoding, the session and aggregate ids: what sync and async handlers share.
 
     A message of a type the code does not know (a newer writer, a rolling deploy)
     raises `UnknownEventTypeError`, naming stream and position, which stops the
@@ -32,28 +36,22 @@ class EventHandler:
     __events__: ClassVar[Mapping[str, type[Event]]] = {}
     skip_unknown_types: ClassVar[bool] = False
 
-    _session: Session | None = None
+    _session: S | None = None
 
-    def handle(self, message: RecordedMessage, session: Session | None = None) -> None:
-        """Decode `message` and dispatch its event; inside a projection, with `session`.
+    def _decode(self, message: RecordedMessage) -> Event | None:
+        """The message's event, upcast; None for an unknown type this handler skips.
 
-        Raises `StreamDataError` for a message that does not decode, and whatever the
-        `on_<event>` method raises.
+        Raises `StreamDataError` for a message that does not decode.
         """
         try:
-            event = decode_event(self.__events__, type(self).__name__, message)
+            return decode_event(self.__events__, type(self).__name__, message)
         except UnknownEventTypeError:
             if self.skip_unknown_types:
-                return
+                return None
             raise
-        self._session = session
-        try:
-            self.dispatch(event)
-        finally:
-            self._session = None
 
     @property
-    def session(self) -> Session:
+    def session(self) -> S:
         """The projection's session while a projector runs this handler.
 
         Raises `RuntimeError` outside a projection (a plain consumer has no session).
@@ -76,6 +74,35 @@ class EventHandler:
             raise ValueError(f"this {type(event).__name__} event was not read from a stream")
         return found
 
+    def _not_dispatched(self, event: Event) -> NotImplementedError:
+        """The error of a `dispatch` that has no method for `event`."""
+        return NotImplementedError(
+            f"{type(self).__name__} does not dispatch {type(event).__name__}"
+        )
+
+
+class EventHandler(HandlerBase[Session]):
+    """Decodes each message of a category to its event class and dispatches it.
+
+    See `HandlerBase` for unknown types (`skip_unknown_types`), `session` and
+    `aggregate_id`.
+    """
+
+    def handle(self, message: RecordedMessage, session: Session | None = None) -> None:
+        """Decode `message` and dispatch its event; inside a projection, with `session`.
+
+        Raises `StreamDataError` for a message that does not decode, and whatever the
+        `on_<event>` method raises.
+        """
+        event = self._decode(message)
+        if event is None:
+            return
+        self._session = session
+        try:
+            self.dispatch(event)
+        finally:
+            self._session = None
+
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method for `event`; generated handlers override it."""
-        raise NotImplementedError(f"{type(self).__name__} does not dispatch {type(event).__name__}")
+        raise self._not_dispatched(event)

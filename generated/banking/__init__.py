@@ -8,6 +8,8 @@ if _validation.RUNTIME_VERSION != "0.1.0":
     _validation.check_generated_code(__name__, "0.1.0")
 
 from .bank_account import (
+    AsyncBankAccountHandler,
+    AsyncBankAccountRepository,
     BankAccount,
     BankAccountHandler,
     BankAccountRepository,
@@ -17,7 +19,15 @@ from .bank_account import (
     StatusChanged,
     Withdrawn,
 )
-from .customer import Customer, CustomerHandler, CustomerRepository, Enrolled, Scored
+from .customer import (
+    AsyncCustomerHandler,
+    AsyncCustomerRepository,
+    Customer,
+    CustomerHandler,
+    CustomerRepository,
+    Enrolled,
+    Scored,
+)
 from .values import AccountKind, Address, Currency, Holder
 
 __aggregen_version__ = "0.1.0"
@@ -26,6 +36,10 @@ __aggregen_version__ = "0.1.0"
 __all__ = [
     "AccountKind",
     "Address",
+    "AsyncBankAccountHandler",
+    "AsyncBankAccountRepository",
+    "AsyncCustomerHandler",
+    "AsyncCustomerRepository",
     "BankAccount",
     "BankAccountHandler",
     "BankAccountRepository",

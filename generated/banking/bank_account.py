@@ -4,7 +4,15 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .bank_account_base import (
     BankAccountBase,
@@ -17,6 +25,8 @@ from .bank_account_base import (
 from .bank_account_behavior import BankAccount
 
 __all__ = [
+    "AsyncBankAccountHandler",
+    "AsyncBankAccountRepository",
     "BankAccount",
     "BankAccountBase",
     "BankAccountHandler",
@@ -36,6 +46,17 @@ class BankAccountRepository(Repository[BankAccount]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(BankAccount, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncBankAccountRepository(AsyncRepository[BankAccount]):
+    """`BankAccountRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(BankAccount, store, snapshot_threshold=snapshot_threshold)
 
@@ -79,4 +100,45 @@ class BankAccountHandler(EventHandler):
         """Handle StatusChanged: does nothing unless overridden."""
 
     def on_note_written(self, event: NoteWritten) -> None:
+        """Handle NoteWritten: does nothing unless overridden."""
+
+
+class AsyncBankAccountHandler(AsyncEventHandler):
+    """`BankAccountHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = BankAccountBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Opened():
+                await self.on_opened(event)
+            case Deposited():
+                await self.on_deposited(event)
+            case Withdrawn():
+                await self.on_withdrawn(event)
+            case StatusChanged():
+                await self.on_status_changed(event)
+            case NoteWritten():
+                await self.on_note_written(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_opened(self, event: Opened) -> None:
+        """Handle Opened: does nothing unless overridden."""
+
+    async def on_deposited(self, event: Deposited) -> None:
+        """Handle Deposited: does nothing unless overridden."""
+
+    async def on_withdrawn(self, event: Withdrawn) -> None:
+        """Handle Withdrawn: does nothing unless overridden."""
+
+    async def on_status_changed(self, event: StatusChanged) -> None:
+        """Handle StatusChanged: does nothing unless overridden."""
+
+    async def on_note_written(self, event: NoteWritten) -> None:
         """Handle NoteWritten: does nothing unless overridden."""

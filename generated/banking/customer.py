@@ -4,12 +4,22 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .customer_base import CustomerBase, Enrolled, Scored
 from .customer_behavior import Customer
 
 __all__ = [
+    "AsyncCustomerHandler",
+    "AsyncCustomerRepository",
     "Customer",
     "CustomerBase",
     "CustomerHandler",
@@ -24,6 +34,17 @@ class CustomerRepository(Repository[Customer]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Customer, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncCustomerRepository(AsyncRepository[Customer]):
+    """`CustomerRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Customer, store, snapshot_threshold=snapshot_threshold)
 
@@ -52,4 +73,30 @@ class CustomerHandler(EventHandler):
         """Handle Enrolled: does nothing unless overridden."""
 
     def on_scored(self, event: Scored) -> None:
+        """Handle Scored: does nothing unless overridden."""
+
+
+class AsyncCustomerHandler(AsyncEventHandler):
+    """`CustomerHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = CustomerBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Enrolled():
+                await self.on_enrolled(event)
+            case Scored():
+                await self.on_scored(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_enrolled(self, event: Enrolled) -> None:
+        """Handle Enrolled: does nothing unless overridden."""
+
+    async def on_scored(self, event: Scored) -> None:
         """Handle Scored: does nothing unless overridden."""

@@ -2,7 +2,8 @@
 
 `mypy --strict` passes on every golden output and on the committed `generated/`
 packages, misusing a generated class fails with the pinned message, and the
-`POSITIVE_CASES` (uses the types must allow as they are) pass.
+`POSITIVE_CASES` (uses the types must allow as they are) pass. Each case is the
+body of an `async def`, so that async cases can `await` (or forget to).
 """
 
 from __future__ import annotations
@@ -51,6 +52,45 @@ NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
             'variable has type "int")  [assignment]'
         ],
     ),
+    "async_repository_get_returns_the_hand_written_class": (
+        'n: int = await AsyncUserRepository(AsyncInMemoryEventStore()).get("x")',
+        [
+            'Incompatible types in assignment (expression has type "User", '
+            'variable has type "int")  [assignment]'
+        ],
+    ),
+    "async_repository_of_another_aggregate": (
+        "await AsyncUserRepository(AsyncInMemoryEventStore()).add(Canvas())",
+        [
+            'Argument 1 to "add" of "AsyncRepository" has incompatible type "Canvas"; '
+            'expected "User"  [arg-type]'
+        ],
+    ),
+    "async_repository_on_a_sync_store": (
+        "AsyncUserRepository(InMemoryEventStore())",
+        [
+            'Argument 1 to "AsyncUserRepository" has incompatible type "InMemoryEventStore"; '
+            'expected "AsyncEventStore"  [arg-type]'
+        ],
+    ),
+    "sync_repository_on_an_async_store": (
+        "UserRepository(AsyncInMemoryEventStore())",
+        [
+            'Argument 1 to "UserRepository" has incompatible type "AsyncInMemoryEventStore"; '
+            'expected "EventStore"  [arg-type]'
+        ],
+    ),
+    "async_get_without_await": (
+        'loaded: User = AsyncUserRepository(AsyncInMemoryEventStore()).get("x")',
+        [
+            'Incompatible types in assignment (expression has type "Coroutine[Any, Any, User]", '
+            'variable has type "User")  [assignment]'
+        ],
+    ),
+    "async_add_without_await": (
+        "AsyncUserRepository(AsyncInMemoryEventStore()).add(user)",
+        ['Value of type "Coroutine[Any, Any, None]" must be used  [unused-coroutine]'],
+    ),
     "events_are_immutable": (
         'Registered(email="a@b").email = "x"',
         ['Property "email" defined in "Registered" is read-only  [misc]'],
@@ -95,6 +135,25 @@ NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
             "[override]"
         ],
     ),
+    "async_handler_method_for_another_event": (
+        "class Wrong(AsyncUserHandler):\n"
+        "    async def on_registered(self, event: Renamed) -> None:\n"
+        "        pass",
+        [
+            'Argument 1 of "on_registered" is incompatible with supertype '
+            '"users.user.AsyncUserHandler"; supertype defines the argument type as "Registered"  '
+            "[override]"
+        ],
+    ),
+    "async_handler_method_that_is_not_async": (
+        "class Blocking(AsyncUserHandler):\n"
+        "    def on_registered(self, event: Registered) -> None:\n"
+        "        pass",
+        [
+            'Return type "None" of "on_registered" incompatible with return type '
+            '"Coroutine[Any, Any, None]" in supertype "users.user.AsyncUserHandler"  [override]'
+        ],
+    ),
     "state_set_by_the_creating_event_is_never_none": (
         "user.email = None\nmember.handle = None\nguest.token = None",
         [
@@ -110,6 +169,12 @@ NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
 }
 
 POSITIVE_CASES: dict[str, str] = {
+    "async_repository_awaited": (
+        "users = AsyncUserRepository(AsyncInMemoryEventStore(), snapshot_threshold=0)\n"
+        "await users.add(user)\n"
+        "loaded: User = await users.get(user.id)\n"
+        "assert await users.exists(loaded.id)"
+    ),
     "state_set_by_the_creating_event_needs_no_narrowing": (
         "print(user.email.upper(), member.email.upper(), member.handle.upper())\n"
         "level: int = member.level + 1\n"
@@ -122,10 +187,18 @@ from __future__ import annotations
 
 import datetime
 
-from aggregen.runtime import InMemoryEventStore
+from aggregen.runtime import AsyncInMemoryEventStore, InMemoryEventStore
 from field_types import Sample
 from required_state import Guest, Member
-from users import Registered, Renamed, User, UserHandler, UserRepository
+from users import (
+    AsyncUserHandler,
+    AsyncUserRepository,
+    Registered,
+    Renamed,
+    User,
+    UserHandler,
+    UserRepository,
+)
 from values_and_enums import Canvas
 
 now = datetime.datetime.now(datetime.UTC)
@@ -142,7 +215,7 @@ def _negative_module(path: Path) -> dict[str, range]:
         lines += [
             "",
             "",
-            f"def {name}(",
+            f"async def {name}(",  # sync code checks the same inside a coroutine
             "    sample: Sample, canvas: Canvas, user: User, member: Member, guest: Guest",
             ") -> None:",
         ]

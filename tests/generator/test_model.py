@@ -41,6 +41,18 @@ CLASHES: dict[str, tuple[dict[str, Any], str]] = {
         },
         "s.yaml:3:3: value object name 'OrderRepository' is the repository of aggregate 'Order'",
     ),
+    "event_named_like_an_async_repository": (
+        {"domain": "d", "aggregates": {"A": aggregate({"AsyncARepository": {}})}},
+        "s.yaml:5:7: event name 'AsyncARepository' is the async repository of aggregate 'A'",
+    ),
+    "enum_named_like_an_async_handler": (
+        {
+            "domain": "d",
+            "enums": {"AsyncAHandler": {"values": ["a"]}},
+            "aggregates": {"A": aggregate()},
+        },
+        "s.yaml:3:3: enum name 'AsyncAHandler' is the async event handler of aggregate 'A'",
+    ),
     "one_event_name_in_two_aggregates": (
         {"domain": "d", "aggregates": {"A": aggregate(), "B": aggregate()}},
         "s.yaml:10:7: event 'Done' is also an event of aggregate 'A'",

@@ -4,7 +4,15 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .account_base import AccountBase, Closed, Deposited, Opened, Withdrawn
 from .account_behavior import Account
@@ -14,6 +22,8 @@ __all__ = [
     "AccountBase",
     "AccountHandler",
     "AccountRepository",
+    "AsyncAccountHandler",
+    "AsyncAccountRepository",
     "Closed",
     "Deposited",
     "Opened",
@@ -26,6 +36,17 @@ class AccountRepository(Repository[Account]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Account, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncAccountRepository(AsyncRepository[Account]):
+    """`AccountRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Account, store, snapshot_threshold=snapshot_threshold)
 
@@ -64,4 +85,40 @@ class AccountHandler(EventHandler):
         """Handle Withdrawn: does nothing unless overridden."""
 
     def on_closed(self, event: Closed) -> None:
+        """Handle Closed: does nothing unless overridden."""
+
+
+class AsyncAccountHandler(AsyncEventHandler):
+    """`AccountHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = AccountBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Opened():
+                await self.on_opened(event)
+            case Deposited():
+                await self.on_deposited(event)
+            case Withdrawn():
+                await self.on_withdrawn(event)
+            case Closed():
+                await self.on_closed(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_opened(self, event: Opened) -> None:
+        """Handle Opened: does nothing unless overridden."""
+
+    async def on_deposited(self, event: Deposited) -> None:
+        """Handle Deposited: does nothing unless overridden."""
+
+    async def on_withdrawn(self, event: Withdrawn) -> None:
+        """Handle Withdrawn: does nothing unless overridden."""
+
+    async def on_closed(self, event: Closed) -> None:
         """Handle Closed: does nothing unless overridden."""

@@ -7,12 +7,22 @@ import aggregen.runtime.support as _validation
 if _validation.RUNTIME_VERSION != "0.1.0":
     _validation.check_generated_code(__name__, "0.1.0")
 
-from .sample import Cleared, Recorded, Sample, SampleHandler, SampleRepository
+from .sample import (
+    AsyncSampleHandler,
+    AsyncSampleRepository,
+    Cleared,
+    Recorded,
+    Sample,
+    SampleHandler,
+    SampleRepository,
+)
 
 __aggregen_version__ = "0.1.0"
 """The aggregen version that generated this package."""
 
 __all__ = [
+    "AsyncSampleHandler",
+    "AsyncSampleRepository",
     "Cleared",
     "Recorded",
     "Sample",

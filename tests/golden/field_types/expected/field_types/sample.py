@@ -4,12 +4,22 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .sample_base import Cleared, Recorded, SampleBase
 from .sample_behavior import Sample
 
 __all__ = [
+    "AsyncSampleHandler",
+    "AsyncSampleRepository",
     "Cleared",
     "Recorded",
     "Sample",
@@ -24,6 +34,17 @@ class SampleRepository(Repository[Sample]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Sample, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncSampleRepository(AsyncRepository[Sample]):
+    """`SampleRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Sample, store, snapshot_threshold=snapshot_threshold)
 
@@ -52,4 +73,30 @@ class SampleHandler(EventHandler):
         """Handle Recorded: does nothing unless overridden."""
 
     def on_cleared(self, event: Cleared) -> None:
+        """Handle Cleared: does nothing unless overridden."""
+
+
+class AsyncSampleHandler(AsyncEventHandler):
+    """`SampleHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = SampleBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Recorded():
+                await self.on_recorded(event)
+            case Cleared():
+                await self.on_cleared(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_recorded(self, event: Recorded) -> None:
+        """Handle Recorded: does nothing unless overridden."""
+
+    async def on_cleared(self, event: Cleared) -> None:
         """Handle Cleared: does nothing unless overridden."""

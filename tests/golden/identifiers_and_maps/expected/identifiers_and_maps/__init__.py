@@ -7,14 +7,33 @@ import aggregen.runtime.support as _validation
 if _validation.RUNTIME_VERSION != "0.1.0":
     _validation.check_generated_code(__name__, "0.1.0")
 
-from .counter import Counter, CounterHandler, CounterRepository, Started
-from .ticket import Assigned, Opened, Ticket, TicketHandler, TicketRepository
+from .counter import (
+    AsyncCounterHandler,
+    AsyncCounterRepository,
+    Counter,
+    CounterHandler,
+    CounterRepository,
+    Started,
+)
+from .ticket import (
+    Assigned,
+    AsyncTicketHandler,
+    AsyncTicketRepository,
+    Opened,
+    Ticket,
+    TicketHandler,
+    TicketRepository,
+)
 
 __aggregen_version__ = "0.1.0"
 """The aggregen version that generated this package."""
 
 __all__ = [
     "Assigned",
+    "AsyncCounterHandler",
+    "AsyncCounterRepository",
+    "AsyncTicketHandler",
+    "AsyncTicketRepository",
     "Counter",
     "CounterHandler",
     "CounterRepository",

@@ -4,12 +4,22 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .counter_base import CounterBase, Started
 from .counter_behavior import Counter
 
 __all__ = [
+    "AsyncCounterHandler",
+    "AsyncCounterRepository",
     "Counter",
     "CounterBase",
     "CounterHandler",
@@ -23,6 +33,17 @@ class CounterRepository(Repository[Counter]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Counter, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncCounterRepository(AsyncRepository[Counter]):
+    """`CounterRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Counter, store, snapshot_threshold=snapshot_threshold)
 
@@ -46,4 +67,25 @@ class CounterHandler(EventHandler):
                 super().dispatch(event)
 
     def on_started(self, event: Started) -> None:
+        """Handle Started: does nothing unless overridden."""
+
+
+class AsyncCounterHandler(AsyncEventHandler):
+    """`CounterHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = CounterBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Started():
+                await self.on_started(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_started(self, event: Started) -> None:
         """Handle Started: does nothing unless overridden."""

@@ -4,13 +4,23 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .ticket_base import Assigned, Opened, TicketBase
 from .ticket_behavior import Ticket
 
 __all__ = [
     "Assigned",
+    "AsyncTicketHandler",
+    "AsyncTicketRepository",
     "Opened",
     "Ticket",
     "TicketBase",
@@ -24,6 +34,17 @@ class TicketRepository(Repository[Ticket]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Ticket, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncTicketRepository(AsyncRepository[Ticket]):
+    """`TicketRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Ticket, store, snapshot_threshold=snapshot_threshold)
 
@@ -52,4 +73,30 @@ class TicketHandler(EventHandler):
         """Handle Opened: does nothing unless overridden."""
 
     def on_assigned(self, event: Assigned) -> None:
+        """Handle Assigned: does nothing unless overridden."""
+
+
+class AsyncTicketHandler(AsyncEventHandler):
+    """`TicketHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = TicketBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Opened():
+                await self.on_opened(event)
+            case Assigned():
+                await self.on_assigned(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_opened(self, event: Opened) -> None:
+        """Handle Opened: does nothing unless overridden."""
+
+    async def on_assigned(self, event: Assigned) -> None:
         """Handle Assigned: does nothing unless overridden."""

@@ -7,14 +7,34 @@ import aggregen.runtime.support as _validation
 if _validation.RUNTIME_VERSION != "0.1.0":
     _validation.check_generated_code(__name__, "0.1.0")
 
-from .guest import Arrived, Guest, GuestHandler, GuestRepository, Invited
-from .member import Joined, Member, MemberHandler, MemberRepository, Moved
+from .guest import (
+    Arrived,
+    AsyncGuestHandler,
+    AsyncGuestRepository,
+    Guest,
+    GuestHandler,
+    GuestRepository,
+    Invited,
+)
+from .member import (
+    AsyncMemberHandler,
+    AsyncMemberRepository,
+    Joined,
+    Member,
+    MemberHandler,
+    MemberRepository,
+    Moved,
+)
 
 __aggregen_version__ = "0.1.0"
 """The aggregen version that generated this package."""
 
 __all__ = [
     "Arrived",
+    "AsyncGuestHandler",
+    "AsyncGuestRepository",
+    "AsyncMemberHandler",
+    "AsyncMemberRepository",
     "Guest",
     "GuestHandler",
     "GuestRepository",

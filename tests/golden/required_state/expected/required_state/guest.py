@@ -4,13 +4,23 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .guest_base import Arrived, GuestBase, Invited
 from .guest_behavior import Guest
 
 __all__ = [
     "Arrived",
+    "AsyncGuestHandler",
+    "AsyncGuestRepository",
     "Guest",
     "GuestBase",
     "GuestHandler",
@@ -24,6 +34,17 @@ class GuestRepository(Repository[Guest]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Guest, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncGuestRepository(AsyncRepository[Guest]):
+    """`GuestRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Guest, store, snapshot_threshold=snapshot_threshold)
 
@@ -52,4 +73,30 @@ class GuestHandler(EventHandler):
         """Handle Invited: does nothing unless overridden."""
 
     def on_arrived(self, event: Arrived) -> None:
+        """Handle Arrived: does nothing unless overridden."""
+
+
+class AsyncGuestHandler(AsyncEventHandler):
+    """`GuestHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = GuestBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Invited():
+                await self.on_invited(event)
+            case Arrived():
+                await self.on_arrived(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_invited(self, event: Invited) -> None:
+        """Handle Invited: does nothing unless overridden."""
+
+    async def on_arrived(self, event: Arrived) -> None:
         """Handle Arrived: does nothing unless overridden."""

@@ -4,12 +4,22 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .member_base import Joined, MemberBase, Moved
 from .member_behavior import Member
 
 __all__ = [
+    "AsyncMemberHandler",
+    "AsyncMemberRepository",
     "Joined",
     "Member",
     "MemberBase",
@@ -24,6 +34,17 @@ class MemberRepository(Repository[Member]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Member, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncMemberRepository(AsyncRepository[Member]):
+    """`MemberRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Member, store, snapshot_threshold=snapshot_threshold)
 
@@ -52,4 +73,30 @@ class MemberHandler(EventHandler):
         """Handle Joined: does nothing unless overridden."""
 
     def on_moved(self, event: Moved) -> None:
+        """Handle Moved: does nothing unless overridden."""
+
+
+class AsyncMemberHandler(AsyncEventHandler):
+    """`MemberHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = MemberBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Joined():
+                await self.on_joined(event)
+            case Moved():
+                await self.on_moved(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_joined(self, event: Joined) -> None:
+        """Handle Joined: does nothing unless overridden."""
+
+    async def on_moved(self, event: Moved) -> None:
         """Handle Moved: does nothing unless overridden."""

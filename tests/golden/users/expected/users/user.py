@@ -4,12 +4,22 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .user_base import Registered, Renamed, UserBase
 from .user_behavior import User
 
 __all__ = [
+    "AsyncUserHandler",
+    "AsyncUserRepository",
     "Registered",
     "Renamed",
     "User",
@@ -24,6 +34,17 @@ class UserRepository(Repository[User]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(User, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncUserRepository(AsyncRepository[User]):
+    """`UserRepository` for asyncio, on an async event store: `add`, `get`, `exists`
+    and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(User, store, snapshot_threshold=snapshot_threshold)
 
@@ -52,4 +73,30 @@ class UserHandler(EventHandler):
         """Handle Registered: does nothing unless overridden."""
 
     def on_renamed(self, event: Renamed) -> None:
+        """Handle Renamed: does nothing unless overridden."""
+
+
+class AsyncUserHandler(AsyncEventHandler):
+    """`UserHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = UserBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Registered():
+                await self.on_registered(event)
+            case Renamed():
+                await self.on_renamed(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_registered(self, event: Registered) -> None:
+        """Handle Registered: does nothing unless overridden."""
+
+    async def on_renamed(self, event: Renamed) -> None:
         """Handle Renamed: does nothing unless overridden."""

@@ -7,13 +7,23 @@ import aggregen.runtime.support as _validation
 if _validation.RUNTIME_VERSION != "0.1.0":
     _validation.check_generated_code(__name__, "0.1.0")
 
-from .canvas import Canvas, CanvasHandler, CanvasRepository, Drawn, Painted
+from .canvas import (
+    AsyncCanvasHandler,
+    AsyncCanvasRepository,
+    Canvas,
+    CanvasHandler,
+    CanvasRepository,
+    Drawn,
+    Painted,
+)
 from .values import Colour, Point, Shape
 
 __aggregen_version__ = "0.1.0"
 """The aggregen version that generated this package."""
 
 __all__ = [
+    "AsyncCanvasHandler",
+    "AsyncCanvasRepository",
     "Canvas",
     "CanvasHandler",
     "CanvasRepository",

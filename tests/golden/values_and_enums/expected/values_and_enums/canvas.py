@@ -4,12 +4,22 @@
 
 from __future__ import annotations
 
-from aggregen.runtime.support import Event, EventHandler, EventStore, Repository
+from aggregen.runtime.support import (
+    AsyncEventHandler,
+    AsyncEventStore,
+    AsyncRepository,
+    Event,
+    EventHandler,
+    EventStore,
+    Repository,
+)
 
 from .canvas_base import CanvasBase, Drawn, Painted
 from .canvas_behavior import Canvas
 
 __all__ = [
+    "AsyncCanvasHandler",
+    "AsyncCanvasRepository",
     "Canvas",
     "CanvasBase",
     "CanvasHandler",
@@ -24,6 +34,17 @@ class CanvasRepository(Repository[Canvas]):
 
     def __init__(
         self, store: EventStore, *, snapshot_threshold: int | None = None
+    ) -> None:
+        super().__init__(Canvas, store, snapshot_threshold=snapshot_threshold)
+
+
+class AsyncCanvasRepository(AsyncRepository[Canvas]):
+    """`CanvasRepository` for asyncio, on an async event store: `add`, `get`,
+    `exists` and `history` are awaited.
+    """
+
+    def __init__(
+        self, store: AsyncEventStore, *, snapshot_threshold: int | None = None
     ) -> None:
         super().__init__(Canvas, store, snapshot_threshold=snapshot_threshold)
 
@@ -52,4 +73,30 @@ class CanvasHandler(EventHandler):
         """Handle Drawn: does nothing unless overridden."""
 
     def on_painted(self, event: Painted) -> None:
+        """Handle Painted: does nothing unless overridden."""
+
+
+class AsyncCanvasHandler(AsyncEventHandler):
+    """`CanvasHandler` for asyncio: override the `async` `on_<event>` methods.
+
+    Use it as an async consumer's handler, or as an async projection, where
+    `self.session` is the projection's `AsyncSession`.
+    """
+
+    __events__ = CanvasBase.__events__
+
+    async def dispatch(self, event: Event) -> None:
+        """Await the `on_<event>` method of the event's class."""
+        match event:
+            case Drawn():
+                await self.on_drawn(event)
+            case Painted():
+                await self.on_painted(event)
+            case _:
+                await super().dispatch(event)
+
+    async def on_drawn(self, event: Drawn) -> None:
+        """Handle Drawn: does nothing unless overridden."""
+
+    async def on_painted(self, event: Painted) -> None:
         """Handle Painted: does nothing unless overridden."""
