@@ -66,15 +66,7 @@ class AsyncConnectionPool:
                     f"every one of the {self._max_size} connections stayed in use for "
                     f"{self._timeout:g} s"
                 )
-            waiter = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await asyncio.wait_for(waiter, remaining)
-            except TimeoutError:
-                pass
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+            await self._wait(loop, remaining)
         self._open += 1
         try:
             return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
@@ -82,6 +74,28 @@ class AsyncConnectionPool:
             self._open -= 1
             self._wake()
             raise
+
+    async def _wait(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        """Wait until `release` wakes this task or `seconds` pass.
+
+        Not `asyncio.wait_for`: on Python 3.11 it returns normally when the task is
+        cancelled just after the wake-up, and the cancellation is lost. Here a
+        cancellation always raises, and a wake-up that came with it goes on to the
+        next waiter, so that no waiter sleeps to its timeout beside an idle connection.
+        """
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(seconds, _wake_up, waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._wake()  # woken, but leaving: the next waiter takes the turn
+            raise
+        finally:
+            timer.cancel()
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     def release(self, conn: psycopg.AsyncConnection[Any], *, healthy: bool) -> None:
         """Give a connection back: kept when `healthy` and idle, else closed at once.
@@ -125,3 +139,8 @@ class AsyncConnectionPool:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+
+def _wake_up(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

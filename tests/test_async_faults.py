@@ -1,0 +1,476 @@
+"""Faults with the async MessageDB store: cancelled tasks, killed backends, a restarted server.
+
+The async twins of `tests/test_faults.py`, with cancellation in the place of
+interrupts. Every test runs on the private cluster (`tests/private_postgres.py`),
+never on the machine's shared PostgreSQL. Each runs its coroutine with `run`,
+which fails the test when the event loop reported anything (a task destroyed
+while pending, an exception nobody retrieved).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ClassVar, TypeVar
+
+import psycopg
+import pytest
+
+from aggregen.runtime import (
+    Aggregate,
+    AsyncMessageDBEventStore,
+    AsyncRepository,
+    AsyncUnitOfWork,
+    CommitOutcomeUnknownError,
+    EventStoreError,
+)
+from aggregen.runtime.repository_async import commit_async
+from tests.domain import User
+from tests.private_postgres import PrivateCluster, private_messagedb
+from tests.test_faults import admin, kill_writers, messagedb_uri
+
+__all__ = ["admin", "messagedb_uri", "private_messagedb"]  # fixtures, used by name below
+
+T = TypeVar("T")
+Admin = psycopg.Connection[tuple[object, ...]]
+
+
+class FirstUser(User):
+    __category__: ClassVar[str] = "asyncFaultAlpha"
+
+
+class LastUser(User):
+    __category__: ClassVar[str] = "asyncFaultZeta"
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run(main())`, failing when the loop reported a problem meanwhile."""
+    reported: list[dict[str, Any]] = []
+
+    async def watched() -> T:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: reported.append(context)
+        )
+        return await main()
+
+    result = asyncio.run(watched())
+    assert reported == [], reported
+    return result
+
+
+def tagged(uri: str) -> tuple[str, str]:
+    """`uri` with an application name of its own, and the name: to find its backends."""
+    name = f"aggregen-async-{uuid.uuid4().hex[:10]}"
+    return f"{uri}?application_name={name}", name
+
+
+def backends(admin: Admin, application: str) -> int:
+    row = admin.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (application,)
+    ).fetchone()
+    return int(str(row[0])) if row else 0
+
+
+async def settle(admin: Admin, application: str, open_connections: int) -> None:
+    """Wait until the server has `open_connections` backends of `application`, all idle.
+
+    A backend whose client closed its connection mid-statement finishes the statement
+    (a cancelled commit may still be stored) before it ends: only then is the
+    outcome of a cancelled commit final.
+    """
+    query = (
+        "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
+        "WHERE application_name = %s"
+    )
+    row: tuple[object, ...] | None = None
+    for _ in range(1000):
+        row = admin.execute(query, (application,)).fetchone()
+        if row == (open_connections, 0):
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"backends of the store: {row}, expected {open_connections} idle ones")
+
+
+def versions(admin: Admin, users: list[User]) -> set[int]:
+    """Each aggregate's stream version, read by a connection of the test's own."""
+    found = set()
+    for user in users:
+        row = admin.execute("SELECT stream_version(%s::varchar)", (user._stream_name(),)).fetchone()
+        found.add(-1 if row is None or row[0] is None else int(str(row[0])))
+    return found
+
+
+def assert_pool_healthy(store: AsyncMessageDBEventStore) -> None:
+    """Nothing in use, nobody waiting, every idle connection open and idle."""
+    pool = store._pool
+    assert pool._waiters == []
+    assert pool._open == len(pool._idle), "a connection leaked"
+    for conn in pool._idle:
+        assert not conn.closed
+        assert not conn.broken
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+# --- cancellation -------------------------------------------------------------------
+
+CANCEL_ROUNDS = 160
+LONG_STREAM = 120
+
+
+async def cancel_soon(rng: random.Random, scale: float, operation: Awaitable[T]) -> bool:
+    """Run `operation` in a task and cancel it after a random delay (in seconds, or in
+    turns of the event loop, one or the other); whether the cancellation landed."""
+    task = asyncio.ensure_future(operation)
+    if rng.random() < 0.5:
+        handle = asyncio.get_running_loop().call_later(rng.uniform(0, scale), task.cancel)
+    else:
+        for _ in range(rng.randrange(12)):
+            await asyncio.sleep(0)
+        task.cancel()
+        handle = None
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+        return True
+    finally:
+        if handle is not None:
+            handle.cancel()
+    return False
+
+
+def test_tasks_cancelled_at_random_points_store_all_or_nothing_and_leave_the_pool_healthy(
+    messagedb_uri: str, admin: Admin
+) -> None:
+    """Commits of one message and of three (pipelined, two categories), `get`s of a
+    stream read in pages, and tasks waiting for a connection, cancelled at random.
+
+    After each round: every unit stored all or nothing (read by another connection,
+    once the server finished what the cancelled task had sent), the same unit
+    retried is stored once, the other tasks got their aggregates, and the pool
+    holds no connection in use. At the end the server has exactly the pool's
+    connections, and `close` ends them all."""
+    uri, application = tagged(messagedb_uri)
+    rng = random.Random(20261130)
+    landed: Counter[str] = Counter()
+
+    async def main() -> None:
+        store = AsyncMessageDBEventStore(uri, max_size=3, timeout=10, batch_size=16)
+        firsts, lasts = AsyncRepository(FirstUser, store), AsyncRepository(LastUser, store)
+        long = FirstUser.register(email="long@example.org")
+        for n in range(LONG_STREAM):
+            long.rename(first_name=f"n{n}")
+        await firsts.add(long)
+        scale = 0.003
+        for round_number in range(CANCEL_ROUNDS):
+            kind = ("one message", "three messages", "get", "checkout")[round_number % 4]
+            if kind in ("get", "checkout"):
+                # "checkout": more readers than connections, one of them cancelled
+                readers = [firsts.get(long.id) for _ in range(1 if kind == "get" else 6)]
+                tasks = [asyncio.ensure_future(reader) for reader in readers[1:]]
+                if await cancel_soon(rng, scale, readers[0]):
+                    landed[kind] += 1
+                for loaded in await asyncio.gather(*tasks):
+                    assert (loaded._version, loaded.first_name) == (
+                        LONG_STREAM,
+                        f"n{LONG_STREAM - 1}",
+                    )
+            else:
+                unit: list[User] = [FirstUser.register(email=f"{round_number}@example.org")]
+                if kind == "three messages":
+                    unit += [
+                        FirstUser.register(email="b@x.org"),
+                        LastUser.register(email="c@x.org"),
+                    ]
+                entries: list[tuple[Any, Aggregate]] = [
+                    (lasts if isinstance(user, LastUser) else firsts, user) for user in unit
+                ]
+                if await cancel_soon(rng, scale, commit_async(store, entries)):
+                    landed[kind] += 1
+                    scale *= 1.05
+                else:
+                    scale *= 0.9
+                await settle(admin, application, store._pool._open)
+                assert versions(admin, unit) in ({-1}, {0}), f"round {round_number}: a part"
+                await commit_async(store, entries)  # the same unit again: stored once
+                assert versions(admin, unit) == {0}
+                assert all(not user.pending_events for user in unit)
+            assert_pool_healthy(store)
+            check = FirstUser.register(email="next@example.org")
+            await firsts.add(check)  # the next command works
+            assert (await firsts.get(check.id)).email == "next@example.org"
+
+        assert_pool_healthy(store)
+        await settle(admin, application, store._pool._open)
+        await store.close()
+        await settle(admin, application, 0)
+
+    run(main)
+    print(f"\n{CANCEL_ROUNDS} rounds, cancellations that landed: {dict(landed)}")
+    for kind in ("one message", "three messages", "get", "checkout"):
+        assert landed[kind] >= CANCEL_ROUNDS // 40, f"cancellations landed in: {kind}"
+
+
+def test_a_waiter_cancelled_as_it_is_woken_raises_and_hands_the_connection_on(
+    messagedb_uri: str,
+) -> None:
+    """One connection, two tasks waiting for it. The first is woken by the release and
+    cancelled before it runs: its cancellation must not be lost (it raises
+    `CancelledError`, holding nothing), and neither may the wake-up (the second
+    task gets the connection without waiting for the pool's timeout)."""
+
+    async def main() -> None:
+        store = AsyncMessageDBEventStore(messagedb_uri, max_size=1, timeout=30)
+        pool = store._pool
+        try:
+            conn = await pool.acquire()
+            first = asyncio.ensure_future(pool.acquire())
+            second = asyncio.ensure_future(pool.acquire())
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert len(pool._waiters) == 2
+            pool.release(conn, healthy=True)  # wakes `first`
+            first.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert second.done(), "the wake-up went to the cancelled task and was lost"
+            pool.release(second.result(), healthy=True)
+            assert_pool_healthy(store)
+        finally:
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+            await store.close()
+
+    run(main)
+
+
+# --- killed backends and a restarted server -------------------------------------------
+
+
+async def commit_unit(
+    store: AsyncMessageDBEventStore, firsts: list[FirstUser], last: LastUser
+) -> None:
+    async with AsyncUnitOfWork(store):
+        for user in firsts:
+            await AsyncRepository(FirstUser, store).add(user)
+        await AsyncRepository(LastUser, store).add(last)
+
+
+@pytest.mark.parametrize("kills", [1, 2])
+def test_a_backend_killed_in_the_middle_of_a_commit_stores_all_or_nothing(
+    messagedb_uri: str, admin: Admin, kills: int
+) -> None:
+    """The commit waits for the category lock; its backend is terminated once (the
+    store retries on a fresh connection and succeeds) or twice (the outcome is
+    unknown, nothing is stored, and the retry the error offers stores it)."""
+    first = [FirstUser.register(email=f"{n}@example.org") for n in range(3)]
+    last = LastUser.register(email="last@example.org")
+
+    async def main() -> None:
+        store = AsyncMessageDBEventStore(messagedb_uri, timeout=5)
+        done = threading.Event()
+        try:
+            with psycopg.connect(messagedb_uri) as blocker:
+                blocker.execute("SET search_path = message_store, public")
+                blocker.execute("SELECT pg_advisory_xact_lock(hash_64('asyncFaultZeta'))")
+                commit = asyncio.ensure_future(commit_unit(store, first, last))
+                commit.add_done_callback(lambda _: done.set())
+                killed = await asyncio.to_thread(kill_writers, admin, kills, done)
+                blocker.rollback()  # releases the category lock
+            assert killed == kills
+            outcome = (await asyncio.gather(commit, return_exceptions=True))[0]
+            stored = {await store.stream_version(user._stream_name()) for user in [*first, last]}
+            if outcome is None:
+                assert kills == 1
+                assert stored == {0}
+            else:
+                assert isinstance(outcome, CommitOutcomeUnknownError), repr(outcome)
+                assert "Retrying the same unit of work is safe" in str(outcome)
+                assert stored == {-1}, "all or nothing"
+                assert all(len(user.pending_events) == 1 for user in [*first, last])
+                await commit_unit(store, first, last)  # the retry the message offers
+                assert {await store.stream_version(u._stream_name()) for u in first} == {0}
+            after = FirstUser.register(email="after@example.org")
+            await AsyncRepository(FirstUser, store).add(after)
+            assert (await AsyncRepository(FirstUser, store).get(after.id)).email == after.email
+            assert_pool_healthy(store)
+        finally:
+            await store.close()
+
+    run(main)
+
+
+def test_calls_fail_clearly_while_postgres_is_down_and_work_again_at_once_after(
+    messagedb_uri: str, private_messagedb: PrivateCluster
+) -> None:
+    """While down: the cause, never "busy"; back: the very next call works."""
+
+    async def main() -> None:
+        store = AsyncMessageDBEventStore(messagedb_uri, timeout=2)
+        users = AsyncRepository(User, store)
+        user = User.register(email="down@example.org")
+        await users.add(user)
+        queued = User.register(email="queued@example.org")
+        try:
+            private_messagedb.stop()
+            try:
+                messages = []
+                for _ in range(3):  # first on the pooled (dead) connection, then on none
+                    with pytest.raises(EventStoreError) as caught:
+                        await users.get(user.id)
+                    messages.append(str(caught.value))
+                with pytest.raises(EventStoreError) as caught:
+                    await users.add(queued)
+                assert not isinstance(caught.value, CommitOutcomeUnknownError), "nothing sent"
+                messages.append(str(caught.value))
+                for text in messages:
+                    assert "no database connection could be made: " in text, text
+                    assert "Connection refused" in text, text
+                    assert "busy" not in text, text
+                    assert "exhausted" not in text, text
+            finally:
+                private_messagedb.start()  # returns once the server accepts connections
+            await users.add(queued)  # the first call after the server's return
+            assert (await users.get(queued.id)).email == "queued@example.org"
+            assert (await users.get(user.id)).email == "down@example.org"
+            assert_pool_healthy(store)
+        finally:
+            await store.close()
+
+    run(main)
+
+
+def test_a_commit_lost_after_commit_says_its_outcome_is_unknown_and_a_retry_stores_it_once(
+    messagedb_uri: str, private_messagedb: PrivateCluster, admin: Admin
+) -> None:
+    """COMMIT durable, reply never sent (an absent synchronous standby holds the
+    backend), then the server crashes: the outcome is unknown, and it was stored."""
+    first, last = FirstUser.register(email="a@example.org"), LastUser.register(email="b@x.org")
+
+    def wait_for_sync_rep() -> None:
+        for _ in range(1000):
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"
+            ).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.01)
+        pytest.fail("the commit never waited for the standby")
+
+    async def main() -> None:
+        store = AsyncMessageDBEventStore(messagedb_uri, timeout=2)
+        admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'aggregen_absent_standby'")
+        admin.execute("SELECT pg_reload_conf()")
+        commit = asyncio.ensure_future(commit_unit(store, [first], last))
+        try:
+            await asyncio.to_thread(wait_for_sync_rep)
+            admin.close()
+            await asyncio.to_thread(private_messagedb.stop, "immediate")
+            outcome = (await asyncio.gather(commit, return_exceptions=True))[0]
+        finally:
+            if not private_messagedb.running():
+                private_messagedb.start()
+            with psycopg.connect(messagedb_uri, autocommit=True) as conn:
+                conn.execute("ALTER SYSTEM RESET synchronous_standby_names")
+                conn.execute("SELECT pg_reload_conf()")
+        try:
+            assert isinstance(outcome, CommitOutcomeUnknownError), outcome
+            assert "whether the commit was stored is unknown" in str(outcome)
+            assert [len(first.pending_events), len(last.pending_events)] == [1, 1]
+            assert await store.stream_version(first._stream_name()) == 0, "it was stored"
+            await commit_unit(store, [first], last)  # the same unit of work again
+            assert [first.pending_events, last.pending_events] == [(), ()]
+            assert await store.stream_version(first._stream_name()) == 0, "stored once"
+            assert await store.stream_version(last._stream_name()) == 0, "stored once"
+            assert_pool_healthy(store)
+        finally:
+            await store.close()
+
+    run(main)
+
+
+KILL_COMMITS = 60
+
+
+def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
+    messagedb_uri: str, admin: Admin
+) -> None:
+    """A thread terminates the store's backends every few milliseconds while 8 tasks
+    commit units of three aggregates, each retried as it is until it succeeds: every
+    error says what happened, every unit is stored exactly once."""
+    uri, application = tagged(messagedb_uri)
+    stop = threading.Event()
+    killed = 0
+
+    def killer() -> None:
+        nonlocal killed
+        rng = random.Random(7)
+        while not stop.is_set():
+            rows = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (application,),
+            ).fetchall()
+            killed += sum(1 for (done,) in rows if done)
+            time.sleep(rng.uniform(0.01, 0.08))
+
+    errors: list[str] = []
+    units: list[tuple[list[FirstUser], LastUser]] = []
+
+    async def worker(store: AsyncMessageDBEventStore, deadline: float) -> None:
+        while (len(units) < KILL_COMMITS or killed <= KILL_COMMITS // 2) and (
+            time.monotonic() < deadline
+        ):
+            n = len(units)
+            unit = (
+                [FirstUser.register(email=f"{n}.{k}@x.org") for k in range(2)],
+                LastUser.register(email=f"{n}@x.org"),
+            )
+            units.append(unit)
+            for _ in range(200):
+                try:
+                    await commit_unit(store, *unit)
+                    break
+                except EventStoreError as error:
+                    errors.append(str(error))
+            else:
+                pytest.fail("a unit of work never got through")
+
+    async def main() -> None:
+        store = AsyncMessageDBEventStore(uri, timeout=5, max_size=4)
+        thread = threading.Thread(target=killer)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 60
+            await asyncio.gather(*(worker(store, deadline) for _ in range(8)))
+        finally:
+            stop.set()
+            await asyncio.to_thread(thread.join, 30)
+        try:
+            for first_users, last_user in units:
+                found = {await store.stream_version(u._stream_name()) for u in first_users}
+                assert found == {0}
+                assert await store.stream_version(last_user._stream_name()) == 0
+            assert_pool_healthy(store)
+        finally:
+            await store.close()
+
+    run(main)
+    print(
+        f"\n{killed} backends terminated during {len(units)} async units of work: "
+        f"{len(errors)} failed attempts, each unit stored once"
+    )
+    for text in set(errors):
+        print("  ", text[:200])
+    for text in errors:
+        assert text.startswith(("the database connection was lost", "no database connection")), text
+    assert killed > KILL_COMMITS // 2, "the killer found the store's backends"
