@@ -28,6 +28,8 @@ from aggregen.runtime import (
     AsyncUnitOfWork,
     CommitOutcomeUnknownError,
     EventStoreError,
+    NewMessage,
+    StreamWrite,
 )
 from aggregen.runtime.repository_async import commit_async
 from tests.domain import User
@@ -478,3 +480,29 @@ def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
     for text in errors:
         assert text.startswith(("the database connection was lost", "no database connection")), text
     assert killed > KILL_COMMITS // 2, "the killer found the store's backends"
+
+
+def test_a_message_that_cannot_be_made_stores_nothing_and_keeps_the_connection(
+    messagedb_uri: str,
+) -> None:
+    """Data that is not JSON-ready in the last of three messages: `TypeError`, nothing
+    stored, and the rolled-back connection goes back to the pool, as in the sync store."""
+
+    async def main() -> None:
+        async with AsyncMessageDBEventStore(messagedb_uri, max_size=1) as store:
+            users = AsyncRepository(FirstUser, store)
+            await users.add(FirstUser.register(email="warm@example.org"))
+            (conn,) = store._pool._idle
+            stream = FirstUser.stream_name(str(uuid.uuid4()))
+            messages = [
+                NewMessage(str(uuid.uuid4()), "Registered", {"email": "a@x.org"}, None),
+                NewMessage(str(uuid.uuid4()), "Renamed", {"first_name": "b"}, None),
+                NewMessage(str(uuid.uuid4()), "Renamed", {"first_name": object()}, None),
+            ]
+            with pytest.raises(TypeError):
+                await store.append([StreamWrite(stream, -1, messages)])
+            assert await store.stream_version(stream) == -1
+            assert store._pool._idle == [conn], "the connection was closed"
+            assert_pool_healthy(store)
+
+    run(main)

@@ -194,19 +194,22 @@ class AsyncMessageDBEventStore:
         lost: str | None = None
         for attempt in (1, 2):
             conn = await self._connection(lost, commit)
-            healthy = False
+            healthy = False  # the release keeps a healthy connection only if it is idle
             try:
                 result = await operation(conn)
                 healthy = True
                 return result
             except psycopg.Error as error:
                 if not _connection_lost(error, conn):
-                    healthy = True  # the release keeps it only if it is idle
+                    healthy = True
                     raise _translate(error, self._redact) from error
                 self._pool.discard_idle()
                 lost = self._redact(_one_line(error))
                 if attempt == 2:
                     break
+            except Exception:  # a message that could not be made: rolled back already
+                healthy = True
+                raise
             finally:
                 self._pool.release(conn, healthy=healthy)
         raise _lost_error(f"the database connection was lost twice: {lost}", commit)
