@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
@@ -33,6 +33,7 @@ from aggregen.runtime import (
     StreamWrite,
 )
 from aggregen.runtime.repository_async import commit_async
+from tests.async_support import Admin, assert_pool_healthy, run, settle, tagged
 from tests.domain import User
 from tests.private_postgres import PrivateCluster, private_messagedb
 from tests.test_faults import admin, kill_writers, messagedb_uri
@@ -40,7 +41,6 @@ from tests.test_faults import admin, kill_writers, messagedb_uri
 __all__ = ["admin", "messagedb_uri", "private_messagedb"]  # fixtures, used by name below
 
 T = TypeVar("T")
-Admin = psycopg.Connection[tuple[object, ...]]
 
 
 class FirstUser(User):
@@ -51,54 +51,6 @@ class LastUser(User):
     __category__: ClassVar[str] = "asyncFaultZeta"
 
 
-def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """`asyncio.run(main())`, failing when the loop reported a problem meanwhile."""
-    reported: list[dict[str, Any]] = []
-
-    async def watched() -> T:
-        asyncio.get_running_loop().set_exception_handler(
-            lambda _, context: reported.append(context)
-        )
-        return await main()
-
-    result = asyncio.run(watched())
-    assert reported == [], reported
-    return result
-
-
-def tagged(uri: str) -> tuple[str, str]:
-    """`uri` with an application name of its own, and the name: to find its backends."""
-    name = f"aggregen-async-{uuid.uuid4().hex[:10]}"
-    return f"{uri}?application_name={name}", name
-
-
-def backends(admin: Admin, application: str) -> int:
-    row = admin.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (application,)
-    ).fetchone()
-    return int(str(row[0])) if row else 0
-
-
-async def settle(admin: Admin, application: str, open_connections: int) -> None:
-    """Wait until the server has `open_connections` backends of `application`, all idle.
-
-    A backend whose client closed its connection mid-statement finishes the statement
-    (a cancelled commit may still be stored) before it ends: only then is the
-    outcome of a cancelled commit final.
-    """
-    query = (
-        "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
-        "WHERE application_name = %s"
-    )
-    row: tuple[object, ...] | None = None
-    for _ in range(1000):
-        row = admin.execute(query, (application,)).fetchone()
-        if row == (open_connections, 0):
-            return
-        await asyncio.sleep(0.01)
-    pytest.fail(f"backends of the store: {row}, expected {open_connections} idle ones")
-
-
 def versions(admin: Admin, users: list[User]) -> set[int]:
     """Each aggregate's stream version, read by a connection of the test's own."""
     found = set()
@@ -106,17 +58,6 @@ def versions(admin: Admin, users: list[User]) -> set[int]:
         row = admin.execute("SELECT stream_version(%s::varchar)", (user._stream_name(),)).fetchone()
         found.add(-1 if row is None or row[0] is None else int(str(row[0])))
     return found
-
-
-def assert_pool_healthy(store: AsyncMessageDBEventStore) -> None:
-    """Nothing in use, nobody waiting, every idle connection open and idle."""
-    pool = store._pool
-    assert pool._waiters == []
-    assert pool._open == len(pool._idle), "a connection leaked"
-    for conn in pool._idle:
-        assert not conn.closed
-        assert not conn.broken
-        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
 
 # --- cancellation -------------------------------------------------------------------
