@@ -10,6 +10,7 @@ while pending, an exception nobody retrieved).
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import threading
 import time
@@ -163,6 +164,38 @@ def test_tasks_cancelled_at_random_points_store_all_or_nothing_and_leave_the_poo
     print(f"\n{CANCEL_ROUNDS} rounds, cancellations that landed: {dict(landed)}")
     for kind in ("one message", "three messages", "get", "checkout"):
         assert landed[kind] >= CANCEL_ROUNDS // 40, f"cancellations landed in: {kind}"
+
+
+CONNECT_ROUNDS = 150
+
+
+def test_tasks_cancelled_while_connecting_leave_no_connection_open(
+    messagedb_uri: str, admin: Admin
+) -> None:
+    """Each round starts with no idle connection, so the operation connects first; it is
+    cancelled at a random moment (most land while connecting). No connection may stay
+    open, on the pool's side or the server's, and none may be dropped unclosed (which
+    psycopg reports as a ResourceWarning, an error here)."""
+    uri, application = tagged(messagedb_uri)
+    rng = random.Random(11)
+
+    async def main() -> int:
+        store = AsyncMessageDBEventStore(uri, max_size=2)
+        landed = 0
+        for _ in range(CONNECT_ROUNDS):
+            store._pool.discard_idle()
+            landed += await cancel_soon(rng, 0.04, store.stream_version("asyncFaultAlpha-x"))
+            assert_pool_healthy(store)
+        await settle(admin, application, store._pool._open)
+        assert await store.stream_version("asyncFaultAlpha-x") == -1
+        await store.close()
+        await settle(admin, application, 0)
+        return landed
+
+    landed = run(main)
+    gc.collect()  # a connection dropped unclosed warns now
+    print(f"\n{landed} of {CONNECT_ROUNDS} operations cancelled while connecting or reading")
+    assert landed >= CONNECT_ROUNDS // 4
 
 
 def test_a_waiter_cancelled_as_it_is_woken_raises_and_hands_the_connection_on(
