@@ -51,7 +51,9 @@ class AsyncMessageDBEventStore:
     Connections are made when first needed, at most `max_size` at once, and bound by
     `timeout` seconds, to connect and to wait for a busy pool. A task cancelled in
     the middle of an operation closes its connection (its state is unknown) and
-    leaves the pool ready; a cancelled append stores all of its messages or none.
+    leaves the pool ready; a cancelled append stores all of its messages or none
+    (often all: the server may have the whole commit already), and appending the
+    same messages again is safe, as after `CommitOutcomeUnknownError`.
     Raises `ConfigurationError` for a URI that cannot be read; operations raise what
     the synchronous store's raise. Use one store per event loop.
     """
