@@ -37,7 +37,17 @@ from aggregen.runtime.repository_async import commit_async
 from tests.async_support import Admin, assert_pool_healthy, run, settle, tagged
 from tests.domain import User
 from tests.private_postgres import PrivateCluster, private_messagedb
-from tests.test_faults import admin, kill_writers, messagedb_uri
+from tests.test_faults import (
+    KILL_COMMITS,
+    BackendKiller,
+    admin,
+    check_kill_errors,
+    check_outage,
+    check_refused,
+    kill_writers,
+    messagedb_uri,
+    wait_for_sync_rep,
+)
 
 __all__ = ["admin", "messagedb_uri", "private_messagedb"]  # fixtures, used by name below
 
@@ -317,11 +327,7 @@ def test_calls_fail_clearly_while_postgres_is_down_and_work_again_at_once_after(
                     await users.add(queued)
                 assert not isinstance(caught.value, CommitOutcomeUnknownError), "nothing sent"
                 messages.append(str(caught.value))
-                for text in messages:
-                    assert "no database connection could be made: " in text, text
-                    assert "Connection refused" in text, text
-                    assert "busy" not in text, text
-                    assert "exhausted" not in text, text
+                check_refused(messages)
             finally:
                 private_messagedb.start()  # returns once the server accepts connections
             await users.add(queued)  # the first call after the server's return
@@ -341,23 +347,13 @@ def test_a_commit_lost_after_commit_says_its_outcome_is_unknown_and_a_retry_stor
     backend), then the server crashes: the outcome is unknown, and it was stored."""
     first, last = FirstUser.register(email="a@example.org"), LastUser.register(email="b@x.org")
 
-    def wait_for_sync_rep() -> None:
-        for _ in range(1000):
-            row = admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"
-            ).fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.01)
-        pytest.fail("the commit never waited for the standby")
-
     async def main() -> None:
         store = AsyncMessageDBEventStore(messagedb_uri, timeout=2)
         admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'aggregen_absent_standby'")
         admin.execute("SELECT pg_reload_conf()")
         commit = asyncio.ensure_future(commit_unit(store, [first], last))
         try:
-            await asyncio.to_thread(wait_for_sync_rep)
+            await asyncio.to_thread(wait_for_sync_rep, admin)
             admin.close()
             await asyncio.to_thread(private_messagedb.stop, "immediate")
             outcome = (await asyncio.gather(commit, return_exceptions=True))[0]
@@ -383,9 +379,6 @@ def test_a_commit_lost_after_commit_says_its_outcome_is_unknown_and_a_retry_stor
     run(main)
 
 
-KILL_COMMITS = 60
-
-
 def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
     messagedb_uri: str, admin: Admin
 ) -> None:
@@ -393,26 +386,12 @@ def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
     commit units of three aggregates, each retried as it is until it succeeds: every
     error says what happened, every unit is stored exactly once."""
     uri, application = tagged(messagedb_uri)
-    stop = threading.Event()
-    killed = 0
-
-    def killer() -> None:
-        nonlocal killed
-        rng = random.Random(7)
-        while not stop.is_set():
-            rows = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = %s",
-                (application,),
-            ).fetchall()
-            killed += sum(1 for (done,) in rows if done)
-            time.sleep(rng.uniform(0.01, 0.08))
-
+    killer = BackendKiller(admin, application)
     errors: list[str] = []
     units: list[tuple[list[FirstUser], LastUser]] = []
 
     async def worker(store: AsyncMessageDBEventStore, deadline: float) -> None:
-        while (len(units) < KILL_COMMITS or killed <= KILL_COMMITS // 2) and (
+        while (len(units) < KILL_COMMITS or killer.killed <= KILL_COMMITS // 2) and (
             time.monotonic() < deadline
         ):
             n = len(units)
@@ -432,14 +411,12 @@ def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
 
     async def main() -> None:
         store = AsyncMessageDBEventStore(uri, timeout=5, max_size=4)
-        thread = threading.Thread(target=killer)
-        thread.start()
+        killer.start()
         try:
             deadline = time.monotonic() + 60
             await asyncio.gather(*(worker(store, deadline) for _ in range(8)))
         finally:
-            stop.set()
-            await asyncio.to_thread(thread.join, 30)
+            await asyncio.to_thread(killer.stop)
         try:
             for first_users, last_user in units:
                 found = {await store.stream_version(u._stream_name()) for u in first_users}
@@ -450,15 +427,7 @@ def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
             await store.close()
 
     run(main)
-    print(
-        f"\n{killed} backends terminated during {len(units)} async units of work: "
-        f"{len(errors)} failed attempts, each unit stored once"
-    )
-    for text in set(errors):
-        print("  ", text[:200])
-    for text in errors:
-        assert text.startswith(("the database connection was lost", "no database connection")), text
-    assert killed > KILL_COMMITS // 2, "the killer found the store's backends"
+    check_kill_errors(killer, errors, f"{len(units)} async units of work")
 
 
 def test_a_message_that_cannot_be_made_stores_nothing_and_keeps_the_connection(
@@ -563,15 +532,4 @@ def test_many_tasks_through_a_restart_fail_clearly_and_lose_nothing(
             return down_at, back_at
 
     down_at, back_at = run(main)
-    failures = [text for at, text in events if text and at > down_at]
-    first_success = min(at for at, text in events if not text and at > down_at)
-    print(
-        f"\n{CLIENTS} tasks through a 2 s outage: {len(acknowledged)} renames stored, "
-        f"{len(failures)} failed calls, first success "
-        f"{1000 * (first_success - back_at):.0f} ms after pg_ctl start returned"
-    )
-    assert failures, "the server was down for 2 s"
-    for text in failures:
-        assert "busy" not in text, text
-        assert "could be made" in text or "lost" in text, text
-    assert first_success > back_at - 1, "no call can succeed while the server is down"
+    check_outage(events, down_at, back_at, f"{CLIENTS} tasks, {len(acknowledged)} renames stored: ")
