@@ -248,6 +248,25 @@ def test_a_waiter_cancelled_as_it_is_woken_raises_and_hands_the_connection_on(
     run(main)
 
 
+def test_a_task_that_waits_too_long_for_a_connection_gets_a_clear_error(
+    messagedb_uri: str,
+) -> None:
+    """Every connection held past the pool's `timeout`: `EventStoreError` saying so; the
+    waiter leaves no trace, and the next call after the release works."""
+
+    async def main() -> None:
+        async with AsyncMessageDBEventStore(messagedb_uri, max_size=1, timeout=0.2) as store:
+            held = await store._pool.acquire()
+            with pytest.raises(EventStoreError, match=r"connections stayed in use for 0\.2 s"):
+                await store.stream_version("asyncFaultAlpha-x")
+            assert store._pool._waiters == []
+            store._pool.release(held, healthy=True)
+            assert await store.stream_version("asyncFaultAlpha-x") == -1
+            assert_pool_healthy(store)
+
+    run(main)
+
+
 # --- killed backends and a restarted server -------------------------------------------
 
 
