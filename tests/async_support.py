@@ -1,21 +1,31 @@
-"""Run the synchronous conformance suites against the async stores.
+"""Support for the async tests: the sync suites on async stores, and pool health.
 
 `SyncFacade` gives an `AsyncEventStore` the synchronous `EventStore` interface by
 running each call on an event loop in a thread of its own. Every conformance test
 that takes the `store` fixture then also checks the async stores: the same
 assertions, so the two faces cannot drift.
+
+`run` runs a coroutine and fails when the event loop reported a problem (a task
+destroyed while pending, an exception never retrieved); `tagged`, `settle` and
+`assert_pool_healthy` check that an async MessageDB store leaks no connection, on
+its side and on the server's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
+
+import psycopg
+import pytest
 
 from aggregen.runtime import (
     AsyncConsumer,
     AsyncEventStore,
+    AsyncMessageDBEventStore,
     Consumer,
     ConsumerGroup,
     RecordedMessage,
@@ -23,6 +33,7 @@ from aggregen.runtime import (
 )
 
 T = TypeVar("T")
+Admin = psycopg.Connection[tuple[object, ...]]
 
 
 class EventLoopThread:
@@ -144,3 +155,55 @@ def consumer_for(store: Any, category: str, handler: Any, **options: Any) -> Any
         return Consumer(store, category, handler, **options)
     consumer = AsyncConsumer(store.inner, category, async_handler(handler), **options)
     return SyncLoopFacade(consumer, store.loop)
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run(main())`, failing when the loop reported a problem meanwhile."""
+    reported: list[dict[str, Any]] = []
+
+    async def watched() -> T:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: reported.append(context)
+        )
+        return await main()
+
+    result = asyncio.run(watched())
+    assert reported == [], reported
+    return result
+
+
+def tagged(uri: str) -> tuple[str, str]:
+    """`uri` with an application name of its own, and the name: to find its backends."""
+    name = f"aggregen-async-{uuid.uuid4().hex[:10]}"
+    return f"{uri}?application_name={name}", name
+
+
+async def settle(admin: Admin, application: str, open_connections: int) -> None:
+    """Wait until the server has `open_connections` backends of `application`, all idle.
+
+    A backend whose client closed its connection mid-statement finishes the statement
+    (a cancelled commit may still be stored) before it ends: only then is the
+    outcome of a cancelled commit final.
+    """
+    query = (
+        "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
+        "WHERE application_name = %s"
+    )
+    row: tuple[object, ...] | None = None
+    for _ in range(1000):
+        row = admin.execute(query, (application,)).fetchone()
+        if row == (open_connections, 0):
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"backends of the store: {row}, expected {open_connections} idle ones")
+
+
+def assert_pool_healthy(store: AsyncMessageDBEventStore) -> None:
+    """Nothing in use, nobody waiting, every idle connection open and idle."""
+    pool = store._pool
+    assert len(pool._waiters) == 0, "a task still waits"
+    assert pool._open == len(pool._idle), "a connection leaked"
+    for conn in pool._idle:
+        assert not conn.closed
+        assert not conn.broken
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE

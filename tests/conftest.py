@@ -39,7 +39,15 @@ from tests.async_support import EventLoopThread, SyncFacade
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGEDB_URI_VARIABLE = "AGGREGEN_TEST_MESSAGEDB_URI"
 
-SERIAL_MODULES = frozenset({"test_concurrency.py", "test_faults.py", "test_load.py"})
+SERIAL_MODULES = frozenset(
+    {
+        "test_async_faults.py",
+        "test_async_load.py",
+        "test_concurrency.py",
+        "test_faults.py",
+        "test_load.py",
+    }
+)
 SHARED_SETUP_MODULES = frozenset(
     {
         "test_end_to_end.py",

@@ -77,6 +77,86 @@ def kill_writers(
     return killed
 
 
+class BackendKiller(threading.Thread):
+    """Terminates every backend of `application` every 10-80 ms until `stop`; counts them."""
+
+    def __init__(self, admin: psycopg.Connection[tuple[object, ...]], application: str) -> None:
+        super().__init__()
+        self.admin = admin
+        self.application = application
+        self.killed = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        rng = random.Random(7)
+        while not self.stopping.is_set():
+            rows = self.admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (self.application,),
+            ).fetchall()
+            self.killed += sum(1 for (done,) in rows if done)
+            time.sleep(rng.uniform(0.01, 0.08))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=30)
+
+
+def wait_for_sync_rep(admin: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Wait until a backend waits for the (absent) synchronous standby."""
+    for _ in range(1000):
+        waiting = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"
+        ).fetchone()
+        if waiting and waiting[0]:
+            return
+        time.sleep(0.01)
+    pytest.fail("the commit never waited for the standby")
+
+
+def check_refused(messages: list[str]) -> None:
+    """Errors of calls while the server is down: the cause, never "busy"."""
+    for text in messages:
+        assert "no database connection could be made: " in text, text
+        assert "Connection refused" in text, text
+        assert "busy" not in text, text
+        assert "exhausted" not in text, text
+
+
+def check_outage(
+    events: list[tuple[float, str]], down_at: float, back_at: float, what: str
+) -> None:
+    """Calls through an outage, `(time, error text or "")`: every failure names its cause
+    (never "busy" or "exhausted") and no call succeeded before the server was back."""
+    failures = [text for at, text in events if text and at > down_at]
+    first_success = min(at for at, text in events if not text and at > down_at)
+    print(
+        f"\n{what}{len(failures)} failed calls while down, first success "
+        f"{1000 * (first_success - back_at):.0f} ms after pg_ctl start returned"
+    )
+    assert failures, "the server was down for 2 s"
+    for text in failures:
+        assert "busy" not in text, text
+        assert "exhausted" not in text, text
+        assert "could be made" in text or "lost" in text, text
+    assert first_success > back_at - 1, "no call can succeed while the server is down"
+    assert all(not text for at, text in events if at > first_success), "recovered for good"
+
+
+def check_kill_errors(killer: BackendKiller, errors: list[str], what: str) -> None:
+    """Every error under `killer` says the connection was lost or could not be made."""
+    print(
+        f"\n{killer.killed} backends terminated during {what}: "
+        f"{len(errors)} failed attempts, each unit stored once"
+    )
+    for text in set(errors):
+        print("  ", text[:200])
+    for text in errors:
+        assert text.startswith(("the database connection was lost", "no database connection")), text
+    assert killer.killed > KILL_COMMITS // 2, "the killer found the store's backends"
+
+
 @pytest.mark.parametrize("kills", [1, 2])
 def test_a_backend_killed_in_the_middle_of_a_commit_stores_all_or_nothing(
     messagedb_uri: str, admin: psycopg.Connection[tuple[object, ...]], kills: int
@@ -159,11 +239,7 @@ def test_calls_fail_clearly_while_postgres_is_down_and_work_again_at_once_after(
             assert not isinstance(caught.value, CommitOutcomeUnknownError), "nothing was sent"
             messages.append(str(caught.value))
             print("\nwhile PostgreSQL is down:", *messages, sep="\n  ")
-            for text in messages:
-                assert "no database connection could be made: " in text, text
-                assert "Connection refused" in text, text
-                assert "busy" not in text, text
-                assert "exhausted" not in text, text
+            check_refused(messages)
         finally:
             private_messagedb.start()  # returns once the server accepts connections
         back = time.monotonic()
@@ -213,19 +289,7 @@ def test_recovery_after_a_restart_is_measured_from_a_polling_client(
         if not private_messagedb.running():
             private_messagedb.start()
         store.close()
-    failures = [text for at, text in events if text and at > down_at]
-    first_success = min(at for at, text in events if not text and at > down_at)
-    print(
-        f"\n{len(failures)} failed calls while down, first success "
-        f"{1000 * (first_success - back_at):.0f} ms after pg_ctl start returned"
-    )
-    assert failures, "the server was down for 2 s"
-    for text in failures:
-        assert "busy" not in text, text
-        assert "exhausted" not in text, text
-        assert "could be made" in text or "lost" in text, text
-    assert first_success > back_at - 1, "no call can succeed while the server is down"
-    assert all(not text for at, text in events if at > first_success), "recovered for good"
+    check_outage(events, down_at, back_at, "")
 
 
 def test_a_commit_lost_after_commit_says_its_outcome_is_unknown_and_a_retry_stores_it_once(
@@ -255,15 +319,7 @@ def test_a_commit_lost_after_commit_says_its_outcome_is_unknown_and_a_retry_stor
     writer = threading.Thread(target=commit)
     try:
         writer.start()
-        for _ in range(1000):
-            waiting = admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"
-            ).fetchone()
-            if waiting and waiting[0]:
-                break
-            time.sleep(0.01)
-        else:
-            pytest.fail("the commit never waited for the standby")
+        wait_for_sync_rep(admin)
         admin.close()
         private_messagedb.stop("immediate")
         writer.join(timeout=30)
@@ -393,29 +449,17 @@ def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
     uri = f"{messagedb_uri}?application_name=aggregen-kill-target"
     store = MessageDBEventStore(uri, timeout=5)
     firsts, lasts = Repository(FirstUser, store), Repository(LastUser, store)
-    stop = threading.Event()
-    killed = 0
-
-    def killer() -> None:
-        nonlocal killed
-        rng = random.Random(7)
-        while not stop.is_set():
-            rows = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'aggregen-kill-target'"
-            ).fetchall()
-            killed += sum(1 for (done,) in rows if done)
-            time.sleep(rng.uniform(0.01, 0.08))
-
     errors: list[str] = []
     units: list[tuple[list[FirstUser], LastUser]] = []
-    thread = threading.Thread(target=killer)
-    thread.start()
+    killer = BackendKiller(admin, "aggregen-kill-target")
+    killer.start()
     try:
         # At least KILL_COMMITS units, and on until the killer has struck often enough
         # (a fast machine finishes 60 units between a few kills), bounded in time.
         n, deadline = 0, time.monotonic() + 60
-        while (n < KILL_COMMITS or killed <= KILL_COMMITS // 2) and time.monotonic() < deadline:
+        while (
+            n < KILL_COMMITS or killer.killed <= KILL_COMMITS // 2
+        ) and time.monotonic() < deadline:
             n += 1
             unit = (
                 [FirstUser.register(email=f"{n}.{k}@example.org") for k in range(2)],
@@ -434,8 +478,7 @@ def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
             else:
                 pytest.fail("a unit of work never got through")
     finally:
-        stop.set()
-        thread.join(timeout=30)
+        killer.stop()
     try:
         for first_users, last_user in units:
             for user in first_users:
@@ -443,12 +486,4 @@ def test_backends_killed_again_and_again_give_clear_errors_and_lose_nothing(
             assert store.stream_version(f"faultZeta-{last_user.id}") == 0
     finally:
         store.close()
-    print(
-        f"\n{killed} backends terminated during {len(units)} units of work: "
-        f"{len(errors)} failed attempts, each unit stored once"
-    )
-    for text in set(errors):
-        print("  ", text[:200])
-    for text in errors:
-        assert text.startswith(("the database connection was lost", "no database connection")), text
-    assert killed > KILL_COMMITS // 2, "the killer found the store's backends"
+    check_kill_errors(killer, errors, f"{len(units)} units of work")

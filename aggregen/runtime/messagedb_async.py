@@ -51,7 +51,9 @@ class AsyncMessageDBEventStore:
     Connections are made when first needed, at most `max_size` at once, and bound by
     `timeout` seconds, to connect and to wait for a busy pool. A task cancelled in
     the middle of an operation closes its connection (its state is unknown) and
-    leaves the pool ready; a cancelled append stores all of its messages or none.
+    leaves the pool ready; a cancelled append stores all of its messages or none
+    (often all: the server may have the whole commit already), and appending the
+    same messages again is safe, as after `CommitOutcomeUnknownError`.
     Raises `ConfigurationError` for a URI that cannot be read; operations raise what
     the synchronous store's raise. Use one store per event loop.
     """
@@ -194,19 +196,22 @@ class AsyncMessageDBEventStore:
         lost: str | None = None
         for attempt in (1, 2):
             conn = await self._connection(lost, commit)
-            healthy = False
+            healthy = False  # the release keeps a healthy connection only if it is idle
             try:
                 result = await operation(conn)
                 healthy = True
                 return result
             except psycopg.Error as error:
                 if not _connection_lost(error, conn):
-                    healthy = True  # the release keeps it only if it is idle
+                    healthy = True
                     raise _translate(error, self._redact) from error
                 self._pool.discard_idle()
                 lost = self._redact(_one_line(error))
                 if attempt == 2:
                     break
+            except Exception:  # a message that could not be made: rolled back already
+                healthy = True
+                raise
             finally:
                 self._pool.release(conn, healthy=healthy)
         raise _lost_error(f"the database connection was lost twice: {lost}", commit)
