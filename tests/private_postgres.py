@@ -5,7 +5,9 @@ in a temporary directory, listens on a free port of 127.0.0.1 (and on a socket i
 own directory), and is stopped and removed when the session ends, also after a
 failure. MessageDB is installed by the project's own `scripts/messagedb-setup.sh`.
 
-Use the session fixture `private_messagedb`; a test module imports it by name.
+Use the session fixture `private_messagedb`; a test module imports it by name. The
+module fixture `private_replica` is a second cluster: a streaming replica of its own
+primary (made with `pg_basebackup -R`), each on its own port and data directory.
 """
 
 from __future__ import annotations
@@ -151,6 +153,37 @@ class PrivateCluster:
         if printed != self.uri:
             raise RuntimeError(f"{SETUP} printed {printed!r}, expected {self.uri!r}")
 
+    def replicate(self) -> PrivateCluster:
+        """A started streaming replica of this running cluster, in a cluster of its own.
+
+        `pg_basebackup -R` copies the data directory (MessageDB included) and writes the
+        standby settings; the replica then replays the primary's WAL as it streams in.
+        """
+        replica = PrivateCluster()
+        try:
+            self._run(
+                str(self.bin / "pg_basebackup"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-D",
+                str(replica.data),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            )
+            replica.start()
+        except BaseException:
+            replica.remove()
+            raise
+        return replica
+
     def remove(self) -> None:
         """Stop the server if it runs (immediately) and delete every file of the cluster."""
         try:
@@ -171,6 +204,31 @@ def private_cluster() -> Iterator[PrivateCluster]:
         yield cluster
     finally:
         cluster.remove()
+
+
+@contextlib.contextmanager
+def private_primary_and_replica() -> Iterator[tuple[PrivateCluster, PrivateCluster]]:
+    """A private primary with MessageDB and its streaming replica; both removed on exit."""
+    with private_cluster() as primary:
+        replica = primary.replicate()
+        try:
+            yield primary, replica
+        finally:
+            replica.remove()
+
+
+@pytest.fixture(scope="module")
+def private_replica() -> Iterator[tuple[PrivateCluster, PrivateCluster]]:
+    """A private primary with MessageDB and its streaming replica, for one test module."""
+    try:
+        context = private_primary_and_replica()
+        pair = context.__enter__()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        pytest.fail(f"the private primary and replica could not be started: {error}", pytrace=False)
+    try:
+        yield pair
+    finally:
+        context.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

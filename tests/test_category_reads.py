@@ -337,7 +337,7 @@ def test_a_members_read_scans_a_large_category_in_order_without_messagedbs_funct
             for n in range(300)
         ]
     )
-    messagedb_store._run(lambda conn: conn.execute("ANALYZE messages"))  # its statistics
+    messagedb_store._run(lambda conn: conn.execute("ANALYZE messages"), messagedb_store._pool)
     for correlation in (None, "checkout"):
         query, params = _category_query(category, 1, 100, ConsumerGroup(1, 4), correlation)
         rows = messagedb_store._fetch("EXPLAIN (FORMAT JSON, VERBOSE) " + query, params)

@@ -26,15 +26,19 @@ def connect(uri: str | None = None, **options: Any) -> EventStore:
     """An event store for `uri`: `memory://` or `postgresql://user@host:port/db`.
 
     Without `uri`, `AGGREGEN_EVENT_STORE` is read, else `memory://` is used. The
-    scheme is case-insensitive. `options` go to `MessageDBEventStore`. Raises
-    `ConfigurationError` for other schemes and for URIs that cannot be read,
-    `EventStoreError` when the database is out of reach. No message, and no local
-    variable of a frame on the traceback, holds a password from the URI.
+    scheme is case-insensitive. `options` go to `MessageDBEventStore`; among them
+    `read_uri`, a streaming replica for consumers' reads (a URI of its own rather
+    than a parameter of `uri`: each keeps its own user and password, and neither
+    is quoted inside the other). Raises `ConfigurationError` for other schemes and
+    for URIs that cannot be read, `EventStoreError` when the database is out of
+    reach. No message, and no local variable of a frame on the traceback, holds a
+    password from either URI.
     """
     try:
         store: EventStore = _open(uri, options, asynchronous=False)
     except BaseException:
         uri = None  # error reporters capture the locals of each frame on a traceback
+        options.clear()  # `read_uri`
         raise
     return store
 
@@ -51,6 +55,7 @@ def connect_async(uri: str | None = None, **options: Any) -> AsyncEventStore:
         store: AsyncEventStore = _open(uri, options, asynchronous=True)
     except BaseException:
         uri = None  # as in `connect`
+        options.clear()
         raise
     return store
 
@@ -68,6 +73,7 @@ def _open(uri: str | None, options: dict[str, Any], *, asynchronous: bool) -> An
         return store_class(uri, **options)
     except BaseException:
         uri = ""
+        options.clear()
         raise
 
 

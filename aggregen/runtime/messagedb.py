@@ -7,6 +7,7 @@ into aggregen's errors in one place, `_translate`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import re
@@ -31,6 +32,7 @@ from .errors import (
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .messagedb_pool import ConnectionPool, Lease, PoolBusy, PoolClosed
 from .redaction import redact, uri_secrets, userinfo_problem
+from .replica import Routes
 from .stored_data import not_an_object, undecodable
 
 __all__ = ["MessageDBEventStore"]
@@ -43,6 +45,7 @@ for _library_logger in ("psycopg", "aggregen"):
     logging.getLogger(_library_logger).addHandler(logging.NullHandler())
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 # MessageDB's functions call each other without a schema; READ COMMITTED keeps a version
 # conflict a version conflict (REPEATABLE READ would turn it into 23505); UTC lets
@@ -117,6 +120,12 @@ class MessageDBEventStore:
     out of reach, saying why, and `CommitOutcomeUnknownError` when a commit's
     connection was lost before its outcome was known. A password in `uri` never
     appears in an error, a log line or a local variable of a frame on a traceback.
+
+    `read_uri` names a streaming replica of the same database (a pool of its own, of
+    `max_size` connections): category reads go there, and stream reads when asked
+    for through `replica_reads()`; writes and whatever a write depends on stay on
+    the primary (the rule: `aggregen.runtime.replica`). Its password is kept as
+    secret as `uri`'s.
     """
 
     def __init__(
@@ -127,20 +136,29 @@ class MessageDBEventStore:
         max_size: int = 4,
         batch_size: int = 1000,
         timeout: float = 10.0,
+        read_uri: str | None = None,
     ) -> None:
-        if max_size < 1:
-            raise ConfigurationError(f"max_size must be at least 1, not {max_size}")
-        self._secrets = uri_secrets(uri)
-        conninfo, problem = _session_conninfo(uri, timeout, self._redact)
+        self._secrets = uri_secrets(uri) + uri_secrets(read_uri or "")
+        conninfo, read_conninfo, problem = _store_conninfo(uri, read_uri, timeout, self._redact)
         # Error reporters show the locals of every frame on a traceback: from here on
-        # no local holds the URI (the connection string lives in the pool only).
-        uri = ""
+        # no local holds a URI (the connection strings live in the pools only).
+        uri = read_uri = ""
+        if max_size < 1:
+            conninfo = read_conninfo = None
+            problem = f"max_size must be at least 1, not {max_size}"
         if conninfo is None:
-            raise ConfigurationError(f"invalid database URI: {problem}")
+            raise ConfigurationError(problem)
         self._batch_size = batch_size
         self._timeout = timeout
         self._pool = ConnectionPool(conninfo, max_size=max_size, timeout=timeout)
-        del conninfo
+        """The primary's connections."""
+        self._routes = Routes.of(
+            self._pool,
+            None
+            if read_conninfo is None
+            else ConnectionPool(read_conninfo, max_size=max_size, timeout=timeout),
+        )
+        del conninfo, read_conninfo
 
     def __enter__(self) -> MessageDBEventStore:
         return self
@@ -154,8 +172,22 @@ class MessageDBEventStore:
         self.close()
 
     def close(self) -> None:
-        """Close every connection (those in use when they are given back)."""
-        self._pool.close()
+        """Close every connection (those in use when they are given back).
+
+        A view from `replica_reads()` owns no connections: closing it does nothing.
+        """
+        for pool in self._routes.owned:
+            pool.close()
+
+    def replica_reads(self) -> MessageDBEventStore:
+        """A read-only view of this store whose reads all go to the replica.
+
+        Without a `read_uri`, its reads go to the primary. It shares this store's
+        connections. `append` on it raises `EventStoreError`: write through the store.
+        """
+        view = copy.copy(self)
+        view._routes = self._routes.replica_reads()
+        return view
 
     def append(self, writes: Sequence[StreamWrite]) -> None:
         """Store every write or none, in one transaction; see `EventStore.append`.
@@ -205,7 +237,7 @@ class MessageDBEventStore:
                 raise failure
 
         try:
-            self._run(write_all, commit=True)
+            self._run(write_all, _writes(self._routes), commit=True)
         except (ExpectedVersionError, DuplicateMessageError):
             if not self._all_stored(ordered):
                 raise
@@ -219,7 +251,7 @@ class MessageDBEventStore:
             rows = conn.execute(_FIND_IDS, (ids,)).fetchall()
             return {(str(message_id), stream) for message_id, stream in rows}
 
-        return self._run(find) == wanted
+        return self._run(find, _writes(self._routes)) == wanted
 
     def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
         """The stream's messages from `position` on, fetched a page at a time.
@@ -257,7 +289,10 @@ class MessageDBEventStore:
         # settle on a generic plan, which sorts the whole category (a second at 100,000
         # messages); an unnamed statement is planned for its values every time.
         prepare = False if consumer_group is not None else None
-        rows = self._run(lambda conn: conn.execute(query, params, prepare=prepare).fetchall())
+        rows = self._run(
+            lambda conn: conn.execute(query, params, prepare=prepare).fetchall(),
+            self._routes.categories,
+        )
         return list(_messages(rows))
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:
@@ -271,10 +306,16 @@ class MessageDBEventStore:
         return -1 if not rows or rows[0][0] is None else int(rows[0][0])
 
     def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        return self._run(lambda conn: conn.execute(query, params).fetchall())
+        return self._run(lambda conn: conn.execute(query, params).fetchall(), self._routes.streams)
 
-    def _run(self, operation: Callable[[psycopg.Connection[Any]], T], *, commit: bool = False) -> T:
-        """Run `operation` on a pooled connection, translating errors.
+    def _run(
+        self,
+        operation: Callable[[psycopg.Connection[Any]], T],
+        pool: ConnectionPool,
+        *,
+        commit: bool = False,
+    ) -> T:
+        """Run `operation` on a connection of `pool`, translating errors.
 
         When the connection turns out to be lost (the server restarted, the backend
         was terminated), every idle connection is dropped too and the operation runs
@@ -286,37 +327,37 @@ class MessageDBEventStore:
         """
         lost: str | None = None
         for attempt in (1, 2):
-            lease = self._lease(lost, commit)
+            lease = self._lease(pool, lost, commit)
             conn = lease.conn
             assert conn is not None
             try:
                 result = operation(conn)
             except psycopg.Error as error:
                 if not _connection_lost(error, conn):
-                    self._pool.release(lease)
+                    pool.release(lease)
                     raise _translate(error, self._redact) from error
-                self._pool.discard(lease)
-                self._pool.discard_idle()
+                pool.discard(lease)
+                pool.discard_idle()
                 lost = self._redact(_one_line(error))
                 if attempt == 2:
                     break
                 continue
             except Exception:  # a message that could not be made: rolled back already
-                self._pool.release(lease)
+                pool.release(lease)
                 raise
             except BaseException:
-                self._pool.discard(lease)
+                pool.discard(lease)
                 raise
-            self._pool.release(lease)
+            pool.release(lease)
             return result
         # Raised outside the handler: the driver's frames, which hold the connection
         # string, stay off the traceback.
         raise _lost_error(f"the database connection was lost twice: {lost}", commit)
 
-    def _lease(self, lost: str | None, commit: bool) -> Lease:
-        """A pooled connection, or the `EventStoreError` that says why there is none."""
+    def _lease(self, pool: ConnectionPool, lost: str | None, commit: bool) -> Lease:
+        """A connection of `pool`, or the `EventStoreError` that says why there is none."""
         try:
-            return self._pool.acquire()
+            return pool.acquire()
         except (PoolBusy, PoolClosed) as error:
             problem = str(error)
         except psycopg.Error as error:
@@ -327,6 +368,15 @@ class MessageDBEventStore:
 
     def _redact(self, text: str) -> str:
         return redact(text, *self._secrets)
+
+
+def _writes(routes: Routes[P]) -> P:
+    """The primary's pool; raises `EventStoreError` in a view of the replica."""
+    if routes.writes is None:
+        raise EventStoreError(
+            "this view of the store reads from its replica only: append through the store"
+        )
+    return routes.writes
 
 
 def _roll_back(conn: psycopg.Connection[Any]) -> None:
@@ -461,6 +511,27 @@ def _lost_error(problem: str, commit: bool) -> EventStoreError:
 def _one_line(error: BaseException) -> str:
     """The error's text on one line (libpq adds hints on lines of their own)."""
     return " ".join(str(error).split())
+
+
+def _store_conninfo(
+    uri: str, read_uri: str | None, timeout: float, redact_text: Callable[[str], str]
+) -> tuple[str | None, str | None, str]:
+    """The connection strings of the primary and of the replica (None without `read_uri`).
+
+    When either URI cannot be read: None, None and the problem, naming the URI that
+    is wrong but quoting neither. Never raises (see `_session_conninfo`).
+    """
+    conninfo, problem = _session_conninfo(uri, timeout, redact_text)
+    uri = ""
+    if conninfo is None:
+        return None, None, f"invalid database URI: {problem}"
+    if not read_uri:
+        return conninfo, None, ""
+    read_conninfo, problem = _session_conninfo(read_uri, timeout, redact_text)
+    read_uri = ""
+    if read_conninfo is None:
+        return None, None, f"invalid read URI: {problem}"
+    return conninfo, read_conninfo, ""
 
 
 def _session_conninfo(

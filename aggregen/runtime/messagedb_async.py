@@ -9,6 +9,7 @@ conformance suites run against both.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -32,12 +33,14 @@ from .messagedb import (
     _messages,
     _one_line,
     _parameters,
-    _session_conninfo,
+    _store_conninfo,
     _translate,
+    _writes,
 )
 from .messagedb_async_pool import AsyncConnectionPool
 from .messagedb_pool import PoolBusy, PoolClosed
 from .redaction import redact, uri_secrets
+from .replica import Routes
 
 __all__ = ["AsyncMessageDBEventStore"]
 
@@ -55,22 +58,37 @@ class AsyncMessageDBEventStore:
     (often all: the server may have the whole commit already), and appending the
     same messages again is safe, as after `CommitOutcomeUnknownError`.
     Raises `ConfigurationError` for a URI that cannot be read; operations raise what
-    the synchronous store's raise. Use one store per event loop.
+    the synchronous store's raise. Use one store per event loop. `read_uri` names a
+    streaming replica, used as `MessageDBEventStore` uses it.
     """
 
     def __init__(
-        self, uri: str, *, max_size: int = 8, batch_size: int = 1000, timeout: float = 10.0
+        self,
+        uri: str,
+        *,
+        max_size: int = 8,
+        batch_size: int = 1000,
+        timeout: float = 10.0,
+        read_uri: str | None = None,
     ) -> None:
+        self._secrets = uri_secrets(uri) + uri_secrets(read_uri or "")
+        conninfo, read_conninfo, problem = _store_conninfo(uri, read_uri, timeout, self._redact)
+        uri = read_uri = ""  # no local of a frame on a traceback holds a URI from here on
         if max_size < 1:
-            raise ConfigurationError(f"max_size must be at least 1, not {max_size}")
-        self._secrets = uri_secrets(uri)
-        conninfo, problem = _session_conninfo(uri, timeout, self._redact)
-        uri = ""  # no local of a frame on a traceback holds the URI from here on
+            conninfo = read_conninfo = None
+            problem = f"max_size must be at least 1, not {max_size}"
         if conninfo is None:
-            raise ConfigurationError(f"invalid database URI: {problem}")
+            raise ConfigurationError(problem)
         self._batch_size = check_batch_size(batch_size)
         self._pool = AsyncConnectionPool(conninfo, max_size=max_size, timeout=timeout)
-        del conninfo
+        """The primary's connections."""
+        self._routes = Routes.of(
+            self._pool,
+            None
+            if read_conninfo is None
+            else AsyncConnectionPool(read_conninfo, max_size=max_size, timeout=timeout),
+        )
+        del conninfo, read_conninfo
 
     async def __aenter__(self) -> AsyncMessageDBEventStore:
         return self
@@ -79,8 +97,15 @@ class AsyncMessageDBEventStore:
         await self.close()
 
     async def close(self) -> None:
-        """Close every connection (those in use when they are given back)."""
-        await self._pool.close()
+        """Close every connection (those in use when they are given back); a view's: none."""
+        for pool in self._routes.owned:
+            await pool.close()
+
+    def replica_reads(self) -> AsyncMessageDBEventStore:
+        """A read-only view whose reads all go to the replica; see `MessageDBEventStore`."""
+        view = copy.copy(self)
+        view._routes = self._routes.replica_reads()
+        return view
 
     async def append(self, writes: Sequence[StreamWrite]) -> None:
         """Store every write or none, in one transaction; see `MessageDBEventStore.append`."""
@@ -114,7 +139,7 @@ class AsyncMessageDBEventStore:
                 raise failure
 
         try:
-            await self._run(write_all, commit=True)
+            await self._run(write_all, _writes(self._routes), commit=True)
         except (ExpectedVersionError, DuplicateMessageError):
             if not await self._all_stored(ordered):
                 raise
@@ -127,14 +152,16 @@ class AsyncMessageDBEventStore:
             cursor = await conn.execute(_FIND_IDS, ([message_id for message_id, _ in wanted],))
             return {(str(message_id), stream) for message_id, stream in await cursor.fetchall()}
 
-        return await self._run(find) == wanted
+        return await self._run(find, _writes(self._routes)) == wanted
 
     async def read(self, stream_name: str, position: int = 0) -> AsyncIterator[RecordedMessage]:
         """The stream's messages from `position` on, fetched a page at a time."""
         batch = self._batch_size
         position = max(position, 0)
         while True:
-            rows = await self._fetch(_READ, (stream_name, position, batch + 1))
+            rows = await self._fetch(
+                self._routes.streams, _READ, (stream_name, position, batch + 1)
+            )
             if len(rows) <= batch:
                 for message in _messages(rows):
                     yield message
@@ -159,6 +186,7 @@ class AsyncMessageDBEventStore:
             check_category(correlation, "correlation category")
         group = consumer_group
         rows = await self._fetch(
+            self._routes.categories,
             _READ_CATEGORY,
             (
                 category,
@@ -173,29 +201,39 @@ class AsyncMessageDBEventStore:
 
     async def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None."""
-        return next(_messages(await self._fetch(_READ_LAST, (stream_name,))), None)
+        return next(
+            _messages(await self._fetch(self._routes.streams, _READ_LAST, (stream_name,))), None
+        )
 
     async def stream_version(self, stream_name: str) -> int:
         """The position of the stream's last message; -1 for an empty stream."""
-        rows = await self._fetch(_VERSION, (stream_name,))
+        rows = await self._fetch(self._routes.streams, _VERSION, (stream_name,))
         return -1 if not rows or rows[0][0] is None else int(rows[0][0])
 
-    async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    async def _fetch(
+        self, pool: AsyncConnectionPool, query: str, params: tuple[Any, ...]
+    ) -> list[tuple[Any, ...]]:
         async def fetch(conn: _Conn) -> list[tuple[Any, ...]]:
             cursor = await conn.execute(query, params)
             return await cursor.fetchall()
 
-        return await self._run(fetch)
+        return await self._run(fetch, pool)
 
-    async def _run(self, operation: Callable[[_Conn], Awaitable[T]], *, commit: bool = False) -> T:
-        """Run `operation` on a pooled connection, translating errors as the sync store does.
+    async def _run(
+        self,
+        operation: Callable[[_Conn], Awaitable[T]],
+        pool: AsyncConnectionPool,
+        *,
+        commit: bool = False,
+    ) -> T:
+        """Run `operation` on a connection of `pool`, translating errors as the sync store does.
 
         A lost connection drops the idle ones and the operation runs once more on a
         new connection. Cancellation (any `BaseException`) closes the connection.
         """
         lost: str | None = None
         for attempt in (1, 2):
-            conn = await self._connection(lost, commit)
+            conn = await self._connection(pool, lost, commit)
             healthy = False  # the release keeps a healthy connection only if it is idle
             try:
                 result = await operation(conn)
@@ -205,7 +243,7 @@ class AsyncMessageDBEventStore:
                 if not _connection_lost(error, conn):
                     healthy = True
                     raise _translate(error, self._redact) from error
-                self._pool.discard_idle()
+                pool.discard_idle()
                 lost = self._redact(_one_line(error))
                 if attempt == 2:
                     break
@@ -213,13 +251,13 @@ class AsyncMessageDBEventStore:
                 healthy = True
                 raise
             finally:
-                self._pool.release(conn, healthy=healthy)
+                pool.release(conn, healthy=healthy)
         raise _lost_error(f"the database connection was lost twice: {lost}", commit)
 
-    async def _connection(self, lost: str | None, commit: bool) -> _Conn:
-        """A pooled connection, or the `EventStoreError` that says why there is none."""
+    async def _connection(self, pool: AsyncConnectionPool, lost: str | None, commit: bool) -> _Conn:
+        """A connection of `pool`, or the `EventStoreError` that says why there is none."""
         try:
-            return await self._pool.acquire()
+            return await pool.acquire()
         except (PoolBusy, PoolClosed) as error:
             problem = str(error)
         except psycopg.Error as error:

@@ -11,6 +11,7 @@ from .decoding import _NO_CAUSATION, UnknownEventTypeError, decode_event, upcast
 from .errors import AggregateNotFoundError, StreamDataError
 from .event import Event, Metadata, read_schema_version
 from .message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
+from .replica import replica_reads
 from .store import EventStore
 from .stream_name import snapshot_stream_name
 from .unit_of_work import active_unit_of_work
@@ -88,11 +89,16 @@ class Repository(Generic[A]):
         else:
             commit(self.store, [(self, aggregate)])
 
-    def get(self, aggregate_id: str, *, version: int | None = None) -> A:
+    def get(
+        self, aggregate_id: str, *, version: int | None = None, from_replica: bool = False
+    ) -> A:
         """The aggregate's state, from its newest snapshot and the events after it.
 
         With `version`, the state as of that stream position (0 is after the first
-        event): only a snapshot at or below it is used. Raises
+        event): only a snapshot at or below it is used. With `from_replica`, the
+        snapshot and the events are read from the store's replica, if it has one:
+        the state may be behind by the replica's lag, and a write after it then fails
+        with `ExpectedVersionError` (by default `get` reads the primary). Raises
         `AggregateNotFoundError` for an id with no events, `ValueError` for a
         version below 0 or beyond the stream's end, `StreamDataError` for a stored
         event of unknown type, with data that does not fit its class, or at a
@@ -100,46 +106,50 @@ class Repository(Generic[A]):
         not fit is ignored (and logged): the stream is replayed instead.
         """
         check_version(version)
+        store = replica_reads(self.store) if from_replica else self.store
         cls = self.aggregate_class
         stream = cls.stream_name(aggregate_id)
         snapshot = None
         if self.snapshot_threshold():
-            message = self._read_snapshot(aggregate_id)
+            message = self._read_snapshot(store, aggregate_id)
             snapshot = snapshot_from(cls, aggregate_id, message, version)
         messages: Iterator[RecordedMessage] | None = None
         if snapshot is not None:
             # Read from the snapshot's own version: its event must be there.
-            messages = iter(self.store.read(stream, snapshot[0]._version))
+            messages = iter(store.read(stream, snapshot[0]._version))
             if not snapshot_matches(stream, *snapshot, next(messages, None)):
                 snapshot = None
         if snapshot is None or messages is None:
             aggregate = cls._blank(aggregate_id)
-            messages = iter(self.store.read(stream))
+            messages = iter(store.read(stream))
         else:
             aggregate = snapshot[0]
         _replay(aggregate, stream, messages if version is None else _up_to(messages, version))
         return rehydrated(aggregate, stream, version)
 
-    def exists(self, aggregate_id: str) -> bool:
-        """Whether the aggregate has any event stored."""
-        return self.store.stream_version(self.aggregate_class.stream_name(aggregate_id)) >= 0
+    def exists(self, aggregate_id: str, *, from_replica: bool = False) -> bool:
+        """Whether the aggregate has any event stored (`from_replica`: as `get`)."""
+        store = replica_reads(self.store) if from_replica else self.store
+        return store.stream_version(self.aggregate_class.stream_name(aggregate_id)) >= 0
 
-    def history(self, aggregate_id: str) -> list[Event]:
+    def history(self, aggregate_id: str, *, from_replica: bool = False) -> list[Event]:
         """The aggregate's events, oldest first: typed, upcast, with their metadata.
 
-        Raises `AggregateNotFoundError` for an id with no events, `StreamDataError`
-        for a stored event that does not decode.
+        `from_replica` reads them from the store's replica, as `get` does. Raises
+        `AggregateNotFoundError` for an id with no events, `StreamDataError` for a
+        stored event that does not decode.
         """
+        store = replica_reads(self.store) if from_replica else self.store
         cls = self.aggregate_class
         stream = cls.stream_name(aggregate_id)
-        events = [decode_event(cls.__events__, cls.__name__, m) for m in self.store.read(stream)]
+        events = [decode_event(cls.__events__, cls.__name__, m) for m in store.read(stream)]
         return found_history(cls, aggregate_id, stream, events)
 
-    def _read_snapshot(self, aggregate_id: str) -> RecordedMessage | None:
+    def _read_snapshot(self, store: EventStore, aggregate_id: str) -> RecordedMessage | None:
         """The newest snapshot message; None (logged) when there is none or it is unreadable."""
         stream = snapshot_stream_name(self.aggregate_class.category(), aggregate_id)
         try:
-            return self.store.read_last(stream)
+            return store.read_last(stream)
         except StreamDataError as error:
             _logger().warning("ignoring snapshot %s: %s", stream, error)
             return None

@@ -17,6 +17,7 @@ from .decoding import decode_event
 from .errors import StreamDataError
 from .event import Event
 from .message import RecordedMessage
+from .replica import replica_reads
 from .repository import (
     _logger,
     _replay,
@@ -85,26 +86,29 @@ class AsyncRepository(Generic[A]):
         else:
             await commit_async(self.store, [(self, aggregate)])
 
-    async def get(self, aggregate_id: str, *, version: int | None = None) -> A:
-        """The aggregate's state; see `Repository.get` for what it raises."""
+    async def get(
+        self, aggregate_id: str, *, version: int | None = None, from_replica: bool = False
+    ) -> A:
+        """The aggregate's state; see `Repository.get` for `from_replica` and what it raises."""
         check_version(version)
+        store = replica_reads(self.store) if from_replica else self.store
         cls = self.aggregate_class
         stream = cls.stream_name(aggregate_id)
         snapshot = None
         if self.snapshot_threshold():
-            message = await self._read_snapshot(aggregate_id)
+            message = await self._read_snapshot(store, aggregate_id)
             snapshot = snapshot_from(cls, aggregate_id, message, version)
         messages: AsyncIterator[RecordedMessage] | None = None
         if snapshot is not None:
             # Read from the snapshot's own version: its event must be there.
-            messages = aiter(self.store.read(stream, snapshot[0]._version))
+            messages = aiter(store.read(stream, snapshot[0]._version))
             first = await anext(messages, None)
             if not snapshot_matches(stream, *snapshot, first):
                 await _close(messages)
                 snapshot = None
         if snapshot is None or messages is None:
             aggregate = cls._blank(aggregate_id)
-            messages = aiter(self.store.read(stream))
+            messages = aiter(store.read(stream))
         else:
             aggregate = snapshot[0]
         try:
@@ -121,26 +125,29 @@ class AsyncRepository(Generic[A]):
             await _close(messages)
         return rehydrated(aggregate, stream, version)
 
-    async def exists(self, aggregate_id: str) -> bool:
-        """Whether the aggregate has any event stored."""
-        stream = self.aggregate_class.stream_name(aggregate_id)
-        return await self.store.stream_version(stream) >= 0
+    async def exists(self, aggregate_id: str, *, from_replica: bool = False) -> bool:
+        """Whether the aggregate has any event stored (`from_replica`: as `get`)."""
+        store = replica_reads(self.store) if from_replica else self.store
+        return await store.stream_version(self.aggregate_class.stream_name(aggregate_id)) >= 0
 
-    async def history(self, aggregate_id: str) -> list[Event]:
+    async def history(self, aggregate_id: str, *, from_replica: bool = False) -> list[Event]:
         """The aggregate's events, oldest first; see `Repository.history`."""
+        store = replica_reads(self.store) if from_replica else self.store
         cls = self.aggregate_class
         stream = cls.stream_name(aggregate_id)
         events = [
             decode_event(cls.__events__, cls.__name__, message)
-            async for message in self.store.read(stream)
+            async for message in store.read(stream)
         ]
         return found_history(cls, aggregate_id, stream, events)
 
-    async def _read_snapshot(self, aggregate_id: str) -> RecordedMessage | None:
+    async def _read_snapshot(
+        self, store: AsyncEventStore, aggregate_id: str
+    ) -> RecordedMessage | None:
         """The newest snapshot message; None (logged) when there is none or it is unreadable."""
         stream = snapshot_stream_name(self.aggregate_class.category(), aggregate_id)
         try:
-            return await self.store.read_last(stream)
+            return await store.read_last(stream)
         except StreamDataError as error:
             _logger().warning("ignoring snapshot %s: %s", stream, error)
             return None

@@ -30,18 +30,22 @@ def update_with_retry(
     *,
     attempts: int = 10,
     max_delay: float = 0.05,
+    from_replica: bool = False,
 ) -> A:
     """Get the aggregate, run `command` on it and add it; on a conflict, start over.
 
     `command` must depend only on the aggregate it is given, since it may run up to
     `attempts` times, each time on a freshly loaded aggregate, with a short random
-    pause (at most `max_delay` seconds) between attempts. Returns the stored
+    pause (at most `max_delay` seconds) between attempts. With `from_replica`, the
+    first attempt reads the store's replica; after a conflict every attempt reads
+    the primary (the conflict showed the replica behind for this stream, and the
+    primary holds the version the next write is checked against). Returns the stored
     aggregate. Raises the last `ExpectedVersionError` when every attempt lost,
     whatever `command` raises (the invariant it checks), and `RuntimeError` inside
     a `UnitOfWork` on the same store, where conflicts only appear at its end.
     """
     for attempt in _attempts(repository, attempts, "update_with_retry"):
-        aggregate = repository.get(aggregate_id)
+        aggregate = repository.get(aggregate_id, from_replica=from_replica and attempt == 1)
         command(aggregate)
         try:
             repository.add(aggregate)
@@ -61,8 +65,9 @@ async def update_with_retry_async(
     *,
     attempts: int = 10,
     max_delay: float = 0.05,
+    from_replica: bool = False,
 ) -> A:
-    """`update_with_retry` for an `AsyncRepository`: the same attempts, pauses and errors.
+    """`update_with_retry` for an `AsyncRepository`: the same attempts, reads, pauses, errors.
 
     `command` may be a plain function or return an awaitable (an `async def`), which
     is awaited before the aggregate is added. The pause between attempts is an
@@ -70,7 +75,7 @@ async def update_with_retry_async(
     raises (`RuntimeError` inside an `AsyncUnitOfWork` on the same store).
     """
     for attempt in _attempts(repository, attempts, "update_with_retry_async"):
-        aggregate = await repository.get(aggregate_id)
+        aggregate = await repository.get(aggregate_id, from_replica=from_replica and attempt == 1)
         outcome = command(aggregate)
         if isinstance(outcome, Awaitable):
             await outcome
