@@ -25,6 +25,7 @@ from aggregen.runtime import (
     AsyncRepository,
     ConfigurationError,
     Consumer,
+    ConsumerGroup,
     EventStoreError,
     ExpectedVersionError,
     MessageDBEventStore,
@@ -123,6 +124,8 @@ def test_a_consumer_reads_the_replica_and_keeps_its_position_on_the_primary(
         with replica.paused():
             store.append(events(category, 2))  # on the primary only, for now
             assert len(store.read_category(category)) == 3  # served by the replica
+            member = ConsumerGroup(0, 1)  # one member: every stream, by the member's query
+            assert len(store.read_category(category, consumer_group=member)) == 3
             assert consumer.catch_up() == 3
             # The position was written to, and is read back from, the primary: the
             # paused replica lacks it, and a restarted consumer must not go back.
@@ -145,6 +148,8 @@ def test_an_async_consumer_reads_the_replica_too(replica: Replica) -> None:
             await store.append(events(category, 3))
             with replica.paused():
                 await store.append(events(category, 2))
+                member = ConsumerGroup(0, 1)
+                assert len(await store.read_category(category, consumer_group=member)) == 3
                 assert await consumer.catch_up() == 3
                 positions = consumer.positions.stream_name
                 assert await store.read_last(positions) is not None  # the primary's
@@ -282,3 +287,17 @@ def test_a_read_uri_that_cannot_be_read_is_refused_without_either_password(opene
     with pytest.raises(ConfigurationError, match="invalid read URI") as caught:
         openers[opener](primary, read_uri=read_uri)
     assert_hidden(caught.value, "pr1mary-S3cret", "r3pl%zzica", "%zzica")
+
+
+def test_connect_reads_the_replica_from_the_environment_with_the_store(
+    replica: Replica, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    category = f"note{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("AGGREGEN_EVENT_STORE", replica.primary_uri)
+    monkeypatch.setenv("AGGREGEN_EVENT_STORE_READ_URI", replica.uri)
+    with contextlib.closing(connect()) as store, replica.paused():
+        store.append(events(category, 2))
+        assert store.read_category(category) == []  # the replica's, paused before the write
+        # A URI given in code never takes the variable's replica.
+        with contextlib.closing(connect(replica.primary_uri)) as primary_only:
+            assert len(primary_only.read_category(category)) == 2

@@ -9,9 +9,11 @@ from .errors import ConfigurationError
 from .extras import import_runtime_module
 from .store import AsyncEventStore, EventStore
 
-__all__ = ["EVENT_STORE_VARIABLE", "connect", "connect_async"]
+__all__ = ["EVENT_STORE_VARIABLE", "READ_URI_VARIABLE", "connect", "connect_async"]
 
 EVENT_STORE_VARIABLE = "AGGREGEN_EVENT_STORE"
+READ_URI_VARIABLE = "AGGREGEN_EVENT_STORE_READ_URI"
+"""A streaming replica's URI, used with `AGGREGEN_EVENT_STORE` (never with a URI given)."""
 
 _STORES = {
     ("memory", False): ("memory", "InMemoryEventStore"),
@@ -25,7 +27,8 @@ _STORES = {
 def connect(uri: str | None = None, **options: Any) -> EventStore:
     """An event store for `uri`: `memory://` or `postgresql://user@host:port/db`.
 
-    Without `uri`, `AGGREGEN_EVENT_STORE` is read, else `memory://` is used. The
+    Without `uri`, `AGGREGEN_EVENT_STORE` is read (and with it
+    `AGGREGEN_EVENT_STORE_READ_URI`, the replica), else `memory://` is used. The
     scheme is case-insensitive. `options` go to `MessageDBEventStore`; among them
     `read_uri`, a streaming replica for consumers' reads (a URI of its own rather
     than a parameter of `uri`: each keeps its own user and password, and neither
@@ -64,6 +67,8 @@ def _open(uri: str | None, options: dict[str, Any], *, asynchronous: bool) -> An
     """The store for `uri`; clears `uri` before anything is raised from this frame."""
     if uri is None:
         uri = os.environ.get(EVENT_STORE_VARIABLE) or "memory://"
+        if os.environ.get(READ_URI_VARIABLE) and "read_uri" not in options:
+            options["read_uri"] = os.environ[READ_URI_VARIABLE]
     try:
         kind = _kind(uri)
         module, name = _STORES[kind, asynchronous]
