@@ -22,11 +22,13 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP = ROOT / "scripts" / "messagedb-setup.sh"
+T = TypeVar("T")
 SERVER_USER = "postgres"
 """Who runs the server when the tests run as root (PostgreSQL refuses to run as root)."""
 
@@ -217,29 +219,25 @@ def private_primary_and_replica() -> Iterator[tuple[PrivateCluster, PrivateClust
             replica.remove()
 
 
+def _started(context: contextlib.AbstractContextManager[T], what: str) -> Iterator[T]:
+    """What `context` gives, for a fixture: a test fails (not errors) when it cannot start."""
+    try:
+        value = context.__enter__()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        pytest.fail(f"{what} could not be started: {error}", pytrace=False)
+    try:
+        yield value
+    finally:
+        context.__exit__(None, None, None)
+
+
 @pytest.fixture(scope="module")
 def private_replica() -> Iterator[tuple[PrivateCluster, PrivateCluster]]:
     """A private primary with MessageDB and its streaming replica, for one test module."""
-    try:
-        context = private_primary_and_replica()
-        pair = context.__enter__()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
-        pytest.fail(f"the private primary and replica could not be started: {error}", pytrace=False)
-    try:
-        yield pair
-    finally:
-        context.__exit__(None, None, None)
+    yield from _started(private_primary_and_replica(), "the private primary and replica")
 
 
 @pytest.fixture(scope="session")
 def private_messagedb() -> Iterator[PrivateCluster]:
     """A private PostgreSQL with MessageDB for the session; the shared server is left alone."""
-    try:
-        context = private_cluster()
-        cluster = context.__enter__()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
-        pytest.fail(f"the private PostgreSQL cluster could not be started: {error}", pytrace=False)
-    try:
-        yield cluster
-    finally:
-        context.__exit__(None, None, None)
+    yield from _started(private_cluster(), "the private PostgreSQL cluster")

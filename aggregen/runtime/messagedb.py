@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import math
 import re
@@ -150,14 +151,10 @@ class MessageDBEventStore:
             raise ConfigurationError(problem)
         self._batch_size = batch_size
         self._timeout = timeout
-        self._pool = ConnectionPool(conninfo, max_size=max_size, timeout=timeout)
+        pool = functools.partial(ConnectionPool, max_size=max_size, timeout=timeout)
+        self._pool = pool(conninfo)
         """The primary's connections."""
-        self._routes = Routes.of(
-            self._pool,
-            None
-            if read_conninfo is None
-            else ConnectionPool(read_conninfo, max_size=max_size, timeout=timeout),
-        )
+        self._routes = Routes.of(self._pool, None if read_conninfo is None else pool(read_conninfo))
         del conninfo, read_conninfo
 
     def __enter__(self) -> MessageDBEventStore:

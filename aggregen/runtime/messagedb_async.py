@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -80,14 +81,10 @@ class AsyncMessageDBEventStore:
         if conninfo is None:
             raise ConfigurationError(problem)
         self._batch_size = check_batch_size(batch_size)
-        self._pool = AsyncConnectionPool(conninfo, max_size=max_size, timeout=timeout)
+        pool = functools.partial(AsyncConnectionPool, max_size=max_size, timeout=timeout)
+        self._pool = pool(conninfo)
         """The primary's connections."""
-        self._routes = Routes.of(
-            self._pool,
-            None
-            if read_conninfo is None
-            else AsyncConnectionPool(read_conninfo, max_size=max_size, timeout=timeout),
-        )
+        self._routes = Routes.of(self._pool, None if read_conninfo is None else pool(read_conninfo))
         del conninfo, read_conninfo
 
     async def __aenter__(self) -> AsyncMessageDBEventStore:
