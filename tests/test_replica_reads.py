@@ -28,11 +28,15 @@ from aggregen.runtime import (
     ConsumerGroup,
     EventStoreError,
     ExpectedVersionError,
+    InMemoryEventStore,
     MessageDBEventStore,
     NewMessage,
     PositionStore,
+    Projector,
     RecordedMessage,
     Repository,
+    Session,
+    SQLiteProjectionTarget,
     StreamWrite,
     connect,
     connect_async,
@@ -106,6 +110,13 @@ class Seen:
         self.messages.append(message)
 
 
+class SeenInTransaction(Seen):
+    """`Seen` as a projection."""
+
+    def handle(self, message: RecordedMessage, session: Session) -> None:  # type: ignore[override]
+        self.messages.append(message)
+
+
 class AsyncSeen(Seen):
     """`Seen` for an async consumer."""
 
@@ -159,6 +170,19 @@ def test_an_async_consumer_reads_the_replica_too(replica: Replica) -> None:
 
     asyncio.run(main())
     assert len(seen.messages) == 5
+
+
+def test_a_projector_reads_the_replica(replica: Replica) -> None:
+    category = f"note{uuid.uuid4().hex[:8]}"
+    seen = SeenInTransaction()
+    with MessageDBEventStore(replica.primary_uri, read_uri=replica.uri) as store:
+        projector = Projector(store, category, seen, SQLiteProjectionTarget(), name="notes")
+        store.append(events(category, 3))
+        with replica.paused():
+            store.append(events(category, 2))
+            assert projector.catch_up() == 3
+        replica.caught_up()
+        assert projector.catch_up() == 2
 
 
 def test_get_reads_the_replica_only_when_asked_and_a_stale_write_fails_safely(
@@ -221,6 +245,8 @@ def test_an_async_get_reads_the_replica_only_when_asked(replica: Replica) -> Non
                 assert versions == [1, 2]
                 assert await users.exists(user.id)
                 assert not await users.exists(str(uuid.uuid4()), from_replica=True)
+                with pytest.raises(EventStoreError, match="append through the store"):
+                    await store.replica_reads().append(events("note", 1))  # type: ignore[attr-defined]
         finally:
             await store.close()
 
@@ -301,3 +327,15 @@ def test_connect_reads_the_replica_from_the_environment_with_the_store(
         # A URI given in code never takes the variable's replica.
         with contextlib.closing(connect(replica.primary_uri)) as primary_only:
             assert len(primary_only.read_category(category)) == 2
+
+
+def test_a_store_without_a_replica_serves_reads_asked_of_the_replica_itself() -> None:
+    store = InMemoryEventStore()
+    users = Repository(User, store)
+    user = User.register(email="cy@example.org", first_name="Cy")
+    users.add(user)
+    assert users.get(user.id, from_replica=True).first_name == "Cy"
+    assert users.exists(user.id, from_replica=True)
+    assert len(users.history(user.id, from_replica=True)) == 1
+    update_with_retry(users, user.id, lambda u: u.rename(first_name="Cyd"), from_replica=True)
+    assert users.get(user.id).first_name == "Cyd"
