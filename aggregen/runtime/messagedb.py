@@ -11,7 +11,6 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 import orjson
@@ -31,6 +30,7 @@ from .errors import (
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .messagedb_pool import ConnectionPool, Lease, PoolBusy, PoolClosed
 from .redaction import redact, uri_secrets, userinfo_problem
+from .store import ClosingStore
 from .stored_data import not_an_object, undecodable
 
 __all__ = ["MessageDBEventStore"]
@@ -101,7 +101,7 @@ _WRONG_VERSION = re.compile(
 )
 
 
-class MessageDBEventStore:
+class MessageDBEventStore(ClosingStore):
     """Streams in MessageDB, reached through a pool of psycopg connections.
 
     `uri` is a PostgreSQL URI or conninfo string. Connections set their own
@@ -141,17 +141,6 @@ class MessageDBEventStore:
         self._timeout = timeout
         self._pool = ConnectionPool(conninfo, max_size=max_size, timeout=timeout)
         del conninfo
-
-    def __enter__(self) -> MessageDBEventStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close every connection (those in use when they are given back)."""

@@ -38,6 +38,7 @@ from .messagedb import (
 from .messagedb_async_pool import AsyncConnectionPool
 from .messagedb_pool import PoolBusy, PoolClosed
 from .redaction import redact, uri_secrets
+from .store import AsyncClosingStore
 
 __all__ = ["AsyncMessageDBEventStore"]
 
@@ -45,7 +46,7 @@ T = TypeVar("T")
 _Conn = psycopg.AsyncConnection[Any]
 
 
-class AsyncMessageDBEventStore:
+class AsyncMessageDBEventStore(AsyncClosingStore):
     """Streams in MessageDB for asyncio; see `MessageDBEventStore` for the semantics.
 
     Connections are made when first needed, at most `max_size` at once, and bound by
@@ -71,12 +72,6 @@ class AsyncMessageDBEventStore:
         self._batch_size = check_batch_size(batch_size)
         self._pool = AsyncConnectionPool(conninfo, max_size=max_size, timeout=timeout)
         del conninfo
-
-    async def __aenter__(self) -> AsyncMessageDBEventStore:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close every connection (those in use when they are given back)."""
