@@ -25,6 +25,7 @@ Pools: the async store gets `ASYNC_POOL` connections, the sync store one per thr
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.metadata
 import statistics
 import sys
@@ -36,10 +37,10 @@ from urllib.parse import quote
 
 from aggregen.runtime import (
     AsyncEventStore,
-    AsyncMessageDBEventStore,
     AsyncRepository,
     MessageDBEventStore,
     UnitOfWork,
+    connect_async,
 )
 
 from .common import MESSAGEDB_URI, Result, Sizes, emit, log, parse_args, paused_gc
@@ -60,9 +61,13 @@ Sample = tuple[float, float]
 """One sample: wall seconds and the process's CPU seconds."""
 
 
-def async_repository(user_class: Any, store: AsyncEventStore) -> Any:
-    """The async User repository; the one place to switch to the generated one."""
-    return AsyncRepository(user_class, store, snapshot_threshold=0)
+def async_repository(work: Workloads, store: AsyncEventStore) -> Any:
+    """The async twin of `work`'s User repository: the generated `AsyncUserRepository`
+    of generated/identity, or an `AsyncRepository` of tests/domain.py's User."""
+    if work.source == "generated/identity":
+        generated = importlib.import_module("identity").AsyncUserRepository
+        return generated(store, snapshot_threshold=0)
+    return AsyncRepository(work.user_class, store, snapshot_threshold=0)
 
 
 def timed_sync(action: Callable[[], object]) -> Sample:
@@ -84,10 +89,10 @@ async def timed_async(action: Callable[[], Awaitable[object]]) -> Sample:
 class Sides:
     """The sync and async repositories over the same users' category."""
 
-    def __init__(self, work: Workloads, async_store: AsyncMessageDBEventStore) -> None:
+    def __init__(self, work: Workloads, async_store: AsyncEventStore) -> None:
         self.work = work
         self.sync = work.plain
-        self.asynchronous = async_repository(work.user_class, async_store)
+        self.asynchronous = async_repository(work, async_store)
         self.threads = ThreadPoolExecutor(THREADS, thread_name_prefix="bench-sync")
 
     def users(self, count: int) -> list[str]:
@@ -196,7 +201,7 @@ async def measure(
     commands = max(1, round(sizes.commands / TASKS)) * TASKS
     sequential = max(sizes.commands // 3, 10)
     sync_store = MessageDBEventStore(uri, max_size=THREADS)
-    async_store = AsyncMessageDBEventStore(uri, max_size=ASYNC_POOL)
+    async_store = connect_async(uri, max_size=ASYNC_POOL)
     sides = Sides(Workloads("messagedb", sync_store, sizes), async_store)
     found = []
     try:

@@ -31,6 +31,7 @@ from aggregen.runtime import (
     RecordedMessage,
     StreamWrite,
 )
+from aggregen.runtime.store import ClosingStore
 
 T = TypeVar("T")
 Admin = psycopg.Connection[tuple[object, ...]]
@@ -53,7 +54,7 @@ class EventLoopThread:
         self.loop.close()
 
 
-class SyncFacade:
+class SyncFacade(ClosingStore):
     """An `AsyncEventStore` behind the synchronous `EventStore` interface."""
 
     def __init__(self, store: AsyncEventStore, loop: EventLoopThread) -> None:

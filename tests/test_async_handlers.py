@@ -15,10 +15,22 @@ from pathlib import Path
 import psycopg
 import pytest
 from banking import AsyncBankAccountHandler, StatusChanged
-from identity import AsyncUserHandler, Registered, Renamed, User, UserHandler, UserRepository
+from identity import (
+    AsyncUserHandler,
+    AsyncUserRepository,
+    Registered,
+    Renamed,
+    User,
+    UserHandler,
+    UserRepository,
+)
 
 from aggregen.runtime import (
+    AsyncConsumer,
     AsyncEventHandler,
+    AsyncPositionStore,
+    AsyncPostgresProjectionTarget,
+    AsyncProjector,
     Event,
     EventStore,
     NewMessage,
@@ -26,8 +38,10 @@ from aggregen.runtime import (
     StreamDataError,
     StreamWrite,
     UnknownEventTypeError,
+    connect_async,
 )
 from aggregen.runtime.projection_async import AsyncProjection, AsyncSession
+from tests.projection_support import app_database_uri
 
 
 class Recorder(UserHandler):
@@ -179,3 +193,100 @@ def test_the_async_example_of_the_generated_code_page_runs(
     monkeypatch.delenv("AGGREGEN_EVENT_STORE", raising=False)
     exec(compile(example, "generated-code.md async example", "exec"), {"__name__": "example"})
     assert capsys.readouterr().out == "welcome ann@example.org\n"
+
+
+class Welcomes(AsyncUserHandler):
+    """A reaction: the events of `users` in the order handled (others share the category)."""
+
+    def __init__(self, users: set[str]) -> None:
+        self.users = users
+        self.seen: list[tuple[str, str]] = []
+
+    async def on_registered(self, event: Registered) -> None:
+        await self.note(event)
+
+    async def on_renamed(self, event: Renamed) -> None:
+        await self.note(event)
+
+    async def note(self, event: Event) -> None:
+        await asyncio.sleep(0)
+        if self.aggregate_id(event) in self.users:
+            self.seen.append((self.aggregate_id(event), type(event).__name__))
+
+
+class NamesTable(AsyncUserHandler):
+    """A read model: each user's name and version, in a table of its own."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    async def on_registered(self, event: Registered) -> None:
+        assert event.metadata is not None
+        await self.session.execute(
+            f"INSERT INTO {self.table} (user_id, name, version) VALUES (%s, %s, %s)",
+            (self.aggregate_id(event), event.first_name, event.metadata.position),
+        )
+
+    async def on_renamed(self, event: Renamed) -> None:
+        assert event.metadata is not None
+        await self.session.execute(
+            f"UPDATE {self.table} SET name = %s, version = %s WHERE user_id = %s",
+            (event.first_name, event.metadata.position, self.aggregate_id(event)),
+        )
+
+
+def test_generated_async_handlers_run_in_an_async_consumer_and_projector_on_messagedb(
+    messagedb_uri: str,
+) -> None:
+    table = f"names_{uuid.uuid4().hex[:12]}"
+    name = f"e2e-{uuid.uuid4().hex[:12]}"
+
+    async def scenario() -> None:
+        async with (
+            connect_async(messagedb_uri, max_size=2) as store,
+            AsyncPostgresProjectionTarget(app_database_uri(messagedb_uri)) as target,
+        ):
+            users = AsyncUserRepository(store)
+            ada = User.register(email="ada@example.org", first_name="Ada")
+            grace = User.register(email="grace@example.org", first_name="Grace")
+            await users.add(ada)
+            await users.add(grace)
+            first = await store.read_last(User.stream_name(ada.id))
+            assert first is not None
+            ada.rename(first_name="Augusta")
+            await users.add(ada)
+            # Both start just before Ada registered: the category holds other tests' users.
+            await AsyncPositionStore(store, User.category(), name).put(first.global_position - 1)
+            projector = AsyncProjector(store, User.category(), NamesTable(table), target, name=name)
+            async with target.transaction(projector.position_name) as transaction:
+                await transaction.session.execute(
+                    f"CREATE TABLE {table} (user_id text PRIMARY KEY, name text, version int)"
+                )
+                transaction.position = first.global_position - 1
+
+            welcomes = Welcomes({ada.id, grace.id})
+            await AsyncConsumer(store, User.category(), welcomes, name=name).catch_up()
+            await projector.catch_up()
+            grace.rename(first_name="Grace H.")
+            await users.add(grace)
+            await projector.catch_up()
+
+            assert welcomes.seen == [
+                (ada.id, "Registered"),
+                (grace.id, "Registered"),
+                (ada.id, "Renamed"),
+            ]
+            async with target.session() as session:
+                cursor = await session.execute(
+                    f"SELECT user_id, name, version FROM {table} "
+                    "WHERE user_id = ANY(%s) ORDER BY name",
+                    ([ada.id, grace.id],),
+                )
+                rows = await cursor.fetchall()
+                await session.execute(f"DROP TABLE {table}")
+            assert rows == [(ada.id, "Augusta", 1), (grace.id, "Grace H.", 1)]
+            for user in (ada, grace):
+                loaded = await users.get(user.id)
+                assert (loaded.first_name, loaded._version) == (user.first_name, 1)
+
+    asyncio.run(scenario())

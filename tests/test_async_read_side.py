@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from banking import Customer
-from identity import User
+from banking import AsyncCustomerRepository, Customer
+from identity import AsyncUserHandler, AsyncUserRepository, Registered, User
 
 from aggregen.runtime import (
     AsyncConsumer,
@@ -31,7 +31,6 @@ from aggregen.runtime import (
     AsyncPostgresProjectionTarget,
     AsyncProjectionTarget,
     AsyncProjector,
-    AsyncRepository,
     AsyncSQLiteProjectionTarget,
     ConsumerError,
     ConsumerGroup,
@@ -300,11 +299,12 @@ def test_four_group_members_in_one_loop_handle_each_stream_once_in_order(
     run(scenario)
 
 
-class Enrol:
-    """A reaction: enrols a customer for each user registered, and one more in a task."""
+class Enrol(AsyncUserHandler):
+    """A reaction on the generated handler: enrols a customer, through the generated
+    async repository, for each user registered with `email`, and one more in a task."""
 
     def __init__(self, store: AsyncEventStore, email: str) -> None:
-        self.customers = AsyncRepository(Customer, store)
+        self.customers = AsyncCustomerRepository(store)
         self.email = email
         self.enrolled: list[str] = []
         self.tasks: list[asyncio.Task[None]] = []
@@ -315,8 +315,8 @@ class Enrol:
         await self.customers.add(customer)
         self.enrolled.append(customer.id)
 
-    async def handle(self, message: RecordedMessage) -> None:
-        if message.data.get("email") != self.email:
+    async def on_registered(self, event: Registered) -> None:
+        if event.email != self.email:
             return
         await self.enrol()
         self.tasks.append(asyncio.create_task(self.enrol()))
@@ -329,7 +329,7 @@ def test_events_raised_by_an_async_handler_and_its_tasks_carry_the_cause(
         email = f"{uuid.uuid4().hex}@example.org"
         with correlated("request-7", correlation_stream_name="web-3"):
             user = User.register(email=email)
-        await AsyncRepository(User, store).add(user)
+        await AsyncUserRepository(store).add(user)
         registered = await store.read_last(User.stream_name(user.id))
         assert registered is not None
         name = f"enrol-{uuid.uuid4().hex[:8]}"
@@ -341,7 +341,7 @@ def test_events_raised_by_an_async_handler_and_its_tasks_carry_the_cause(
 
         assert len(reaction.enrolled) == 2
         for customer_id in reaction.enrolled:
-            (event,) = await AsyncRepository(Customer, store).history(customer_id)
+            (event,) = await AsyncCustomerRepository(store).history(customer_id)
             metadata = event.metadata
             assert metadata is not None
             assert (

@@ -1,18 +1,34 @@
-"""The async example app (examples/async_app.py) through Starlette's test client,
-on the in-memory store and on MessageDB."""
+"""The async example app (examples/async_app.py) through Starlette's test client:
+on the in-memory store with its SQLite read model, and on MessageDB with its read
+model in PostgreSQL.
+
+On MessageDB each test gets a database of its own, copied from an empty MessageDB made
+once: the app's projector reads the whole User category, which other tests fill in
+the shared database.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import subprocess
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from identity import UserRepository
 from starlette.testclient import TestClient
 
 from aggregen.runtime import connect
 from tests.conftest import ROOT
+
+TEMPLATE = "aggregen_example_async_template"
+"""An empty MessageDB database, the template of each test's own (nobody connects to it)."""
 
 
 def load_example() -> Any:
@@ -27,19 +43,59 @@ def load_example() -> Any:
     return module
 
 
+@pytest.fixture(scope="session")
+def template(messagedb_uri: str) -> str:
+    """The URI of the server's `postgres` database, once `TEMPLATE` is ready."""
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "messagedb-setup.sh")],
+        env={**os.environ, "MESSAGE_DB_NAME": TEMPLATE},
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    return urlsplit(messagedb_uri)._replace(path="/postgres").geturl()
+
+
+@pytest.fixture
+def own_messagedb(template: str) -> Iterator[str]:
+    """The URI of a new, empty MessageDB database, dropped after the test."""
+    name = f"aggregen_example_async_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(template, autocommit=True) as admin:
+        for attempt in range(20):  # another test process may be copying the template
+            try:
+                admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+                break
+            except psycopg.errors.ObjectInUse:
+                if attempt == 19:
+                    raise
+                time.sleep(0.1)
+        try:
+            yield urlsplit(template)._replace(path=f"/{name}").geturl()
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["memory", pytest.param("messagedb", marks=pytest.mark.messagedb)])
 def uri(request: pytest.FixtureRequest) -> str:
-    """The `AGGREGEN_EVENT_STORE` the app runs on."""
+    """The `AGGREGEN_EVENT_STORE` the app runs on; its read model is beside it."""
     if request.param == "memory":
         return "memory://"
-    uri: str = request.getfixturevalue("messagedb_uri")
+    uri: str = request.getfixturevalue("own_messagedb")
     return uri
 
 
 @pytest.fixture
 def client(uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    """A test client of a fresh app; the app's store opens and closes with it."""
+    """A test client of a fresh app; the app's store and read model open and close with it.
+
+    On MessageDB the read model is in the store's own database (its own tables).
+    """
     monkeypatch.setenv("AGGREGEN_EVENT_STORE", uri)
+    if uri == "memory://":
+        monkeypatch.delenv("AGGREGEN_APP_DATABASE", raising=False)
+    else:
+        monkeypatch.setenv("AGGREGEN_APP_DATABASE", uri)
     with TestClient(load_example().create_app()) as client:
         yield client
 
@@ -100,15 +156,59 @@ def test_invalid_input_is_422(client: TestClient) -> None:
     assert client.get(path).json()["version"] == 0
 
 
+def found_by_email(client: TestClient, email: str, *ids: str) -> list[dict[str, Any]]:
+    """`GET /users?email=`'s users once they are those of `ids` (the projector runs beside
+    the requests), or as they are after 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = client.get("/users", params={"email": email})
+        assert response.status_code == 200, response.text
+        users: list[dict[str, Any]] = response.json()["users"]
+        if [user["id"] for user in users] == list(ids) or time.monotonic() > deadline:
+            return users
+        time.sleep(0.02)
+
+
+def test_the_read_model_finds_users_by_email(client: TestClient) -> None:
+    ada = register(client, first_name="Ada")
+    grace = register(client, email="grace@example.org", first_name="Grace")
+    client.patch(f"/users/{grace['id']}", json={"first_name": "Grace H."})
+
+    assert found_by_email(client, "ada@example.org", ada["id"]) == [ada]
+    (found,) = found_by_email(client, "grace@example.org", grace["id"])
+    assert (found["id"], found["first_name"], found["version"]) == (grace["id"], "Grace H.", 1)
+    assert found_by_email(client, "nobody@example.org") == []
+    assert client.get("/users").status_code == 422
+
+
+@pytest.mark.messagedb
+def test_on_messagedb_the_read_model_outlives_the_app(
+    own_messagedb: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = own_messagedb
+    monkeypatch.setenv("AGGREGEN_EVENT_STORE", uri)
+    monkeypatch.setenv("AGGREGEN_APP_DATABASE", uri)
+    with TestClient(load_example().create_app()) as client:
+        first = register(client)
+        assert found_by_email(client, "ada@example.org", first["id"]) == [first]
+    with TestClient(load_example().create_app()) as client:
+        second = register(client, first_name="Ada L.")  # the same email: the latest wins
+        assert found_by_email(client, "ada@example.org", second["id"]) == [second]
+    with psycopg.connect(uri) as connection:
+        rows = connection.execute("SELECT email, user_id FROM users_by_email").fetchall()
+    assert rows == [("ada@example.org", second["id"])]
+
+
 @pytest.mark.messagedb
 def test_on_messagedb_the_app_writes_what_the_sync_repository_reads(
-    messagedb_uri: str, monkeypatch: pytest.MonkeyPatch
+    own_messagedb: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AGGREGEN_EVENT_STORE", messagedb_uri)
+    monkeypatch.setenv("AGGREGEN_EVENT_STORE", own_messagedb)
+    monkeypatch.setenv("AGGREGEN_APP_DATABASE", own_messagedb)
     with TestClient(load_example().create_app()) as client:
         user = register(client, first_name="Grace")
         assert client.patch(f"/users/{user['id']}", json={"first_name": "G."}).status_code == 200
-    store = connect(messagedb_uri)
+    store = connect(own_messagedb)
     try:
         stored = UserRepository(store).get(user["id"])
     finally:

@@ -25,6 +25,7 @@ from aggregen.runtime import (
     UnitOfWork,
     set_snapshot_threshold,
 )
+from aggregen.runtime.store import ClosingStore
 from tests.domain import BankAccount, Deposited, Registered, Renamed, Resident, User
 
 
@@ -396,7 +397,7 @@ def test_the_threshold_comes_from_the_environment_then_code_then_the_class(
     assert store.stream_version(f"bankAccount:snapshot-{account.id}") == 0
 
 
-class SnapshotFailingStore:
+class SnapshotFailingStore(ClosingStore):
     """Passes everything to a real store, but fails every snapshot write."""
 
     def __init__(self, inner: EventStore) -> None:

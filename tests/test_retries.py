@@ -19,10 +19,11 @@ from aggregen.runtime import (
     UnitOfWork,
     update_with_retry,
 )
+from aggregen.runtime.store import ClosingStore
 from tests.domain import User
 
 
-class LosesTheAnswer:
+class LosesTheAnswer(ClosingStore):
     """A store whose first append commits, then reports a lost connection."""
 
     def __init__(self, inner: EventStore) -> None:

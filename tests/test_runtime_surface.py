@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import logging
 import pathlib
+import uuid
 
 import pytest
 
 import aggregen.runtime as runtime
 from aggregen.runtime import (
+    AsyncEventStore,
     AsyncInMemoryEventStore,
     ConfigurationError,
     EventStore,
+    EventStoreError,
     ExpectedVersionError,
     InMemoryEventStore,
     Repository,
@@ -98,6 +102,41 @@ def test_connect_defaults_to_memory_and_rejects_unknown_schemes(
     assert "hunter2" not in str(caught.value)
     with pytest.raises(ConfigurationError):
         open_store("memory://somewhere/else")
+
+
+@pytest.mark.parametrize(
+    "uri", ["memory://", pytest.param("postgresql", marks=pytest.mark.messagedb)]
+)
+def test_with_and_async_with_give_the_store_and_close_it_at_the_end(
+    uri: str, request: pytest.FixtureRequest
+) -> None:
+    if uri == "postgresql":
+        uri = request.getfixturevalue("messagedb_uri")
+    stream = f"closing-{uuid.uuid4().hex}"
+
+    opened = connect(uri)
+    with opened as store:
+        assert store is opened
+        assert store.stream_version(stream) == -1
+    with pytest.raises(KeyError), connect(uri) as store:  # the block's error goes on
+        raise KeyError("from the block")
+
+    async def use_async() -> AsyncEventStore:
+        opened = connect_async(uri)
+        async with opened as store:
+            assert store is opened
+            assert await store.stream_version(stream) == -1
+        with pytest.raises(KeyError):
+            async with connect_async(uri):
+                raise KeyError("from the block")
+        return store
+
+    closed = asyncio.run(use_async())
+    if uri != "memory://":  # the in-memory stores hold nothing to release
+        with pytest.raises(EventStoreError, match="closed"):
+            store.stream_version(stream)
+        with pytest.raises(EventStoreError, match="closed"):
+            asyncio.run(closed.stream_version(stream))
 
 
 @pytest.mark.parametrize("raw", ["-1", "ten", "1.5"])

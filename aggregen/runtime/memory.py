@@ -20,6 +20,7 @@ from .errors import (
     version_conflict,
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
+from .store import AsyncClosingStore, ClosingStore
 from .stored_data import not_an_object
 
 __all__ = ["AsyncInMemoryEventStore", "InMemoryEventStore"]
@@ -60,7 +61,7 @@ def _json(value: object) -> bytes:
     return encoded
 
 
-class InMemoryEventStore:
+class InMemoryEventStore(ClosingStore):
     """Streams kept in memory, with MessageDB's positions, version checks and errors.
 
     Messages are stored as JSON, as MessageDB stores them, so what is read back is a
@@ -265,7 +266,7 @@ def _not_an_object(
     raise AssertionError("a message of the page is not an object")
 
 
-class AsyncInMemoryEventStore:
+class AsyncInMemoryEventStore(AsyncClosingStore):
     """`InMemoryEventStore` for asyncio: the same store, its methods awaited.
 
     Nothing here waits on I/O, so each method runs its synchronous twin: the two

@@ -13,7 +13,6 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 import orjson
@@ -34,6 +33,7 @@ from .message import RecordedMessage, StreamWrite, check_message_id
 from .messagedb_pool import ConnectionPool, Lease, PoolBusy, PoolClosed
 from .redaction import redact, uri_secrets, userinfo_problem
 from .replica import Routes
+from .store import ClosingStore
 from .stored_data import not_an_object, undecodable
 
 __all__ = ["MessageDBEventStore"]
@@ -105,7 +105,7 @@ _WRONG_VERSION = re.compile(
 )
 
 
-class MessageDBEventStore:
+class MessageDBEventStore(ClosingStore):
     """Streams in MessageDB, reached through a pool of psycopg connections.
 
     `uri` is a PostgreSQL URI or conninfo string. Connections set their own
@@ -156,17 +156,6 @@ class MessageDBEventStore:
         """The primary's connections."""
         self._routes = Routes.of(self._pool, None if read_conninfo is None else pool(read_conninfo))
         del conninfo, read_conninfo
-
-    def __enter__(self) -> MessageDBEventStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close every connection (those in use when they are given back).

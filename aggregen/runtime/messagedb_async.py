@@ -42,6 +42,7 @@ from .messagedb_async_pool import AsyncConnectionPool
 from .messagedb_pool import PoolBusy, PoolClosed
 from .redaction import redact, uri_secrets
 from .replica import Routes
+from .store import AsyncClosingStore
 
 __all__ = ["AsyncMessageDBEventStore"]
 
@@ -49,7 +50,7 @@ T = TypeVar("T")
 _Conn = psycopg.AsyncConnection[Any]
 
 
-class AsyncMessageDBEventStore:
+class AsyncMessageDBEventStore(AsyncClosingStore):
     """Streams in MessageDB for asyncio; see `MessageDBEventStore` for the semantics.
 
     Connections are made when first needed, at most `max_size` at once, and bound by
@@ -86,12 +87,6 @@ class AsyncMessageDBEventStore:
         """The primary's connections."""
         self._routes = Routes.of(self._pool, None if read_conninfo is None else pool(read_conninfo))
         del conninfo, read_conninfo
-
-    async def __aenter__(self) -> AsyncMessageDBEventStore:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close every connection (those in use when they are given back); a view's: none."""

@@ -1,16 +1,21 @@
-"""`EventStore`, the protocol both stores implement."""
+"""`EventStore` and `AsyncEventStore`, the protocols the stores implement.
+
+`ClosingStore` and `AsyncClosingStore` give a store its `with` (`async with`) from
+its `close`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self
 
 from .message import RecordedMessage, StreamWrite
 
 if TYPE_CHECKING:
     from .category import ConsumerGroup
 
-__all__ = ["AsyncEventStore", "EventStore"]
+__all__ = ["AsyncClosingStore", "AsyncEventStore", "ClosingStore", "EventStore"]
 
 
 class EventStore(Protocol):
@@ -55,6 +60,17 @@ class EventStore(Protocol):
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
 
+    def __enter__(self) -> Self:
+        """The store itself: `with connect() as store:` closes it at the end of the block."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+
 
 class AsyncEventStore(Protocol):
     """`EventStore` for asyncio: the same operations and semantics, awaited.
@@ -89,3 +105,52 @@ class AsyncEventStore(Protocol):
 
     async def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
+
+    async def __aenter__(self) -> Self:
+        """The store itself: `async with connect_async() as store:` closes it at the end."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the store (awaited)."""
+
+
+class ClosingStore:
+    """`with store:` for a store with `close()`: the block's end closes the store."""
+
+    def close(self) -> None:
+        """Release what the store holds; stores override it."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClosingStore:
+    """`async with store:` for a store with `async close()`: the block's end closes it."""
+
+    async def close(self) -> None:
+        """Release what the store holds; stores override it."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

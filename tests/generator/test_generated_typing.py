@@ -154,6 +154,13 @@ NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
             '"Coroutine[Any, Any, None]" in supertype "users.user.AsyncUserHandler"  [override]'
         ],
     ),
+    "async_store_in_a_sync_with": (
+        "with connect_async() as store:\n    pass",
+        [
+            '"AsyncEventStore" has no attribute "__enter__"; maybe "__aenter__"?  [attr-defined]',
+            '"AsyncEventStore" has no attribute "__exit__"; maybe "__aexit__"?  [attr-defined]',
+        ],
+    ),
     "state_set_by_the_creating_event_is_never_none": (
         "user.email = None\nmember.handle = None\nguest.token = None",
         [
@@ -169,6 +176,12 @@ NEGATIVE_CASES: dict[str, tuple[str, list[str]]] = {
 }
 
 POSITIVE_CASES: dict[str, str] = {
+    "stores_open_in_with_blocks": (
+        "async with connect_async() as store:\n"
+        "    await AsyncUserRepository(store).add(user)\n"
+        "with connect() as sync_store:\n"
+        "    UserRepository(sync_store).add(user)"
+    ),
     "async_repository_awaited": (
         "users = AsyncUserRepository(AsyncInMemoryEventStore(), snapshot_threshold=0)\n"
         "await users.add(user)\n"
@@ -187,7 +200,7 @@ from __future__ import annotations
 
 import datetime
 
-from aggregen.runtime import AsyncInMemoryEventStore, InMemoryEventStore
+from aggregen.runtime import AsyncInMemoryEventStore, InMemoryEventStore, connect, connect_async
 from field_types import Sample
 from required_state import Guest, Member
 from users import (
