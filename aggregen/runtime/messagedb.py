@@ -11,6 +11,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -61,10 +62,11 @@ _COLUMNS = (
     "id, stream_name, type, position, global_position, data, metadata, time AT TIME ZONE 'UTC'"
 )
 # The columns of `_COLUMNS` read from the `messages` table itself, typed as MessageDB's
-# functions return them.
+# functions return them, except that SQL NULL metadata reads as JSON `null` (both mean
+# no metadata), so that `_decoded` can join the metadata of a page into one array.
 _TABLE_COLUMNS = (
     "id::varchar, stream_name, type, position, global_position, data::varchar, "
-    "metadata::varchar, time AT TIME ZONE 'UTC'"
+    "coalesce(metadata::varchar, 'null'), time AT TIME ZONE 'UTC'"
 )
 # A stream's page: the query `get_stream_messages` runs, on the `messages_stream`
 # index, without the function around it. The PL/pgSQL function builds its query as
@@ -246,9 +248,9 @@ class MessageDBEventStore:
             # known to end there without another round trip.
             rows = self._fetch(_READ, (stream_name, position, batch + 1))
             if len(rows) <= batch:
-                yield from _messages(rows)
+                yield from _decoded(rows)
                 return
-            yield from _messages(rows[:batch])
+            yield from _decoded(rows[:batch])
             position = rows[batch][3]
 
     def read_category(
@@ -389,6 +391,45 @@ def _messages(rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
             )
     except orjson.JSONDecodeError:
         raise undecodable(stream_name, position, raw_data, raw_metadata) from None
+
+
+_OBJECT = frozenset({dict})
+_OBJECT_OR_NULL = frozenset({dict, type(None)})
+
+
+def _decoded(rows: list[tuple[Any, ...]]) -> list[RecordedMessage]:
+    """Rows of `_COLUMNS` as messages, as `_messages` makes them, at C speed per row.
+
+    The data of all rows is decoded with one JSON parse of their texts joined into an
+    array, the metadata with another, their types checked in one pass, and the
+    messages built without a Python loop: a third of a page's decoding time. Any
+    surprise (SQL NULL data, JSON orjson refuses, a value that is not an object) sends
+    the page through `_messages`, which raises the `StreamDataError` naming the row.
+    Each text is one JSON value as PostgreSQL prints jsonb, so joining them cannot
+    change what a row holds.
+    """
+    if not rows:
+        return []
+    ids, streams, types, positions, global_positions, raw_data, raw_metadata, times = zip(
+        *rows, strict=True
+    )
+    try:
+        data = orjson.loads("[" + ",".join(raw_data) + "]")
+        metadata = orjson.loads("[" + ",".join(raw_metadata) + "]")
+    except (TypeError, orjson.JSONDecodeError):  # SQL NULL (None), 1e400, nesting
+        return list(_messages(rows))
+    if (
+        len(data) != len(rows)
+        or len(metadata) != len(rows)
+        or not _OBJECT.issuperset(map(type, data))
+        or not _OBJECT_OR_NULL.issuperset(map(type, metadata))
+    ):
+        return list(_messages(rows))
+    fields = zip(
+        ids, streams, types, positions, global_positions, data, metadata, times, strict=True
+    )
+    # the named tuple without its Python-level __new__, mapped in C
+    return list(map(tuple.__new__, repeat(RecordedMessage), fields))
 
 
 def _category_query(

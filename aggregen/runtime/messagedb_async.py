@@ -28,6 +28,7 @@ from .messagedb import (
     _WRITE,
     _category,
     _connection_lost,
+    _decoded,
     _lost_error,
     _messages,
     _one_line,
@@ -134,10 +135,10 @@ class AsyncMessageDBEventStore:
         while True:
             rows = await self._fetch(_READ, (stream_name, position, batch + 1))
             if len(rows) <= batch:
-                for message in _messages(rows):
+                for message in _decoded(rows):
                     yield message
                 return
-            for message in _messages(rows[:batch]):
+            for message in _decoded(rows[:batch]):
                 yield message
             position = rows[batch][3]
 
