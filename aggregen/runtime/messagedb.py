@@ -61,21 +61,18 @@ _WRITE = (
 _COLUMNS = (
     "id, stream_name, type, position, global_position, data, metadata, time AT TIME ZONE 'UTC'"
 )
-# The columns of `_COLUMNS` read from the `messages` table itself, typed as MessageDB's
-# functions return them, except that SQL NULL metadata reads as JSON `null` (both mean
-# no metadata), so that `_decoded` can join the metadata of a page into one array.
-_TABLE_COLUMNS = (
-    "id::varchar, stream_name, type, position, global_position, data::varchar, "
-    "coalesce(metadata::varchar, 'null'), time AT TIME ZONE 'UTC'"
-)
 # A stream's page: the query `get_stream_messages` runs, on the `messages_stream`
 # index, without the function around it. The PL/pgSQL function builds its query as
 # text and plans it anew on every call, then hands the rows over through a tuplestore:
 # about a fifth of a 1,000-message read's time on the server. The function also
 # refuses a category name (no `-`); here one reads as an empty stream, as in memory.
+# The columns are `_COLUMNS` but the stream name, which every row shares, and SQL NULL
+# metadata reads as JSON `null` (both mean no metadata), so that `_decoded` can join
+# a page's metadata into one array.
 _READ = (
-    f"SELECT {_TABLE_COLUMNS} FROM messages WHERE stream_name = %s::text "
-    "AND position >= %s::bigint ORDER BY position LIMIT %s::bigint"
+    "SELECT id::varchar, type, position, global_position, data::varchar, "
+    "coalesce(metadata::varchar, 'null'), time AT TIME ZONE 'UTC' FROM messages "
+    "WHERE stream_name = %s::text AND position >= %s::bigint ORDER BY position LIMIT %s::bigint"
 )
 _READ_LAST = f"SELECT {_COLUMNS} FROM get_last_stream_message(%s::varchar)"
 _READ_CATEGORY = (
@@ -99,7 +96,8 @@ _READ_CATEGORY = (
 _CARDINAL_ID = "split_part(substr(stream_name, strpos(stream_name, '-') + 1), '+', 1)"
 _MEMBER = f"mod(@(left('x' || md5({_CARDINAL_ID}), 17)::bit(64)::bigint), %s::bigint)"
 _READ_CATEGORY_GROUP = (
-    f"SELECT {_TABLE_COLUMNS} FROM messages "
+    "SELECT id::varchar, stream_name, type, position, global_position, data::varchar, "
+    "metadata::varchar, time AT TIME ZONE 'UTC' FROM messages "
     "WHERE category(stream_name::varchar) = %s::varchar AND global_position >= %s::bigint "
     f"AND CASE WHEN strpos(stream_name, '-') > 0 THEN {_MEMBER} = %s::bigint{{correlation}} "
     "ELSE false END ORDER BY global_position LIMIT %s::bigint"
@@ -248,10 +246,10 @@ class MessageDBEventStore:
             # known to end there without another round trip.
             rows = self._fetch(_READ, (stream_name, position, batch + 1))
             if len(rows) <= batch:
-                yield from _decoded(rows)
+                yield from _decoded(stream_name, rows)
                 return
-            yield from _decoded(rows[:batch])
-            position = rows[batch][3]
+            yield from _decoded(stream_name, rows[:batch])
+            position = rows[batch][2]
 
     def read_category(
         self,
@@ -397,8 +395,8 @@ _OBJECT = frozenset({dict})
 _OBJECT_OR_NULL = frozenset({dict, type(None)})
 
 
-def _decoded(rows: list[tuple[Any, ...]]) -> list[RecordedMessage]:
-    """Rows of `_COLUMNS` as messages, as `_messages` makes them, at C speed per row.
+def _decoded(stream_name: str, rows: list[tuple[Any, ...]]) -> list[RecordedMessage]:
+    """Rows of `_READ` (a page of `stream_name`) as messages, as `_messages` makes them.
 
     The data of all rows is decoded with one JSON parse of their texts joined into an
     array, the metadata with another, their types checked in one pass, and the
@@ -410,23 +408,23 @@ def _decoded(rows: list[tuple[Any, ...]]) -> list[RecordedMessage]:
     """
     if not rows:
         return []
-    ids, streams, types, positions, global_positions, raw_data, raw_metadata, times = zip(
-        *rows, strict=True
-    )
+    ids, types, positions, global_positions, raw_data, raw_metadata, times = zip(*rows, strict=True)
     try:
         data = orjson.loads("[" + ",".join(raw_data) + "]")
         metadata = orjson.loads("[" + ",".join(raw_metadata) + "]")
     except (TypeError, orjson.JSONDecodeError):  # SQL NULL (None), 1e400, nesting
-        return list(_messages(rows))
+        data = metadata = None
     if (
-        len(data) != len(rows)
+        data is None
+        or metadata is None
+        or len(data) != len(rows)
         or len(metadata) != len(rows)
         or not _OBJECT.issuperset(map(type, data))
         or not _OBJECT_OR_NULL.issuperset(map(type, metadata))
     ):
-        return list(_messages(rows))
+        return list(_messages([(row[0], stream_name, *row[1:]) for row in rows]))
     fields = zip(
-        ids, streams, types, positions, global_positions, data, metadata, times, strict=True
+        ids, repeat(stream_name), types, positions, global_positions, data, metadata, times
     )
     # the named tuple without its Python-level __new__, mapped in C
     return list(map(tuple.__new__, repeat(RecordedMessage), fields))

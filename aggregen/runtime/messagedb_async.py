@@ -135,12 +135,12 @@ class AsyncMessageDBEventStore:
         while True:
             rows = await self._fetch(_READ, (stream_name, position, batch + 1))
             if len(rows) <= batch:
-                for message in _decoded(rows):
+                for message in _decoded(stream_name, rows):
                     yield message
                 return
-            for message in _decoded(rows[:batch]):
+            for message in _decoded(stream_name, rows[:batch]):
                 yield message
-            position = rows[batch][3]
+            position = rows[batch][2]
 
     async def read_category(
         self,
