@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import pathlib
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from aggregen.runtime import (
     MessageDBEventStore,
     NewMessage,
     Repository,
+    StreamDataError,
     StreamWrite,
     UnitOfWork,
     connect,
@@ -160,6 +162,25 @@ def test_a_page_decoded_in_one_parse_reads_as_each_row_alone(messagedb_uri: str)
     assert (second.position, second.metadata, list(second.data)) == (1, None, ["deep"])
     assert nesting(second.data["deep"]) == 1023
     assert (third.position, third.data, third.metadata) == (2, {"n": 2}, None)
+
+
+def test_a_stored_time_that_no_datetime_holds_is_a_stream_data_error(messagedb_uri: str) -> None:
+    stream = f"paging-{uuid.uuid4()}"
+    with psycopg.connect(messagedb_uri) as conn:
+        for position, time in enumerate(["2026-11-30 12:00:00.5", "infinity"]):
+            conn.execute(
+                "INSERT INTO message_store.messages (stream_name, type, position, data, time)"
+                " VALUES (%s, 'Paged', %s, '{}', %s::timestamp)",
+                (stream, position, time),
+            )
+    with MessageDBEventStore(messagedb_uri) as store:
+        assert next(store.read(stream)).time == datetime.datetime(
+            2026, 11, 30, 12, 0, 0, 500000, tzinfo=datetime.UTC
+        )
+        with pytest.raises(StreamDataError) as caught:
+            list(store.read(stream))
+    assert (caught.value.stream_name, caught.value.position) == (stream, 1)
+    assert "'infinity' is not a readable timestamp" in str(caught.value)
 
 
 def nesting(value: list[Any]) -> int:
