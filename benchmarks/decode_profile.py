@@ -10,7 +10,8 @@ best of `--rounds`, with the garbage collector paused:
 - `UserRepository.get`, the whole rehydrate;
 - the replay of already-read messages (`repository._replay`), and the steps it does
   per event, cumulatively: the loop over messages and the type lookup, the
-  `Metadata` tuple, the event's `from_data`, the aggregate's `apply`;
+  `Metadata` tuple (no causation stored), the event's `from_data`, the aggregate's
+  `apply_<event>` method (called directly, as the replay does);
 - `decoding.decode_event` over the same messages and a generated handler's
   `handle` (the consumers' path).
 
@@ -86,6 +87,7 @@ def main() -> None:
     events = identity.User.__events__
     handler = identity.UserHandler()
 
+    appliers = {cls: identity.User._apply_function(cls) for cls in events.values()}
     readers = {name: (cls.from_data, cls) for name, cls in events.items()}
     new_tuple = tuple.__new__
 
@@ -100,28 +102,20 @@ def main() -> None:
             extra = extra or {}
             version = extra.get("schemaVersion", 1)
             new_tuple(Metadata, (message_id, t, stream_name, position, global_position, version,
-                                 extra.get("correlationId"), extra.get("causationId"),
-                                 extra.get("causationMessageStreamName"),
-                                 extra.get("causationMessagePosition"),
-                                 extra.get("causationMessageGlobalPosition"),
-                                 extra.get("correlationStreamName")))  # fmt: skip
+                                 None, None, None, None, None, None))  # fmt: skip
 
-    def with_from_data(apply: Callable[[Any], None] | None = None) -> Callable[[], None]:
+    def with_from_data(aggregate: Any = None) -> Callable[[], None]:
         def action() -> None:
             for message_id, stream_name, type_name, position, glob, data, extra, t in messages:
-                from_data, _ = readers[type_name]
+                from_data, cls = readers[type_name]
                 extra = extra or {}
                 version = extra.get("schemaVersion", 1)
                 metadata = new_tuple(Metadata, (message_id, t, stream_name, position, glob,
-                                                version, extra.get("correlationId"),
-                                                extra.get("causationId"),
-                                                extra.get("causationMessageStreamName"),
-                                                extra.get("causationMessagePosition"),
-                                                extra.get("causationMessageGlobalPosition"),
-                                                extra.get("correlationStreamName")))  # fmt: skip
+                                                version, None, None, None, None, None,
+                                                None))  # fmt: skip
                 event = from_data(data, metadata)
-                if apply is not None:
-                    apply(event)
+                if aggregate is not None:
+                    appliers[cls](aggregate, event)
 
         return action
 
@@ -153,7 +147,7 @@ def main() -> None:
             ("  step 1: loop, unpack, type lookup, schema version", loop_only),
             ("  step 2: + Metadata tuple", with_metadata),
             ("  step 3: + from_data (the event)", with_from_data()),
-            ("  step 4: + apply (= the replay's work)", with_from_data(blank.apply)),
+            ("  step 4: + apply_<event> (= the replay's work)", with_from_data(blank)),
             ("decode_event per message (handlers, history)",
              lambda: [decode_event(events, "User", m) for m in messages]),
             ("UserHandler.handle per message (no-op on_<event>)",

@@ -135,10 +135,16 @@ def _rehydrate_vs_orjson(cells: Cells) -> float | None:
     return None if ours is None or not theirs else ours / theirs
 
 
-def _plain(suite: str, store: str, op: str, scale: float = 1.0) -> Callable[[Cells], float | None]:
+def _plain(
+    suite: str, store: str, op: str, scale: float = 1.0, *, inverse: bool = False
+) -> Callable[[Cells], float | None]:
+    """The cell's value times `scale`; `inverse`: one over it (a rate ratio as a time ratio)."""
+
     def ratio(cells: Cells) -> float | None:
         found = value(cells, suite, store, op)
-        return None if found is None else found * scale
+        if found is None or (inverse and not found):
+            return None
+        return (1 / found if inverse else found) * scale
 
     return ratio
 
@@ -192,6 +198,14 @@ TARGETS = [
         "rehydrate",
         "≤ 1.3x raw time with orjson (issue 12)",
         _rehydrate_vs_orjson,
+        1.3,
+        False,
+    ),
+    Target(
+        "messagedb",
+        "rehydrate",
+        "≤ 1.3x raw time with orjson, paired",
+        _plain("paired", "messagedb", "rehydrate", inverse=True),
         1.3,
         False,
     ),

@@ -11,7 +11,9 @@ spread of those ratios beside the best-sample ratios.
 
 Workloads: one command per commit (register; raw: one `write_message` per
 transaction) and 100 events per commit (register + renames in one unit of work;
-raw: BEGIN, an executemany of `write_message` and COMMIT in one round trip), and a
+raw: BEGIN, an executemany of `write_message` and COMMIT in one round trip), a get
+of a `--stream` events aggregate, snapshots off (raw: `get_stream_messages` of the
+same stream in pages of 1,000, data and metadata decoded with orjson), and a
 consumer with a no-op generated handler over the read-side category (raw: the
 `get_category_messages` loop of `suite_raw.consume_category`), fewer pairs as each
 sample reads the whole category.
@@ -23,6 +25,7 @@ import importlib.metadata
 import sys
 from collections.abc import Callable
 
+import orjson
 import psycopg
 
 from aggregen.runtime import UnitOfWork, connect
@@ -33,6 +36,7 @@ from .suite_raw import (
     OPTIONS,
     append_in_one_round_trip,
     consume_category,
+    read_stream,
     register_one_per_transaction,
 )
 
@@ -99,6 +103,25 @@ def main() -> None:
                 f"{batches} commit(s) of {batch} events a sample; raw: one round trip each",
             ),
         ]
+        rehydrated = work.write_stream(work.plain, sizes.stream)
+        stream = work.plain.aggregate_class.stream_name(rehydrated)
+
+        def rehydrate() -> None:
+            work.plain.get(rehydrated)
+
+        def raw_rehydrate() -> None:
+            read_stream(raw, stream, orjson.loads)
+
+        workloads.append(
+            (
+                "rehydrate",
+                rehydrate,
+                raw_rehydrate,
+                sizes.stream,
+                f"a get of {sizes.stream} events, snapshots off, a sample; raw: "
+                "get_stream_messages + orjson of the same stream",
+            )
+        )
         handler = load_handler()
         if handler is not None:
             read_side = ReadSide(store, uri, sizes, handler)

@@ -131,6 +131,23 @@ def append_in_one_round_trip(conn: psycopg.Connection[Any], batch: int, batches:
             cursor.execute("COMMIT")
 
 
+def read_stream(
+    conn: psycopg.Connection[Any], stream: str, decode: Callable[[Any], Any] | None
+) -> None:
+    """A stream's messages by `get_stream_messages` in pages of 1,000, until a short page,
+    each one's data and metadata passed to `decode` (None: left undecoded)."""
+    position = 0
+    while True:
+        rows = conn.execute(READ, (stream, position, 1000)).fetchall()
+        if decode is not None:
+            for row in rows:
+                decode(row[4])
+                decode(row[5])
+        if len(rows) < 1000:
+            return
+        position = rows[-1][2] + 1
+
+
 def consume_category(conn: psycopg.Connection[Any], category: str, record: bool = True) -> int:
     """A hand-written consumer: the category in batches, decoded, position per batch.
 
@@ -318,19 +335,7 @@ class Raw:
         )
 
         def read(decode: Callable[[Any], Any] | None) -> Callable[[], None]:
-            def action() -> None:
-                position = 0
-                while True:
-                    rows = conn.execute(READ, (stream, position, 1000)).fetchall()
-                    if decode is not None:
-                        for row in rows:
-                            decode(row[4])
-                            decode(row[5])
-                    if len(rows) < 1000:
-                        return
-                    position = rows[-1][2] + 1
-
-            return action
+            return functools.partial(read_stream, conn, stream, decode)
 
         def read_snapshot() -> None:
             row = conn.execute(READ_LAST, (snapshot,)).fetchone()

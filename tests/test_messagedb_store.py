@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import pathlib
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import threading
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 
 from aggregen.runtime import (
@@ -18,6 +20,7 @@ from aggregen.runtime import (
     MessageDBEventStore,
     NewMessage,
     Repository,
+    StreamDataError,
     StreamWrite,
     UnitOfWork,
     connect,
@@ -157,6 +160,56 @@ def test_reads_page_through_a_stream_in_one_round_trip_per_page(
         assert read == list(range(start, length))
         assert len(fetches) == max(1, -(-(length - start) // 3)), "one query per page"
     store.close()
+
+
+def test_a_page_decoded_in_one_parse_reads_as_each_row_alone(messagedb_uri: str) -> None:
+    # A page's data is parsed as one JSON array: one level deeper than each row. Data
+    # nested to orjson's limit (1,024) must still read, as must metadata that is SQL
+    # NULL or JSON null (no metadata either way) next to metadata that is an object.
+    stream = f"paging-{uuid.uuid4()}"
+    deep = '{"deep": ' + "[" * 1023 + "]" * 1023 + "}"
+    rows = [('{"n": 0}', '{"schemaVersion": 1}'), (deep, None), ('{"n": 2}', "null")]
+    with psycopg.connect(messagedb_uri) as conn:
+        for position, (data, metadata) in enumerate(rows):
+            conn.execute(
+                "INSERT INTO message_store.messages (stream_name, type, position, data, metadata)"
+                " VALUES (%s, 'Paged', %s, %s::jsonb, %s::jsonb)",
+                (stream, position, data, metadata),
+            )
+    with MessageDBEventStore(messagedb_uri) as store:
+        first, second, third = store.read(stream)
+    assert (first.position, first.data, first.metadata) == (0, {"n": 0}, {"schemaVersion": 1})
+    assert (second.position, second.metadata, list(second.data)) == (1, None, ["deep"])
+    assert nesting(second.data["deep"]) == 1023
+    assert (third.position, third.data, third.metadata) == (2, {"n": 2}, None)
+
+
+def test_a_stored_time_that_no_datetime_holds_is_a_stream_data_error(messagedb_uri: str) -> None:
+    stream = f"paging-{uuid.uuid4()}"
+    with psycopg.connect(messagedb_uri) as conn:
+        for position, time in enumerate(["2026-11-30 12:00:00.5", "infinity"]):
+            conn.execute(
+                "INSERT INTO message_store.messages (stream_name, type, position, data, time)"
+                " VALUES (%s, 'Paged', %s, '{}', %s::timestamp)",
+                (stream, position, time),
+            )
+    with MessageDBEventStore(messagedb_uri) as store:
+        assert next(store.read(stream)).time == datetime.datetime(
+            2026, 11, 30, 12, 0, 0, 500000, tzinfo=datetime.UTC
+        )
+        with pytest.raises(StreamDataError) as caught:
+            list(store.read(stream))
+    assert (caught.value.stream_name, caught.value.position) == (stream, 1)
+    assert "'infinity' is not a readable timestamp" in str(caught.value)
+
+
+def nesting(value: list[Any]) -> int:
+    """How many lists deep `value` is: `[[]]` is 2 (no recursion: it may be deep)."""
+    depth = 1
+    while value:
+        value = value[0]
+        depth += 1
+    return depth
 
 
 @pytest.mark.parametrize("scheme", ["POSTGRESQL", "PostgreSQL", "Postgres"])

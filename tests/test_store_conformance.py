@@ -66,6 +66,13 @@ def test_an_unknown_stream_is_empty(store: EventStore) -> None:
     assert store.stream_version(stream) == -1
 
 
+def test_a_category_name_reads_as_an_empty_stream(store: EventStore) -> None:
+    stream = new_stream()
+    store.append([StreamWrite(stream, -1, [message()])])
+    category = stream.split("-", 1)[0]
+    assert list(store.read(category)) == []
+
+
 def test_expected_version_is_checked(store: EventStore) -> None:
     stream = new_stream()
     store.append([StreamWrite(stream, -1, [message(), message()])])

@@ -306,6 +306,7 @@ class AggregateBuilder:
             category=literal(category),
             snapshot_threshold=threshold_src,
             event_types=tuple(event_types),
+            apply_methods=tuple(f"{h.event}: {literal(h.method)}" for h in handlers),
             state=tuple(self._state_field(f) for f in state),
             init_docstring=docstring(
                 "Give every state field its initial value.",

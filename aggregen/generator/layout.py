@@ -10,8 +10,9 @@ it alone:
   magic trailing comma, so black keeps it exploded; a call of a single argument
   puts that argument on its own line, without a comma, as black does;
 - a conditional expression (the value of a statement, keyword argument or dict
-  item) in parentheses, on one line if it fits there, else split before `if` and
-  `else`, each part laid out in turn.
+  item, or one already in parentheses, also after another's `else`) in
+  parentheses, on one line if it fits there, else split before `if` and `else`,
+  each part laid out in turn.
 
 Anything else (and any line with non-ASCII text, whose width black measures in
 its own way) is printed as it is; `format.needs_black` then sees the long line and
@@ -130,6 +131,15 @@ def _ternary(value: str) -> tuple[str, str, str] | None:
     return value[: ifs[0]], value[ifs[0] + 1 : elses[0]], value[elses[0] + 1 :]
 
 
+def _parenthesized_ternary(value: str) -> str | None:
+    """What is inside the parentheses `value` is in, if it is a conditional expression."""
+    if value.startswith("(") and _matching_close(value, 0) == len(value) - 1:
+        inside = value[1:-1]
+        if _ternary(inside) is not None:
+            return inside
+    return None
+
+
 def _is_call(code: str) -> bool:
     """Whether `code` is a call of a dotted name, e.g. `Event(a=a)`."""
     opening = code.find("(")
@@ -177,6 +187,9 @@ def fit(code: str, indent: int, *, comma: bool = False) -> str:
                 return _exploded(head, parameters, tail, indent, comma=True)
         return code + suffix
     prefix, value = _split_value(code, comma)
+    if not prefix and value.startswith("else (") and _parenthesized_ternary(value[5:]):
+        prefix, value = "else ", value[5:]  # the last part of a conditional expression
+    value = _parenthesized_ternary(value) or value
     ternary = _ternary(value)
     if ternary is not None:
         inner = " " * (indent + 4)

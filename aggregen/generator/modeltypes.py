@@ -213,6 +213,7 @@ class AggregateModel:
     category: str
     snapshot_threshold: str
     event_types: tuple[str, ...]
+    apply_methods: tuple[str, ...]
     state: tuple[StateField, ...]
     identifier: IdentifierProperty | None
     handlers: tuple[ApplyHandler, ...]

@@ -35,13 +35,17 @@ class Aggregate:
     the class; generated aggregates override `_snapshot_state` and `_restore_state`.
     A class may set `__behavior_version__` (any int or str) and change it when what
     its events do to the state changes in code aggregen does not fingerprint (see
-    `_snapshot_fingerprint`): snapshots taken before are then ignored.
+    `_snapshot_fingerprint`): snapshots taken before are then ignored. A class whose
+    `apply` calls one method per event class names them in `__apply_methods__`
+    (event class -> method name), as generated classes do: replays then call those
+    methods directly, unless a subclass overrides `apply`.
     """
 
     __category__: ClassVar[str] = ""
     __snapshot_threshold__: ClassVar[int | None] = None
     __events__: ClassVar[Mapping[str, type[Event]]] = {}
     __behavior_version__: ClassVar[int | str | None] = None
+    __apply_methods__: ClassVar[Mapping[type[Event], str]] = {}
 
     id: str
     _version: int
@@ -89,6 +93,23 @@ class Aggregate:
     def apply(self, event: Event) -> None:
         """Change the state by one event; subclasses dispatch on the event's class."""
         raise NotImplementedError(f"{type(self).__name__} does not apply {type(event).__name__}")
+
+    @classmethod
+    def _apply_function(cls, event_class: type[Event]) -> typing.Callable[[Any, Any], None]:
+        """What `apply` does with an event of `event_class`, as a function of (self, event).
+
+        The method that `__apply_methods__` names for the class, when the class that
+        declares them is the one whose `apply` is in force (no subclass overrides it);
+        otherwise `apply` itself. Replays call it to skip `apply`'s dispatch.
+        """
+        for owner in cls.__mro__:
+            methods = owner.__dict__.get("__apply_methods__")
+            if methods is not None:
+                name = methods.get(event_class)
+                if name is not None and cls.apply is owner.__dict__.get("apply"):
+                    return typing.cast(typing.Callable[[Any, Any], None], getattr(cls, name))
+                break
+        return cls.apply
 
     def raise_(
         self,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import functools
 import logging
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import Any, TypeVar
 
 import orjson
@@ -27,6 +29,7 @@ from .errors import (
     DuplicateMessageError,
     EventStoreError,
     ExpectedVersionError,
+    StreamDataError,
     version_conflict,
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
@@ -50,11 +53,13 @@ P = TypeVar("P")
 
 # MessageDB's functions call each other without a schema; READ COMMITTED keeps a version
 # conflict a version conflict (REPEATABLE READ would turn it into 23505); UTC lets
-# `time` come back as an aware datetime with no conversion per row.
+# `time` come back as an aware datetime with no conversion per row, and the ISO date
+# style as text that `datetime.fromisoformat` reads (see `_decoded`).
 _SESSION_OPTIONS = (
     "-c search_path=message_store,public "
     "-c default_transaction_isolation=read\\ committed "
-    "-c timezone=UTC"
+    "-c timezone=UTC "
+    "-c datestyle=ISO"
 )
 _BEGIN = "BEGIN"
 _COMMIT = "COMMIT"
@@ -64,7 +69,20 @@ _WRITE = (
 _COLUMNS = (
     "id, stream_name, type, position, global_position, data, metadata, time AT TIME ZONE 'UTC'"
 )
-_READ = f"SELECT {_COLUMNS} FROM get_stream_messages(%s::varchar, %s::bigint, %s::bigint)"
+# A stream's page: the query `get_stream_messages` runs, on the `messages_stream`
+# index, without the function around it. The PL/pgSQL function builds its query as
+# text and plans it anew on every call, then hands the rows over through a tuplestore:
+# about a fifth of a 1,000-message read's time on the server. The function also
+# refuses a category name (no `-`); here one reads as an empty stream, as in memory.
+# The columns are `_COLUMNS` but the stream name, which every row shares; SQL NULL
+# metadata reads as JSON `null` (both mean no metadata), so that `_decoded` can join
+# a page's metadata into one array, and `time` as text, which `_decoded` reads in a
+# tenth of the time psycopg takes for a timestamptz.
+_READ = (
+    "SELECT id::varchar, type, position, global_position, data::varchar, "
+    "coalesce(metadata::varchar, 'null'), (time AT TIME ZONE 'UTC')::text FROM messages "
+    "WHERE stream_name = %s::text AND position >= %s::bigint ORDER BY position LIMIT %s::bigint"
+)
 _READ_LAST = f"SELECT {_COLUMNS} FROM get_last_stream_message(%s::varchar)"
 _READ_CATEGORY = (
     f"SELECT {_COLUMNS} FROM get_category_messages("
@@ -111,8 +129,8 @@ class MessageDBEventStore(ClosingStore):
     `uri` is a PostgreSQL URI or conninfo string. Connections set their own
     `search_path=message_store,public`, so a stock MessageDB install works whatever
     the role, and write in READ COMMITTED transactions. The messages of one append
-    reach the server in one pipelined round trip. Reads page through
-    `get_stream_messages`, `batch_size` messages a page.
+    reach the server in one pipelined round trip. Reads page through a stream
+    `batch_size` messages a page, with the query of `get_stream_messages`.
 
     Connections are made when first needed (at most `max_size` at once; `min_size`
     is accepted for compatibility and has no effect) and bound by `timeout` seconds,
@@ -251,10 +269,10 @@ class MessageDBEventStore(ClosingStore):
             # known to end there without another round trip.
             rows = self._fetch(_READ, (stream_name, position, batch + 1))
             if len(rows) <= batch:
-                yield from _messages(rows)
+                yield from _decoded(stream_name, rows)
                 return
-            yield from _messages(rows[:batch])
-            position = rows[batch][3]
+            yield from _decoded(stream_name, rows[:batch])
+            position = rows[batch][2]
 
     def read_category(
         self,
@@ -372,7 +390,7 @@ def _roll_back(conn: psycopg.Connection[Any]) -> None:
             conn.rollback()
 
 
-def _messages(rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
+def _messages(rows: Iterable[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
     """Rows of `_COLUMNS` as messages; raises `StreamDataError` for a row that is not one.
 
     Data must be a JSON object and metadata an object or null: rows that other
@@ -412,6 +430,70 @@ def _messages(rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
             )
     except orjson.JSONDecodeError:
         raise undecodable(stream_name, position, raw_data, raw_metadata) from None
+
+
+_OBJECT = frozenset({dict})
+_OBJECT_OR_NULL = frozenset({dict, type(None)})
+
+
+def _decoded(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterable[RecordedMessage]:
+    """Rows of `_READ` (a page of `stream_name`) as messages, as `_messages` makes them.
+
+    The data of all rows is decoded with one JSON parse of their texts joined into an
+    array, the metadata with another, their types checked in one pass, and the
+    messages built without a Python loop: a third of a page's decoding time. Any
+    surprise (SQL NULL data, JSON orjson refuses, a value that is not an object, a
+    time `datetime` cannot hold) sends the page through `_row_by_row`, which raises
+    the `StreamDataError` naming the row. Each text is one JSON value as PostgreSQL
+    prints jsonb, so joining them cannot change what a row holds.
+    """
+    if not rows:
+        return ()
+    ids, types, positions, global_positions, raw_data, raw_metadata, times = zip(*rows, strict=True)
+    try:
+        data = orjson.loads("[" + ",".join(raw_data) + "]")
+        metadata = orjson.loads("[" + ",".join(raw_metadata) + "]")
+        if (
+            len(data) == len(rows)
+            and len(metadata) == len(rows)
+            and _OBJECT.issuperset(map(type, data))
+            and _OBJECT_OR_NULL.issuperset(map(type, metadata))
+        ):
+            fields = zip(
+                ids,
+                repeat(stream_name),
+                types,
+                positions,
+                global_positions,
+                data,
+                metadata,
+                map(_read_time, times),
+            )
+            # the named tuple without its Python-level __new__, mapped in C
+            return list(map(tuple.__new__, repeat(RecordedMessage), fields))
+    except (TypeError, ValueError):  # SQL NULL (None), JSON orjson refuses, 'infinity'
+        pass
+    return _messages(_row_by_row(stream_name, rows))  # lazily, as far as the bad row
+
+
+_read_time = datetime.datetime.fromisoformat
+"""A `time` of `_READ` as the aware datetime it is (ISO text ending in `+00`)."""
+
+
+def _row_by_row(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """Rows of `_READ` as rows of `_COLUMNS`, for `_messages`, as it reads them.
+
+    Raises `StreamDataError` for a time `datetime` cannot hold (`infinity`, a year
+    beyond 9999 or before 1).
+    """
+    for message_id, type_name, position, global_position, data, metadata, time in rows:
+        try:
+            moment = _read_time(time)
+        except (TypeError, ValueError):
+            raise StreamDataError(
+                stream_name, position, f"stored time {time!r} is not a readable timestamp"
+            ) from None
+        yield message_id, stream_name, type_name, position, global_position, data, metadata, moment
 
 
 def _category_query(

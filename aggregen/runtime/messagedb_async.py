@@ -30,6 +30,7 @@ from .messagedb import (
     _WRITE,
     _category,
     _connection_lost,
+    _decoded,
     _lost_error,
     _messages,
     _one_line,
@@ -155,12 +156,12 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
                 self._routes.streams, _READ, (stream_name, position, batch + 1)
             )
             if len(rows) <= batch:
-                for message in _messages(rows):
+                for message in _decoded(stream_name, rows):
                     yield message
                 return
-            for message in _messages(rows[:batch]):
+            for message in _decoded(stream_name, rows[:batch]):
                 yield message
-            position = rows[batch][3]
+            position = rows[batch][2]
 
     async def read_category(
         self,

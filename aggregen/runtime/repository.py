@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
-from .decoding import _NO_CAUSATION, UnknownEventTypeError, decode_event, upcast
+from .decoding import UnknownEventTypeError, decode_event, upcast
 from .errors import AggregateNotFoundError, StreamDataError
 from .event import Event, Metadata, read_schema_version
 from .message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
@@ -291,11 +291,16 @@ def _up_to(messages: Iterable[RecordedMessage], version: int) -> Iterator[Record
 
 def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessage]) -> None:
     cls = type(aggregate)
+    # The apply_<event> method itself where `apply` would only dispatch to it.
     readers = {
-        type_name: (event_class.from_data, event_class.__schema_version__, event_class)
+        type_name: (
+            event_class.from_data,
+            event_class.__schema_version__,
+            event_class,
+            cls._apply_function(event_class),
+        )
         for type_name, event_class in cls.__events__.items()
     }
-    apply = aggregate.apply
     new_tuple = _new_tuple  # the Metadata named tuple without its Python __new__
     version = aggregate._version
     # Unpacked rather than read by attribute: a named tuple's attributes cost a call each.
@@ -318,7 +323,7 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
             raise UnknownEventTypeError(
                 stream, position, f"unknown event type {type_name!r} for {cls.__name__}"
             )
-        from_data, current, event_class = reader
+        from_data, current, event_class, apply = reader
         if extra is None:
             extra = _NO_METADATA
         schema_version = extra.get("schemaVersion")
@@ -337,7 +342,12 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
                         position,
                         global_position,
                         schema_version,
-                        *_NO_CAUSATION,
+                        None,  # no causation: literal Nones build the tuple fastest
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
                     ),
                 )
             else:
@@ -367,7 +377,7 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
             raise StreamDataError(
                 stream, position, f"{type_name} does not fit its class: {error}"
             ) from error
-        apply(event)
+        apply(aggregate, event)
         aggregate._version = version = position
 
 

@@ -24,6 +24,11 @@ __all__ = [
     "Withdrawn",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Opened(Event):
@@ -118,15 +123,14 @@ class Opened(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
             event,
             "holder",
             _validation.read_object(data["holder"], "holder", Holder.from_data),
         )
-        set_field(
+        _set_field(
             event,
             "kind",
             (
@@ -135,7 +139,7 @@ class Opened(Event):
                 else AccountKind.CHECKING
             ),
         )
-        set_field(
+        _set_field(
             event,
             "currency",
             (
@@ -144,7 +148,7 @@ class Opened(Event):
                 else Currency.EUR
             ),
         )
-        set_field(
+        _set_field(
             event,
             "overdraft_limit",
             (
@@ -153,7 +157,7 @@ class Opened(Event):
                 else decimal.Decimal("0")
             ),
         )
-        set_field(
+        _set_field(
             event,
             "interest_rate",
             (
@@ -162,12 +166,12 @@ class Opened(Event):
                 else _validation.read_float(data["interest_rate"], "interest_rate")
             ),
         )
-        set_field(
+        _set_field(
             event,
             "opened_at",
             _validation.read_datetime(data["opened_at"], "opened_at"),
         )
-        set_field(
+        _set_field(
             event,
             "tags",
             (
@@ -176,7 +180,7 @@ class Opened(Event):
                 else ()
             ),
         )
-        set_field(
+        _set_field(
             event,
             "statements_by_post",
             (
@@ -229,17 +233,20 @@ class Deposited(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
+        _set_field(
             event,
             "reference",
             (
                 None
                 if data.get("reference") is None
-                else _validation.read_str(data["reference"], "reference")
+                else (
+                    data["reference"]
+                    if data["reference"].__class__ is str
+                    else _validation.read_str(data["reference"], "reference")
+                )
             ),
         )
         return event
@@ -286,17 +293,20 @@ class Withdrawn(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
+        _set_field(
             event,
             "reference",
             (
                 None
                 if data.get("reference") is None
-                else _validation.read_str(data["reference"], "reference")
+                else (
+                    data["reference"]
+                    if data["reference"].__class__ is str
+                    else _validation.read_str(data["reference"], "reference")
+                )
             ),
         )
         return event
@@ -343,10 +353,9 @@ class StatusChanged(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
             event,
             "new_status",
             _validation.read_choice(
@@ -355,13 +364,17 @@ class StatusChanged(Event):
                 ("open", "frozen", "closed"),
             ),
         )
-        set_field(
+        _set_field(
             event,
             "reason",
             (
                 None
                 if data.get("reason") is None
-                else _validation.read_str(data["reason"], "reason")
+                else (
+                    data["reason"]
+                    if data["reason"].__class__ is str
+                    else _validation.read_str(data["reason"], "reason")
+                )
             ),
         )
         return event
@@ -404,10 +417,17 @@ class NoteWritten(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "notes", _validation.read_str(data["notes"], "notes"))
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
+            event,
+            "notes",
+            (
+                data["notes"]
+                if data["notes"].__class__ is str
+                else _validation.read_str(data["notes"], "notes")
+            ),
+        )
         return event
 
 
@@ -429,6 +449,13 @@ class BankAccountBase(Aggregate):
         "banking.Withdrawn": Withdrawn,
         "StatusChanged": StatusChanged,
         "NoteWritten": NoteWritten,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Opened: "apply_opened",
+        Deposited: "apply_deposited",
+        Withdrawn: "apply_withdrawn",
+        StatusChanged: "apply_status_changed",
+        NoteWritten: "apply_note_written",
     }
 
     holder: Holder | None
@@ -638,7 +665,11 @@ class BankAccountBase(Aggregate):
         self.notes = (
             None
             if state["notes"] is None
-            else _validation.read_str(state["notes"], "notes")
+            else (
+                state["notes"]
+                if state["notes"].__class__ is str
+                else _validation.read_str(state["notes"], "notes")
+            )
         )
         self.statements_by_post = _validation.read_bool(
             state["statements_by_post"],

@@ -19,6 +19,11 @@ __all__ = [
     "Scored",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Enrolled(Event):
@@ -78,12 +83,19 @@ class Enrolled(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "number", _validation.read_int(data["number"], "number"))
-        set_field(event, "name", _validation.read_str(data["name"], "name"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(event, "number", _validation.read_int(data["number"], "number"))
+        _set_field(
+            event,
+            "name",
+            (
+                data["name"]
+                if data["name"].__class__ is str
+                else _validation.read_str(data["name"], "name")
+            ),
+        )
+        _set_field(
             event,
             "addresses",
             (
@@ -97,7 +109,7 @@ class Enrolled(Event):
                 else ()
             ),
         )
-        set_field(
+        _set_field(
             event,
             "preferred_currencies",
             (
@@ -152,10 +164,9 @@ class Scored(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
             event,
             "risk_scores",
             (
@@ -183,6 +194,10 @@ class CustomerBase(Aggregate):
     __events__: ClassVar[dict[str, type[Event]]] = {
         "Enrolled": Enrolled,
         "Scored": Scored,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Enrolled: "apply_enrolled",
+        Scored: "apply_scored",
     }
 
     name: str
@@ -284,7 +299,11 @@ class CustomerBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.name = _validation.read_str(state["name"], "name")
+        self.name = (
+            state["name"]
+            if state["name"].__class__ is str
+            else _validation.read_str(state["name"], "name")
+        )
         self.addresses = _validation.read_list(
             state["addresses"],
             "addresses",

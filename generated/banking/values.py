@@ -89,14 +89,42 @@ class Address:
         """
         value = object.__new__(cls)  # not __init__: rules run when values are made
         set_field = object.__setattr__  # the class is frozen
-        set_field(value, "street", _validation.read_str(data["street"], "street"))
-        set_field(value, "city", _validation.read_str(data["city"], "city"))
-        set_field(value, "postcode", _validation.read_str(data["postcode"], "postcode"))
+        set_field(
+            value,
+            "street",
+            (
+                data["street"]
+                if data["street"].__class__ is str
+                else _validation.read_str(data["street"], "street")
+            ),
+        )
+        set_field(
+            value,
+            "city",
+            (
+                data["city"]
+                if data["city"].__class__ is str
+                else _validation.read_str(data["city"], "city")
+            ),
+        )
+        set_field(
+            value,
+            "postcode",
+            (
+                data["postcode"]
+                if data["postcode"].__class__ is str
+                else _validation.read_str(data["postcode"], "postcode")
+            ),
+        )
         set_field(
             value,
             "country",
             (
-                _validation.read_str(data["country"], "country")
+                (
+                    data["country"]
+                    if data["country"].__class__ is str
+                    else _validation.read_str(data["country"], "country")
+                )
                 if "country" in data
                 else "DE"
             ),
@@ -164,9 +192,21 @@ class Holder:
         set_field(
             value,
             "customer_id",
-            _validation.read_str(data["customer_id"], "customer_id"),
+            (
+                data["customer_id"]
+                if data["customer_id"].__class__ is str
+                else _validation.read_str(data["customer_id"], "customer_id")
+            ),
         )
-        set_field(value, "name", _validation.read_str(data["name"], "name"))
+        set_field(
+            value,
+            "name",
+            (
+                data["name"]
+                if data["name"].__class__ is str
+                else _validation.read_str(data["name"], "name")
+            ),
+        )
         set_field(
             value,
             "born_on",

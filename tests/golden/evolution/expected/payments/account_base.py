@@ -23,6 +23,11 @@ __all__ = [
     "Withdrawn",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 def _upcast_party(data: dict[str, Any]) -> dict[str, Any]:
     """Stored Party data of an older version, as the current version reads it."""
@@ -62,10 +67,9 @@ class Opened(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
             event,
             "owner",
             _validation.read_object(data["owner"], "owner", Party.from_data),
@@ -166,20 +170,23 @@ class Deposited(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
+        _set_field(
             event,
             "reference",
             (
                 None
                 if data.get("reference") is None
-                else _validation.read_str(data["reference"], "reference")
+                else (
+                    data["reference"]
+                    if data["reference"].__class__ is str
+                    else _validation.read_str(data["reference"], "reference")
+                )
             ),
         )
-        set_field(
+        _set_field(
             event,
             "channel",
             (
@@ -188,7 +195,7 @@ class Deposited(Event):
                 else Channel.WEB
             ),
         )
-        set_field(
+        _set_field(
             event,
             "kind",
             (
@@ -197,7 +204,7 @@ class Deposited(Event):
                 else _validation.read_choice(data["kind"], "kind", ("cash", "card"))
             ),
         )
-        set_field(
+        _set_field(
             event,
             "payer",
             (
@@ -206,7 +213,7 @@ class Deposited(Event):
                 else _validation.read_object(data["payer"], "payer", Party.from_data)
             ),
         )
-        set_field(
+        _set_field(
             event,
             "cosigners",
             (
@@ -220,7 +227,7 @@ class Deposited(Event):
                 else ()
             ),
         )
-        set_field(
+        _set_field(
             event,
             "tags",
             (
@@ -234,7 +241,7 @@ class Deposited(Event):
                 else ()
             ),
         )
-        set_field(
+        _set_field(
             event,
             "notes",
             (
@@ -248,11 +255,15 @@ class Deposited(Event):
                 else ()
             ),
         )
-        set_field(
+        _set_field(
             event,
             "currency",
             (
-                _validation.read_str(data["currency"], "currency")
+                (
+                    data["currency"]
+                    if data["currency"].__class__ is str
+                    else _validation.read_str(data["currency"], "currency")
+                )
                 if "currency" in data
                 else "EUR"
             ),
@@ -336,17 +347,20 @@ class Withdrawn(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
+        _set_field(
             event,
             "reason",
             (
                 None
                 if data.get("reason") is None
-                else _validation.read_str(data["reason"], "reason")
+                else (
+                    data["reason"]
+                    if data["reason"].__class__ is str
+                    else _validation.read_str(data["reason"], "reason")
+                )
             ),
         )
         return event
@@ -375,9 +389,8 @@ class Closed(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
         return event
 
     @classmethod
@@ -407,6 +420,12 @@ class AccountBase(Aggregate):
         "payments.MoneyIn": Deposited,
         "Withdrawn": Withdrawn,
         "Closed": Closed,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Opened: "apply_opened",
+        Deposited: "apply_deposited",
+        Withdrawn: "apply_withdrawn",
+        Closed: "apply_closed",
     }
 
     balance: decimal.Decimal

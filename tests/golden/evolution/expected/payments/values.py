@@ -51,7 +51,15 @@ class Note:
         """
         value = object.__new__(cls)  # not __init__: rules run when values are made
         set_field = object.__setattr__  # the class is frozen
-        set_field(value, "text", _validation.read_str(data["text"], "text"))
+        set_field(
+            value,
+            "text",
+            (
+                data["text"]
+                if data["text"].__class__ is str
+                else _validation.read_str(data["text"], "text")
+            ),
+        )
         return value
 
 
@@ -84,12 +92,24 @@ class Party:
         """
         value = object.__new__(cls)  # not __init__: rules run when values are made
         set_field = object.__setattr__  # the class is frozen
-        set_field(value, "name", _validation.read_str(data["name"], "name"))
+        set_field(
+            value,
+            "name",
+            (
+                data["name"]
+                if data["name"].__class__ is str
+                else _validation.read_str(data["name"], "name")
+            ),
+        )
         set_field(
             value,
             "country",
             (
-                _validation.read_str(data["country"], "country")
+                (
+                    data["country"]
+                    if data["country"].__class__ is str
+                    else _validation.read_str(data["country"], "country")
+                )
                 if "country" in data
                 else "NL"
             ),

@@ -19,6 +19,11 @@ __all__ = [
     "SampleBase",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Recorded(Event):
@@ -130,25 +135,36 @@ class Recorded(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "code", _validation.read_str(data["code"], "code"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
+            event,
+            "code",
+            (
+                data["code"]
+                if data["code"].__class__ is str
+                else _validation.read_str(data["code"], "code")
+            ),
+        )
+        _set_field(
             event,
             "body",
             (
                 None
                 if data.get("body") is None
-                else _validation.read_str(data["body"], "body")
+                else (
+                    data["body"]
+                    if data["body"].__class__ is str
+                    else _validation.read_str(data["body"], "body")
+                )
             ),
         )
-        set_field(
+        _set_field(
             event,
             "count",
             _validation.read_int(data["count"], "count") if "count" in data else 1,
         )
-        set_field(
+        _set_field(
             event,
             "ratio",
             (
@@ -157,7 +173,7 @@ class Recorded(Event):
                 else _validation.read_float(data["ratio"], "ratio")
             ),
         )
-        set_field(
+        _set_field(
             event,
             "price",
             (
@@ -166,7 +182,7 @@ class Recorded(Event):
                 else decimal.Decimal("0.00")
             ),
         )
-        set_field(
+        _set_field(
             event,
             "active",
             (
@@ -175,7 +191,7 @@ class Recorded(Event):
                 else True
             ),
         )
-        set_field(
+        _set_field(
             event,
             "due_on",
             (
@@ -184,13 +200,21 @@ class Recorded(Event):
                 else datetime.date(2024, 2, 29)
             ),
         )
-        set_field(
+        _set_field(
             event,
             "updated_at",
             _validation.read_datetime(data["updated_at"], "updated_at"),
         )
-        set_field(event, "owner", _validation.read_str(data["owner"], "owner"))
-        set_field(
+        _set_field(
+            event,
+            "owner",
+            (
+                data["owner"]
+                if data["owner"].__class__ is str
+                else _validation.read_str(data["owner"], "owner")
+            ),
+        )
+        _set_field(
             event,
             "level",
             (
@@ -199,7 +223,7 @@ class Recorded(Event):
                 else "low"
             ),
         )
-        set_field(
+        _set_field(
             event,
             "labels",
             (
@@ -229,9 +253,8 @@ class Cleared(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
         return event
 
 
@@ -246,6 +269,10 @@ class SampleBase(Aggregate):
     __events__: ClassVar[dict[str, type[Event]]] = {
         "Recorded": Recorded,
         "Cleared": Cleared,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Recorded: "apply_recorded",
+        Cleared: "apply_cleared",
     }
 
     code: str | None
@@ -381,12 +408,20 @@ class SampleBase(Aggregate):
         self.code = (
             None
             if state["code"] is None
-            else _validation.read_str(state["code"], "code")
+            else (
+                state["code"]
+                if state["code"].__class__ is str
+                else _validation.read_str(state["code"], "code")
+            )
         )
         self.body = (
             None
             if state["body"] is None
-            else _validation.read_str(state["body"], "body")
+            else (
+                state["body"]
+                if state["body"].__class__ is str
+                else _validation.read_str(state["body"], "body")
+            )
         )
         self.count = _validation.read_int(state["count"], "count")
         self.ratio = (
@@ -405,7 +440,11 @@ class SampleBase(Aggregate):
         self.owner = (
             None
             if state["owner"] is None
-            else _validation.read_str(state["owner"], "owner")
+            else (
+                state["owner"]
+                if state["owner"].__class__ is str
+                else _validation.read_str(state["owner"], "owner")
+            )
         )
         self.level = _validation.read_choice(
             state["level"],

@@ -15,6 +15,11 @@ __all__ = [
     "Started",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Started(Event):
@@ -49,10 +54,9 @@ class Started(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
             event,
             "total",
             (
@@ -74,6 +78,9 @@ class CounterBase(Aggregate):
     __snapshot_threshold__: ClassVar[int | None] = None
     __events__: ClassVar[dict[str, type[Event]]] = {
         "Started": Started,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Started: "apply_started",
     }
 
     total: int

@@ -16,6 +16,11 @@ __all__ = [
     "TicketBase",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Opened(Event):
@@ -53,17 +58,28 @@ class Opened(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "code", _validation.read_str(data["code"], "code"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
+            event,
+            "code",
+            (
+                data["code"]
+                if data["code"].__class__ is str
+                else _validation.read_str(data["code"], "code")
+            ),
+        )
+        _set_field(
             event,
             "headline",
             (
                 None
                 if data.get("headline") is None
-                else _validation.read_str(data["headline"], "headline")
+                else (
+                    data["headline"]
+                    if data["headline"].__class__ is str
+                    else _validation.read_str(data["headline"], "headline")
+                )
             ),
         )
         return event
@@ -110,17 +126,28 @@ class Assigned(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "assignee", _validation.read_str(data["assignee"], "assignee"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
+            event,
+            "assignee",
+            (
+                data["assignee"]
+                if data["assignee"].__class__ is str
+                else _validation.read_str(data["assignee"], "assignee")
+            ),
+        )
+        _set_field(
             event,
             "note",
             (
                 None
                 if data.get("note") is None
-                else _validation.read_str(data["note"], "note")
+                else (
+                    data["note"]
+                    if data["note"].__class__ is str
+                    else _validation.read_str(data["note"], "note")
+                )
             ),
         )
         return event
@@ -137,6 +164,10 @@ class TicketBase(Aggregate):
     __events__: ClassVar[dict[str, type[Event]]] = {
         "tickets.Opened": Opened,
         "Assigned": Assigned,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Opened: "apply_opened",
+        Assigned: "apply_assigned",
     }
 
     title: str
@@ -214,11 +245,19 @@ class TicketBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.title = _validation.read_str(state["title"], "title")
+        self.title = (
+            state["title"]
+            if state["title"].__class__ is str
+            else _validation.read_str(state["title"], "title")
+        )
         self.assignee = (
             None
             if state["assignee"] is None
-            else _validation.read_str(state["assignee"], "assignee")
+            else (
+                state["assignee"]
+                if state["assignee"].__class__ is str
+                else _validation.read_str(state["assignee"], "assignee")
+            )
         )
 
     @classmethod

@@ -16,6 +16,11 @@ __all__ = [
     "Invited",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Invited(Event):
@@ -47,11 +52,26 @@ class Invited(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "token", _validation.read_str(data["token"], "token"))
-        set_field(event, "name", _validation.read_str(data["name"], "name"))
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
+            event,
+            "token",
+            (
+                data["token"]
+                if data["token"].__class__ is str
+                else _validation.read_str(data["token"], "token")
+            ),
+        )
+        _set_field(
+            event,
+            "name",
+            (
+                data["name"]
+                if data["name"].__class__ is str
+                else _validation.read_str(data["name"], "name")
+            ),
+        )
         return event
 
 
@@ -82,10 +102,17 @@ class Arrived(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "token", _validation.read_str(data["token"], "token"))
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
+            event,
+            "token",
+            (
+                data["token"]
+                if data["token"].__class__ is str
+                else _validation.read_str(data["token"], "token")
+            ),
+        )
         return event
 
 
@@ -100,6 +127,10 @@ class GuestBase(Aggregate):
     __events__: ClassVar[dict[str, type[Event]]] = {
         "Invited": Invited,
         "Arrived": Arrived,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Invited: "apply_invited",
+        Arrived: "apply_arrived",
     }
 
     token: str
@@ -173,11 +204,19 @@ class GuestBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.token = _validation.read_str(state["token"], "token")
+        self.token = (
+            state["token"]
+            if state["token"].__class__ is str
+            else _validation.read_str(state["token"], "token")
+        )
         self.name = (
             None
             if state["name"] is None
-            else _validation.read_str(state["name"], "name")
+            else (
+                state["name"]
+                if state["name"].__class__ is str
+                else _validation.read_str(state["name"], "name")
+            )
         )
 
     @classmethod

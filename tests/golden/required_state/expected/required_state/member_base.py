@@ -16,6 +16,11 @@ __all__ = [
     "Moved",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Joined(Event):
@@ -65,27 +70,62 @@ class Joined(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "email", _validation.read_str(data["email"], "email"))
-        set_field(event, "nick", _validation.read_str(data["nick"], "nick"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
+            event,
+            "email",
+            (
+                data["email"]
+                if data["email"].__class__ is str
+                else _validation.read_str(data["email"], "email")
+            ),
+        )
+        _set_field(
+            event,
+            "nick",
+            (
+                data["nick"]
+                if data["nick"].__class__ is str
+                else _validation.read_str(data["nick"], "nick")
+            ),
+        )
+        _set_field(
             event,
             "level",
             _validation.read_int(data["level"], "level") if "level" in data else 1,
         )
-        set_field(
+        _set_field(
             event,
             "phone",
             (
                 None
                 if data.get("phone") is None
-                else _validation.read_str(data["phone"], "phone")
+                else (
+                    data["phone"]
+                    if data["phone"].__class__ is str
+                    else _validation.read_str(data["phone"], "phone")
+                )
             ),
         )
-        set_field(event, "country", _validation.read_str(data["country"], "country"))
-        set_field(event, "motto", _validation.read_str(data["motto"], "motto"))
+        _set_field(
+            event,
+            "country",
+            (
+                data["country"]
+                if data["country"].__class__ is str
+                else _validation.read_str(data["country"], "country")
+            ),
+        )
+        _set_field(
+            event,
+            "motto",
+            (
+                data["motto"]
+                if data["motto"].__class__ is str
+                else _validation.read_str(data["motto"], "motto")
+            ),
+        )
         return event
 
 
@@ -125,17 +165,28 @@ class Moved(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "city", _validation.read_str(data["city"], "city"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
+            event,
+            "city",
+            (
+                data["city"]
+                if data["city"].__class__ is str
+                else _validation.read_str(data["city"], "city")
+            ),
+        )
+        _set_field(
             event,
             "country",
             (
                 None
                 if data.get("country") is None
-                else _validation.read_str(data["country"], "country")
+                else (
+                    data["country"]
+                    if data["country"].__class__ is str
+                    else _validation.read_str(data["country"], "country")
+                )
             ),
         )
         return event
@@ -152,6 +203,10 @@ class MemberBase(Aggregate):
     __events__: ClassVar[dict[str, type[Event]]] = {
         "Joined": Joined,
         "Moved": Moved,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Joined: "apply_joined",
+        Moved: "apply_moved",
     }
 
     email: str
@@ -258,28 +313,52 @@ class MemberBase(Aggregate):
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `_snapshot_state` output."""
-        self.email = _validation.read_str(state["email"], "email")
-        self.handle = _validation.read_str(state["handle"], "handle")
+        self.email = (
+            state["email"]
+            if state["email"].__class__ is str
+            else _validation.read_str(state["email"], "email")
+        )
+        self.handle = (
+            state["handle"]
+            if state["handle"].__class__ is str
+            else _validation.read_str(state["handle"], "handle")
+        )
         self.level = _validation.read_int(state["level"], "level")
         self.phone = (
             None
             if state["phone"] is None
-            else _validation.read_str(state["phone"], "phone")
+            else (
+                state["phone"]
+                if state["phone"].__class__ is str
+                else _validation.read_str(state["phone"], "phone")
+            )
         )
         self.city = (
             None
             if state["city"] is None
-            else _validation.read_str(state["city"], "city")
+            else (
+                state["city"]
+                if state["city"].__class__ is str
+                else _validation.read_str(state["city"], "city")
+            )
         )
         self.country = (
             None
             if state["country"] is None
-            else _validation.read_str(state["country"], "country")
+            else (
+                state["country"]
+                if state["country"].__class__ is str
+                else _validation.read_str(state["country"], "country")
+            )
         )
         self.motto = (
             None
             if state["motto"] is None
-            else _validation.read_str(state["motto"], "motto")
+            else (
+                state["motto"]
+                if state["motto"].__class__ is str
+                else _validation.read_str(state["motto"], "motto")
+            )
         )
 
     @classmethod

@@ -17,6 +17,11 @@ __all__ = [
     "UserBase",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Registered(Event):
@@ -63,20 +68,31 @@ class Registered(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(event, "email", _validation.read_str(data["email"], "email"))
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
+            event,
+            "email",
+            (
+                data["email"]
+                if data["email"].__class__ is str
+                else _validation.read_str(data["email"], "email")
+            ),
+        )
+        _set_field(
             event,
             "first_name",
             (
                 None
                 if data.get("first_name") is None
-                else _validation.read_str(data["first_name"], "first_name")
+                else (
+                    data["first_name"]
+                    if data["first_name"].__class__ is str
+                    else _validation.read_str(data["first_name"], "first_name")
+                )
             ),
         )
-        set_field(
+        _set_field(
             event,
             "joined_on",
             (
@@ -120,13 +136,16 @@ class Renamed(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
             event,
             "first_name",
-            _validation.read_str(data["first_name"], "first_name"),
+            (
+                data["first_name"]
+                if data["first_name"].__class__ is str
+                else _validation.read_str(data["first_name"], "first_name")
+            ),
         )
         return event
 
@@ -142,6 +161,10 @@ class UserBase(Aggregate):
     __events__: ClassVar[dict[str, type[Event]]] = {
         "Registered": Registered,
         "Renamed": Renamed,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Registered: "apply_registered",
+        Renamed: "apply_renamed",
     }
 
     first_name: str | None
@@ -227,9 +250,17 @@ class UserBase(Aggregate):
         self.first_name = (
             None
             if state["first_name"] is None
-            else _validation.read_str(state["first_name"], "first_name")
+            else (
+                state["first_name"]
+                if state["first_name"].__class__ is str
+                else _validation.read_str(state["first_name"], "first_name")
+            )
         )
-        self.email = _validation.read_str(state["email"], "email")
+        self.email = (
+            state["email"]
+            if state["email"].__class__ is str
+            else _validation.read_str(state["email"], "email")
+        )
         self.joined_on = (
             None
             if state["joined_on"] is None

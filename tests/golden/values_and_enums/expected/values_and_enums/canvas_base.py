@@ -19,6 +19,11 @@ __all__ = [
     "Painted",
 ]
 
+_new_object = object.__new__
+_set_field = object.__setattr__
+"""How `from_data` builds an event: not through `__init__` (rules run when events are
+made, not when they are read), and past `frozen` (the class refuses assignment)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Drawn(Event):
@@ -57,15 +62,14 @@ class Drawn(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
             event,
             "shape",
             _validation.read_object(data["shape"], "shape", Shape.from_data),
         )
-        set_field(
+        _set_field(
             event,
             "colours",
             (
@@ -124,15 +128,14 @@ class Painted(Event):
         Raises `TypeError` or `ValueError` for a value of the wrong type, `KeyError` for
         a missing field.
         """
-        event = object.__new__(cls)  # not __init__: rules run when events are made
-        set_field = object.__setattr__  # the class is frozen
-        set_field(event, "metadata", metadata)
-        set_field(
+        event = _new_object(cls)  # not __init__: rules run when events are made
+        _set_field(event, "metadata", metadata)
+        _set_field(
             event,
             "background",
             _validation.read_enum(data["background"], "background", Colour),
         )
-        set_field(
+        _set_field(
             event,
             "grid",
             (
@@ -160,6 +163,10 @@ class CanvasBase(Aggregate):
     __events__: ClassVar[dict[str, type[Event]]] = {
         "Drawn": Drawn,
         "Painted": Painted,
+    }
+    __apply_methods__: ClassVar[dict[type[Event], str]] = {
+        Drawn: "apply_drawn",
+        Painted: "apply_painted",
     }
 
     shapes: list[Shape]
