@@ -207,3 +207,39 @@ def test_settings_that_cannot_work_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         Consumer(store, "orders", Recorder(), name="p", **{option: value})  # type: ignore[arg-type]
+
+
+def test_messages_a_handler_writes_into_its_category_are_handled_in_the_same_catch_up(
+    store: EventStore,
+) -> None:
+    # Batches of 2 over 3 messages: the batch after the first is read ahead while the
+    # first is handled, and may miss the message the handler writes; catch_up must
+    # handle it all the same, as it did without reading ahead.
+    category = new_category()
+    write(store, f"{category}-a", 3)
+
+    class Reacting(Recorder):
+        def handle(self, message: RecordedMessage) -> None:
+            super().handle(message)
+            if message.data["n"] == 0:
+                write(store, f"{category}-b", 1, start=100)
+
+    recorder = Reacting()
+    assert Consumer(store, category, recorder, name="r", batch_size=2).catch_up() == 4
+    assert [m.data["n"] for m in recorder.handled] == [0, 1, 2, 100]
+
+
+def test_no_reading_thread_outlives_a_consumer_that_stopped_on_a_failure(
+    store: EventStore,
+) -> None:
+    category = new_category()
+    write(store, f"{category}-a", 9)
+    consumer = Consumer(store, category, Recorder(fail_at=4), name="p", batch_size=3)
+
+    with pytest.raises(ConsumerError):
+        consumer.catch_up()
+
+    assert not [t for t in threading.enumerate() if t.name.startswith("aggregen-read-ahead")]
+    recovered = Recorder()
+    Consumer(store, category, recovered, name="p", batch_size=3).catch_up()
+    assert [m.data["n"] for m in recovered.handled] == [4, 5, 6, 7, 8], "nothing skipped"

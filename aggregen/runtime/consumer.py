@@ -21,6 +21,7 @@ from .causation import cause_in_effect
 from .errors import AggregenError, StreamNameError
 from .message import RecordedMessage
 from .position_store import PositionStore
+from .read_ahead import ReadAhead
 from .store import EventStore
 
 __all__ = ["CategoryLoop", "Consumer", "ConsumerError", "MessageHandler", "handler_failed"]
@@ -59,8 +60,9 @@ class CategoryLoop:
     """What every reader of a category shares: settings, `catch_up`, `run` and `stop`.
 
     Subclasses say how a batch is read and handled (`_handle_batch`) and how the
-    position is kept (`_start`, `_record`). Raises `ValueError` or `StreamNameError`
-    for settings that cannot work.
+    position is kept (`_start`, `_record`). While a batch is handled, the next one
+    is read ahead (see `ReadAhead`). Raises `ValueError` or `StreamNameError` for
+    settings that cannot work.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class CategoryLoop:
             check_category(correlation, "correlation category")
         self.correlation = correlation
         self._stopping = threading.Event()
+        self._read_ahead = ReadAhead(self._read_from, self.batch_size)
 
     def catch_up(self, *, handle_signals: bool = True) -> int:
         """Handle every message available now, record the position, and return how many.
@@ -104,6 +107,7 @@ class CategoryLoop:
                     if caught_up:
                         break
             finally:
+                self._read_ahead.close()
                 self._record()
         return handled
 
@@ -125,6 +129,7 @@ class CategoryLoop:
                         self._record()
                         self._stopping.wait(self.poll_interval)
             finally:
+                self._read_ahead.close()
                 self._record()
 
     def stop(self) -> None:
@@ -133,9 +138,13 @@ class CategoryLoop:
 
     def _read_batch(self, position: int | None) -> list[RecordedMessage]:
         """The next batch after the global position `position` (None: from the start)."""
+        return self._read_ahead.batch(1 if position is None else position + 1)
+
+    def _read_from(self, position: int) -> list[RecordedMessage]:
+        """The batch from the global position `position` on (called on two threads)."""
         return self.store.read_category(
             self.category,
-            1 if position is None else position + 1,
+            position,
             batch_size=self.batch_size,
             consumer_group=self.consumer_group,
             correlation=self.correlation,
