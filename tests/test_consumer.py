@@ -19,6 +19,7 @@ from aggregen.runtime import (
     StreamDataError,
     StreamNameError,
     StreamWrite,
+    current_cause,
 )
 
 
@@ -243,3 +244,24 @@ def test_no_reading_thread_outlives_a_consumer_that_stopped_on_a_failure(
     recovered = Recorder()
     Consumer(store, category, recovered, name="p", batch_size=3).catch_up()
     assert [m.data["n"] for m in recovered.handled] == [4, 5, 6, 7, 8], "nothing skipped"
+
+
+def test_each_message_is_the_cause_while_it_is_handled_and_none_after(store: EventStore) -> None:
+    category = new_category()
+    write(store, f"{category}-a", 3)
+    write(store, f"{category}-b", 2, start=3)
+    causes = []
+
+    class Causes(Recorder):
+        def handle(self, message: RecordedMessage) -> None:
+            super().handle(message)
+            cause = current_cause()
+            assert cause is not None
+            causes.append((cause.message_id, cause.stream_name, cause.global_position))
+
+    recorder = Causes()
+    Consumer(store, category, recorder, name="c", batch_size=2).catch_up()
+
+    assert causes == [(m.id, m.stream_name, m.global_position) for m in recorder.handled]
+    assert len(causes) == 5
+    assert current_cause() is None

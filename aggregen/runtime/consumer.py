@@ -17,7 +17,7 @@ from types import FrameType
 from typing import Protocol
 
 from .category import ConsumerGroup, check_batch_size, check_category
-from .causation import cause_in_effect
+from .causation import handling
 from .errors import AggregenError, StreamNameError
 from .message import RecordedMessage
 from .position_store import PositionStore
@@ -261,25 +261,23 @@ class Consumer(CategoryLoop):
         handle = self.handler.handle
         interval = self.position_update_interval
         handled = 0
-        cause = cause_in_effect
-        for message in batch:
-            token = cause.set(message)  # events the handler raises are caused by it
-            try:
-                handle(message)
-            except Exception as error:
-                self._record()
-                raise handler_failed(
-                    f"consumer {self.name!r}", self.handler, message, error
-                ) from error
-            finally:
-                cause.reset(token)
-            handled += 1
-            self._position = message.global_position
-            self._unrecorded += 1
-            if self._unrecorded >= interval:
-                self._record()
-            if self._stopping.is_set():
-                return handled, True
+        with handling() as current:
+            for message in batch:
+                current.message = message  # events the handler raises are caused by it
+                try:
+                    handle(message)
+                except Exception as error:
+                    self._record()
+                    raise handler_failed(
+                        f"consumer {self.name!r}", self.handler, message, error
+                    ) from error
+                handled += 1
+                self._position = message.global_position
+                self._unrecorded += 1
+                if self._unrecorded >= interval:
+                    self._record()
+                if self._stopping.is_set():
+                    return handled, True
         return handled, len(batch) < self.batch_size
 
     def _record(self) -> None:

@@ -46,6 +46,9 @@ class EventHandler:
             if self.skip_unknown_types:
                 return
             raise
+        if session is None and self._session is None:  # a consumer's handler: no session
+            self.dispatch(event)
+            return
         self._session = session
         try:
             self.dispatch(event)

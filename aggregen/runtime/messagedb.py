@@ -257,7 +257,10 @@ class MessageDBEventStore:
         # settle on a generic plan, which sorts the whole category (a second at 100,000
         # messages); an unnamed statement is planned for its values every time.
         prepare = False if consumer_group is not None else None
-        rows = self._run(lambda conn: conn.execute(query, params, prepare=prepare).fetchall())
+        # Binary results: `time` and the positions load without parsing text.
+        rows = self._run(
+            lambda conn: conn.execute(query, params, prepare=prepare, binary=True).fetchall()
+        )
         return list(_messages(rows))
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:

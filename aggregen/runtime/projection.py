@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .category import ConsumerGroup
-from .causation import cause_in_effect
+from .causation import handling
 from .consumer import CategoryLoop, handler_failed, member_name
 from .message import RecordedMessage
 from .position_store import position_stream_name
@@ -141,19 +141,17 @@ class Projector(CategoryLoop):
         with self.target.transaction(self.position_name) as transaction:
             batch = self._read_batch(transaction.position)
             session = transaction.session
-            cause = cause_in_effect
-            for message in batch:
-                token = cause.set(message)  # events the projection raises are caused by it
-                try:
-                    handle(message, session)
-                except Exception as error:
-                    raise handler_failed(
-                        f"projection {self.name!r}", self.projection, message, error
-                    ) from error
-                finally:
-                    cause.reset(token)
-                handled += 1
-                transaction.position = message.global_position
-                if self._stopping.is_set():
-                    return handled, True
+            with handling() as current:
+                for message in batch:
+                    current.message = message  # events the projection raises are caused by it
+                    try:
+                        handle(message, session)
+                    except Exception as error:
+                        raise handler_failed(
+                            f"projection {self.name!r}", self.projection, message, error
+                        ) from error
+                    handled += 1
+                    transaction.position = message.global_position
+                    if self._stopping.is_set():
+                        return handled, True
         return handled, len(batch) < self.batch_size
