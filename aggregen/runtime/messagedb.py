@@ -82,12 +82,19 @@ _READ_CATEGORY = (
 # does the same).
 _CARDINAL_ID = "split_part(substr(stream_name, strpos(stream_name, '-') + 1), '+', 1)"
 _MEMBER = f"mod(@(left('x' || md5({_CARDINAL_ID}), 17)::bit(64)::bigint), %s::bigint)"
-_READ_CATEGORY_GROUP = (
+_READ_CATEGORY_TABLE = (
     "SELECT id::varchar, stream_name, type, position, global_position, data::varchar, "
     "metadata::varchar, time AT TIME ZONE 'UTC' FROM messages "
-    "WHERE category(stream_name::varchar) = %s::varchar AND global_position >= %s::bigint "
-    f"AND CASE WHEN strpos(stream_name, '-') > 0 THEN {_MEMBER} = %s::bigint{{correlation}} "
-    "ELSE false END ORDER BY global_position LIMIT %s::bigint"
+    "WHERE category(stream_name::varchar) = %s::varchar AND global_position >= %s::bigint"
+    "{condition} ORDER BY global_position LIMIT %s::bigint"
+)
+# A plain read (no group, no correlation) of the table too: the rows MessageDB's
+# function returns, without its PL/pgSQL and the result set it builds (a 100,000-message
+# category read 1,000 at a time: about 5.4 instead of 7.0 us a message here).
+_READ_CATEGORY_PLAIN = _READ_CATEGORY_TABLE.format(condition="")
+_READ_CATEGORY_GROUP = _READ_CATEGORY_TABLE.format(
+    condition=f" AND CASE WHEN strpos(stream_name, '-') > 0 THEN {_MEMBER} = %s::bigint"
+    "{correlation} ELSE false END"
 )
 _READ_CATEGORY_MEMBER = _READ_CATEGORY_GROUP.format(correlation="")
 # MessageDB's `category(metadata->>'correlationStreamName') = correlation`, inline.
@@ -390,9 +397,12 @@ def _category_query(
 ) -> tuple[str, tuple[Any, ...]]:
     """The SQL and parameters of one category read (see `_READ_CATEGORY_GROUP`).
 
-    Without a consumer group, MessageDB's own `get_category_messages`; with one, the
-    same read with the member's partition computed inline.
+    A plain read and a member's read select from MessageDB's `messages` table as its
+    `get_category_messages` does (a member's partition computed inline); a correlated
+    read without a group calls that function.
     """
+    if group is None and correlation is None:
+        return _READ_CATEGORY_PLAIN, (category, position, batch_size)
     if group is None:
         return _READ_CATEGORY, (category, position, batch_size, correlation, None, None)
     if correlation is None:
