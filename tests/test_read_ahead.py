@@ -62,13 +62,17 @@ def test_a_batch_asked_for_from_elsewhere_is_read_now() -> None:
         reader.close()
 
 
-def test_the_error_of_a_read_ahead_is_raised_only_when_its_batch_is_asked_for() -> None:
+def test_a_failed_read_ahead_is_read_again_when_its_batch_is_asked_for() -> None:
     category = Category(9, failing_from=3)
     reader = ReadAhead(category.read, 2)
     try:
         reader.batch(1)
         with pytest.raises(RuntimeError, match="read from 3 failed"):
             reader.batch(3)
+        assert category.reads == [1, 3, 3], "the failed read ahead, then the read now"
+        category.failing_from = None  # the database is back
+        reader.batch(1)
+        assert positions(reader.batch(3)) == [3, 4]
     finally:
         reader.close()
 

@@ -7,7 +7,8 @@ after it is read on a worker thread, and the reader finds it ready when it asks 
 it. A read ahead is used only when it is asked for from the same position, and only
 when it is full: a batch at the end of the category is always read again when it is
 needed, so that whatever was written in the meantime (by the handler too) is seen as
-without reading ahead. Reading ahead changes no position, so delivery is as before.
+without reading ahead, and so is a read ahead that failed (its error is raised by the
+read that repeats it). Reading ahead changes no position, so delivery is as before.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class ReadAhead:
     def batch(self, position: int) -> list[RecordedMessage]:
         """The batch from global position `position`, and the next one read ahead if it is full.
 
-        Raises what `read` raises, for the read ahead too (when its batch is asked for).
+        Raises what `read` raises. A read ahead that failed is read again here.
         """
         batch = self._take(position)
         if batch is None:
@@ -57,7 +58,10 @@ class ReadAhead:
         if start != position:
             future.cancel()  # a read already under way ends unheeded
             return None
-        batch = future.result()
+        try:
+            batch = future.result()
+        except Exception:  # read again when asked for: the error then is the one to raise
+            return None
         return batch if len(batch) == self._batch_size else None
 
     def close(self) -> None:
