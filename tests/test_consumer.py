@@ -210,12 +210,13 @@ def test_settings_that_cannot_work_are_refused(
         Consumer(store, "orders", Recorder(), name="p", **{option: value})  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("read_ahead", [True, False])
 def test_messages_a_handler_writes_into_its_category_are_handled_in_the_same_catch_up(
-    store: EventStore,
+    store: EventStore, read_ahead: bool
 ) -> None:
     # Batches of 2 over 3 messages: the batch after the first is read ahead while the
     # first is handled, and may miss the message the handler writes; catch_up must
-    # handle it all the same, as it did without reading ahead.
+    # handle it all the same, as it does without reading ahead.
     category = new_category()
     write(store, f"{category}-a", 3)
 
@@ -226,7 +227,8 @@ def test_messages_a_handler_writes_into_its_category_are_handled_in_the_same_cat
                 write(store, f"{category}-b", 1, start=100)
 
     recorder = Reacting()
-    assert Consumer(store, category, recorder, name="r", batch_size=2).catch_up() == 4
+    consumer = Consumer(store, category, recorder, name="r", batch_size=2, read_ahead=read_ahead)
+    assert consumer.catch_up() == 4
     assert [m.data["n"] for m in recorder.handled] == [0, 1, 2, 100]
 
 

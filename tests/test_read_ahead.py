@@ -86,3 +86,15 @@ def test_close_ends_the_thread() -> None:
     reader.batch(1)
     reader.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("aggregen-read-ahead")]
+
+
+def test_not_enabled_it_reads_only_when_asked() -> None:
+    category = Category(9)
+    reader = ReadAhead(category.read, 2, enabled=False)
+    try:
+        assert positions(reader.batch(1)) == [1, 2]
+        assert positions(reader.batch(3)) == [3, 4]
+        assert category.reads == [1, 3]
+        assert not any(name.startswith("aggregen-read-ahead") for name in category.threads)
+    finally:
+        reader.close()

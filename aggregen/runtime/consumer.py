@@ -61,8 +61,8 @@ class CategoryLoop:
 
     Subclasses say how a batch is read and handled (`_handle_batch`) and how the
     position is kept (`_start`, `_record`). While a batch is handled, the next one
-    is read ahead (see `ReadAhead`). Raises `ValueError` or `StreamNameError` for
-    settings that cannot work.
+    is read ahead (see `ReadAhead`) unless `read_ahead` is false. Raises `ValueError`
+    or `StreamNameError` for settings that cannot work.
     """
 
     def __init__(
@@ -74,6 +74,7 @@ class CategoryLoop:
         poll_interval: float,
         consumer_group: ConsumerGroup | None,
         correlation: str | None,
+        read_ahead: bool = True,
     ) -> None:
         self.store = store
         self.category = check_category(category)
@@ -86,7 +87,7 @@ class CategoryLoop:
             check_category(correlation, "correlation category")
         self.correlation = correlation
         self._stopping = threading.Event()
-        self._read_ahead = ReadAhead(self._read_from, self.batch_size)
+        self._read_ahead = ReadAhead(self._read_from, self.batch_size, enabled=read_ahead)
 
     def catch_up(self, *, handle_signals: bool = True) -> int:
         """Handle every message available now, record the position, and return how many.
@@ -208,8 +209,10 @@ class Consumer(CategoryLoop):
     `consumer_group` makes this consumer one member of a group: it reads only its
     member's streams, and records its position under `{name}+{member}of{size}`.
     `correlation` (a category) keeps only messages correlated with it. `batch_size`
-    messages are read at a time; an idle consumer polls every `poll_interval`
-    seconds. Raises `ValueError` or `StreamNameError` for settings that cannot work.
+    messages are read at a time, the next batch while one is handled unless
+    `read_ahead` is false (for a store that cannot be read from two threads); an idle
+    consumer polls every `poll_interval` seconds. Raises `ValueError` or
+    `StreamNameError` for settings that cannot work.
     """
 
     def __init__(
@@ -224,6 +227,7 @@ class Consumer(CategoryLoop):
         poll_interval: float = 0.1,
         consumer_group: ConsumerGroup | None = None,
         correlation: str | None = None,
+        read_ahead: bool = True,
     ) -> None:
         super().__init__(
             store,
@@ -232,6 +236,7 @@ class Consumer(CategoryLoop):
             poll_interval=poll_interval,
             consumer_group=consumer_group,
             correlation=correlation,
+            read_ahead=read_ahead,
         )
         if not isinstance(position_update_interval, int) or position_update_interval < 1:
             raise ValueError(

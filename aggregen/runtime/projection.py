@@ -97,7 +97,8 @@ class Projector(CategoryLoop):
 
     One transaction per batch of `batch_size` messages. The projection's position is
     kept in the target under `{category}:position-{name}` (`position_name`); with
-    `consumer_group`, `{name}+{member}of{size}` is the name. Raises `ConsumerError` when the
+    `consumer_group`, `{name}+{member}of{size}` is the name. The next batch is read
+    while one is handled, unless `read_ahead` is false. Raises `ConsumerError` when the
     projection fails (its batch is rolled back), `EventStoreError` when a database
     fails.
     """
@@ -114,6 +115,7 @@ class Projector(CategoryLoop):
         poll_interval: float = 0.1,
         consumer_group: ConsumerGroup | None = None,
         correlation: str | None = None,
+        read_ahead: bool = True,
     ) -> None:
         super().__init__(
             store,
@@ -122,6 +124,7 @@ class Projector(CategoryLoop):
             poll_interval=poll_interval,
             consumer_group=consumer_group,
             correlation=correlation,
+            read_ahead=read_ahead,
         )
         self.projection = projection
         self.target = target

@@ -25,12 +25,20 @@ class ReadAhead:
     """Reads batches with `read(position)`, the next full one ahead on a worker thread.
 
     `read` must be safe to call from another thread (the stores' `read_category`
-    is). Call `close()` when done: it waits for a read in flight and ends the thread.
+    is). Not `enabled`, it only reads when asked. Call `close()` when done: it waits
+    for a read in flight and ends the thread.
     """
 
-    def __init__(self, read: Callable[[int], list[RecordedMessage]], batch_size: int) -> None:
+    def __init__(
+        self,
+        read: Callable[[int], list[RecordedMessage]],
+        batch_size: int,
+        *,
+        enabled: bool = True,
+    ) -> None:
         self._read = read
         self._batch_size = batch_size
+        self._enabled = enabled
         self._executor: ThreadPoolExecutor | None = None
         self._ahead: tuple[int, Future[list[RecordedMessage]]] | None = None
 
@@ -42,7 +50,7 @@ class ReadAhead:
         batch = self._take(position)
         if batch is None:
             batch = self._read(position)
-        if len(batch) == self._batch_size:
+        if self._enabled and len(batch) == self._batch_size:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="aggregen-read-ahead")
             after = batch[-1].global_position + 1
