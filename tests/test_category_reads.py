@@ -22,7 +22,7 @@ from aggregen.runtime import (
     StreamWrite,
 )
 from aggregen.runtime.category import cardinal_id, category_of, consumer_group_member
-from aggregen.runtime.messagedb import _category_query
+from aggregen.runtime.messagedb import _category_query, _messages
 
 
 @pytest.fixture
@@ -267,6 +267,31 @@ member_stream_ids = st.one_of(
     st.builds(lambda head, tail: f"{head}+{tail}", stream_ids, stream_ids),  # compound ids
     st.text(st.sampled_from("ab+-é😀"), max_size=6),  # '+' and '-' anywhere, empty ids
 )
+
+
+@pytest.mark.messagedb
+def test_a_plain_read_is_messagedbs_get_category_messages(
+    messagedb_store: MessageDBEventStore,
+) -> None:
+    category = new_category()
+    for stream in (f"{category}-1", category, f"{category}-2+x", f"{category}:position-c"):
+        write(messagedb_store, stream, message(n=1), message({"correlationId": "c"}, n=2))
+    write(messagedb_store, f"{category}-1", message(None, nested={"a": [1, 2.5, None]}))
+
+    def messagedbs(position: int, batch_size: int) -> list[RecordedMessage]:
+        rows = messagedb_store._fetch(
+            "SELECT id, stream_name, type, position, global_position, data, metadata, "
+            "time AT TIME ZONE 'UTC' FROM get_category_messages(%s, %s, %s)",
+            (category, position, batch_size),
+        )
+        return list(_messages(rows))
+
+    everything = messagedbs(1, 1000)
+    assert len(everything) == 7, "the category's own stream in, its position stream out"
+    third = everything[2].global_position
+    for position, batch_size in ((1, 1000), (1, 2), (third, 3), (third + 1, 1000)):
+        read = messagedb_store.read_category(category, position, batch_size=batch_size)
+        assert read == messagedbs(position, batch_size)
 
 
 @pytest.mark.messagedb

@@ -6,6 +6,7 @@ the same assertions hold for both faces of the consumer.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 import uuid
@@ -13,15 +14,18 @@ import uuid
 import pytest
 
 from aggregen.runtime import (
+    Consumer,
     ConsumerError,
     ConsumerGroup,
     EventStore,
+    InMemoryEventStore,
     NewMessage,
     PositionStore,
     RecordedMessage,
     StreamDataError,
     StreamNameError,
     StreamWrite,
+    current_cause,
 )
 from tests.async_support import consumer_for
 
@@ -30,6 +34,15 @@ from tests.async_support import consumer_for
 def store(any_store: EventStore) -> EventStore:
     """Every test runs on the four stores; on the async ones with `AsyncConsumer`."""
     return any_store
+
+
+@pytest.fixture(params=["memory", "messagedb"])
+def sync_store(request: pytest.FixtureRequest) -> EventStore:
+    """The two synchronous stores, for what only `Consumer` has (reading ahead)."""
+    if request.param == "memory":
+        return InMemoryEventStore()
+    messagedb: EventStore = request.getfixturevalue("messagedb_store")
+    return messagedb
 
 
 def new_category() -> str:
@@ -217,3 +230,89 @@ def test_settings_that_cannot_work_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         consumer_for(store, "orders", Recorder(), name="p", **{option: value})
+
+
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_messages_a_handler_writes_into_its_category_are_handled_in_the_same_catch_up(
+    sync_store: EventStore, read_ahead: bool
+) -> None:
+    store = sync_store
+    # Batches of 2 over 3 messages: the batch after the first is read ahead while the
+    # first is handled, and may miss the message the handler writes; catch_up must
+    # handle it all the same, as it does without reading ahead.
+    category = new_category()
+    write(store, f"{category}-a", 3)
+
+    class Reacting(Recorder):
+        def handle(self, message: RecordedMessage) -> None:
+            super().handle(message)
+            if message.data["n"] == 0:
+                write(store, f"{category}-b", 1, start=100)
+
+    recorder = Reacting()
+    consumer = Consumer(store, category, recorder, name="r", batch_size=2, read_ahead=read_ahead)
+    assert consumer.catch_up() == 4
+    assert [m.data["n"] for m in recorder.handled] == [0, 1, 2, 100]
+
+
+def test_no_reading_thread_outlives_a_consumer_that_stopped_on_a_failure(
+    sync_store: EventStore,
+) -> None:
+    store = sync_store
+    category = new_category()
+    write(store, f"{category}-a", 9)
+    consumer = Consumer(store, category, Recorder(fail_at=4), name="p", batch_size=3)
+
+    with pytest.raises(ConsumerError):
+        consumer.catch_up()
+
+    assert not [t for t in threading.enumerate() if t.name.startswith("aggregen-read-ahead")]
+    recovered = Recorder()
+    Consumer(store, category, recovered, name="p", batch_size=3).catch_up()
+    assert [m.data["n"] for m in recovered.handled] == [4, 5, 6, 7, 8], "nothing skipped"
+
+
+def test_each_message_is_the_cause_while_it_is_handled_and_none_after(store: EventStore) -> None:
+    category = new_category()
+    write(store, f"{category}-a", 3)
+    write(store, f"{category}-b", 2, start=3)
+    causes = []
+
+    class Causes(Recorder):
+        def handle(self, message: RecordedMessage) -> None:
+            super().handle(message)
+            cause = current_cause()
+            assert cause is not None
+            causes.append((cause.message_id, cause.stream_name, cause.global_position))
+
+    recorder = Causes()
+    consumer_for(store, category, recorder, name="c", batch_size=2).catch_up()
+
+    assert causes == [(m.id, m.stream_name, m.global_position) for m in recorder.handled]
+    assert len(causes) == 5
+    assert current_cause() is None
+
+
+def test_a_context_copied_while_a_message_is_handled_keeps_that_message_as_its_cause(
+    sync_store: EventStore,
+) -> None:
+    """Work a handler hands on (a thread, a task) with a copy of its context raises events
+    caused by the message it was handed on from, even after the consumer moved on."""
+    store = sync_store
+    category = new_category()
+    write(store, f"{category}-a", 4)
+    copies: list[tuple[RecordedMessage, contextvars.Context]] = []
+
+    class HandsOn(Recorder):
+        def handle(self, message: RecordedMessage) -> None:
+            super().handle(message)
+            copies.append((message, contextvars.copy_context()))
+
+    Consumer(store, category, HandsOn(), name="c", batch_size=2).catch_up()
+
+    assert len(copies) == 4
+    for message, context in copies:
+        cause = context.run(current_cause)
+        assert cause is not None
+        assert (cause.message_id, cause.global_position) == (message.id, message.global_position)
+    assert current_cause() is None

@@ -21,6 +21,7 @@ from .causation import cause_in_effect
 from .errors import AggregenError, StreamNameError
 from .message import RecordedMessage
 from .position_store import PositionStore
+from .read_ahead import ReadAhead
 from .store import EventStore
 
 __all__ = [
@@ -118,9 +119,16 @@ class CategoryLoop(CategoryReading[EventStore, threading.Event]):
     """What every synchronous reader of a category shares: `catch_up`, `run` and `stop`.
 
     Subclasses say how a batch is read and handled (`_handle_batch`) and how the
-    position is kept (`_start`, `_record`). Raises `ValueError` or `StreamNameError`
-    for settings that cannot work.
+    position is kept (`_start`, `_record`). While a batch is handled, the next one is
+    read ahead (see `ReadAhead`) unless `read_ahead` is false. Raises `ValueError` or
+    `StreamNameError` for settings that cannot work.
     """
+
+    def __init__(
+        self, store: EventStore, category: str, *, read_ahead: bool = True, **settings: Any
+    ) -> None:
+        super().__init__(store, category, **settings)
+        self._read_ahead = ReadAhead(self._read_from, self.batch_size, enabled=read_ahead)
 
     def _new_stop_flag(self) -> threading.Event:
         return threading.Event()
@@ -144,6 +152,7 @@ class CategoryLoop(CategoryReading[EventStore, threading.Event]):
                     if caught_up:
                         break
             finally:
+                self._read_ahead.close()
                 self._record()
         return handled
 
@@ -165,6 +174,7 @@ class CategoryLoop(CategoryReading[EventStore, threading.Event]):
                         self._record()
                         self._stopping.wait(self.poll_interval)
             finally:
+                self._read_ahead.close()
                 self._record()
 
     def stop(self) -> None:
@@ -173,7 +183,11 @@ class CategoryLoop(CategoryReading[EventStore, threading.Event]):
 
     def _read_batch(self, position: int | None) -> list[RecordedMessage]:
         """The next batch after the global position `position` (None: from the start)."""
-        start, options = self._read_options(position)
+        return self._read_ahead.batch(1 if position is None else position + 1)
+
+    def _read_from(self, start: int) -> list[RecordedMessage]:
+        """The batch from global position `start` on (called on two threads)."""
+        _, options = self._read_options(start - 1)
         return self.store.read_category(self.category, start, **options)
 
     def _start(self) -> None:
@@ -280,8 +294,10 @@ class Consumer(CategoryLoop):
     `consumer_group` makes this consumer one member of a group: it reads only its
     member's streams, and records its position under `{name}+{member}of{size}`.
     `correlation` (a category) keeps only messages correlated with it. `batch_size`
-    messages are read at a time; an idle consumer polls every `poll_interval`
-    seconds. Raises `ValueError` or `StreamNameError` for settings that cannot work.
+    messages are read at a time, the next batch while one is handled unless
+    `read_ahead` is false (for a store that cannot be read from two threads); an idle
+    consumer polls every `poll_interval` seconds. Raises `ValueError` or
+    `StreamNameError` for settings that cannot work.
     """
 
     def __init__(
@@ -296,6 +312,7 @@ class Consumer(CategoryLoop):
         poll_interval: float = 0.1,
         consumer_group: ConsumerGroup | None = None,
         correlation: str | None = None,
+        read_ahead: bool = True,
     ) -> None:
         super().__init__(
             store,
@@ -304,6 +321,7 @@ class Consumer(CategoryLoop):
             poll_interval=poll_interval,
             consumer_group=consumer_group,
             correlation=correlation,
+            read_ahead=read_ahead,
         )
         self._tracker = PositionTracker(position_update_interval)
         self.handler = handler
@@ -325,23 +343,28 @@ class Consumer(CategoryLoop):
         handle = self.handler.handle
         handled_one = self._tracker.handled
         handled = 0
-        cause = cause_in_effect
-        for message in batch:
-            token = cause.set(message)  # events the handler raises are caused by it
-            try:
-                handle(message)
-            except Exception as error:
-                self._record()
-                raise handler_failed(
-                    f"consumer {self.name!r}", self.handler, message, error
-                ) from error
-            finally:
-                cause.reset(token)
-            handled += 1
-            if handled_one(message):
-                self._record()
-            if self._stopping.is_set():
-                return handled, True
+        set_cause = cause_in_effect.set
+        token = set_cause(None)  # the cause before the batch, restored after it
+        try:
+            for message in batch:
+                # Events the handler raises are caused by it. One set per message, one
+                # reset per batch: a context copied while handling a message (a task,
+                # a thread) keeps that message as its cause.
+                set_cause(message)
+                try:
+                    handle(message)
+                except Exception as error:
+                    self._record()
+                    raise handler_failed(
+                        f"consumer {self.name!r}", self.handler, message, error
+                    ) from error
+                handled += 1
+                if handled_one(message):
+                    self._record()
+                if self._stopping.is_set():
+                    return handled, True
+        finally:
+            cause_in_effect.reset(token)
         return handled, self._is_last(batch)
 
     def _record(self) -> None:

@@ -97,6 +97,9 @@ class EventHandler(HandlerBase[Session]):
         event = self._decode(message)
         if event is None:
             return
+        if session is None and self._session is None:  # a consumer's handler: no session
+            self.dispatch(event)
+            return
         self._session = session
         try:
             self.dispatch(event)

@@ -104,12 +104,19 @@ _READ_CATEGORY = (
 # does the same).
 _CARDINAL_ID = "split_part(substr(stream_name, strpos(stream_name, '-') + 1), '+', 1)"
 _MEMBER = f"mod(@(left('x' || md5({_CARDINAL_ID}), 17)::bit(64)::bigint), %s::bigint)"
-_READ_CATEGORY_GROUP = (
+_READ_CATEGORY_TABLE = (
     "SELECT id::varchar, stream_name, type, position, global_position, data::varchar, "
     "metadata::varchar, time AT TIME ZONE 'UTC' FROM messages "
-    "WHERE category(stream_name::varchar) = %s::varchar AND global_position >= %s::bigint "
-    f"AND CASE WHEN strpos(stream_name, '-') > 0 THEN {_MEMBER} = %s::bigint{{correlation}} "
-    "ELSE false END ORDER BY global_position LIMIT %s::bigint"
+    "WHERE category(stream_name::varchar) = %s::varchar AND global_position >= %s::bigint"
+    "{condition} ORDER BY global_position LIMIT %s::bigint"
+)
+# A plain read (no group, no correlation) of the table too: the rows MessageDB's
+# function returns, without its PL/pgSQL and the result set it builds (a 100,000-message
+# category read 1,000 at a time: about 5.4 instead of 7.0 us a message here).
+_READ_CATEGORY_PLAIN = _READ_CATEGORY_TABLE.format(condition="")
+_READ_CATEGORY_GROUP = _READ_CATEGORY_TABLE.format(
+    condition=f" AND CASE WHEN strpos(stream_name, '-') > 0 THEN {_MEMBER} = %s::bigint"
+    "{correlation} ELSE false END"
 )
 _READ_CATEGORY_MEMBER = _READ_CATEGORY_GROUP.format(correlation="")
 # MessageDB's `category(metadata->>'correlationStreamName') = correlation`, inline.
@@ -284,17 +291,11 @@ class MessageDBEventStore(ClosingStore):
         correlation: str | None = None,
     ) -> list[RecordedMessage]:
         """One batch of the category's messages from a global position; see `EventStore`."""
-        check_category(category)
-        check_batch_size(batch_size)
-        if correlation is not None:
-            check_category(correlation, "correlation category")
-        query, params = _category_query(category, position, batch_size, consumer_group, correlation)
-        # A member's read is never a prepared statement: after five runs PostgreSQL may
-        # settle on a generic plan, which sorts the whole category (a second at 100,000
-        # messages); an unnamed statement is planned for its values every time.
-        prepare = False if consumer_group is not None else None
+        query, params, prepare = _category_read(
+            category, position, batch_size, consumer_group, correlation
+        )
         rows = self._run(
-            lambda conn: conn.execute(query, params, prepare=prepare).fetchall(),
+            lambda conn: conn.execute(query, params, prepare=prepare, binary=True).fetchall(),
             self._routes.categories,
         )
         return list(_messages(rows))
@@ -496,6 +497,29 @@ def _row_by_row(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterator[tuple
         yield message_id, stream_name, type_name, position, global_position, data, metadata, moment
 
 
+def _category_read(
+    category: str,
+    position: int,
+    batch_size: int,
+    group: ConsumerGroup | None,
+    correlation: str | None,
+) -> tuple[str, tuple[Any, ...], bool | None]:
+    """The SQL, parameters and `prepare` flag of one category read, for both stores.
+
+    Results are to be loaded in binary (`time` and the positions without parsing
+    text). A member's read is never a prepared statement: after five runs PostgreSQL
+    may settle on a generic plan, which sorts the whole category (a second at 100,000
+    messages); an unnamed statement is planned for its values every time. Raises
+    `StreamNameError` or `ValueError` for arguments that cannot be read.
+    """
+    check_category(category)
+    check_batch_size(batch_size)
+    if correlation is not None:
+        check_category(correlation, "correlation category")
+    query, params = _category_query(category, position, batch_size, group, correlation)
+    return query, params, False if group is not None else None
+
+
 def _category_query(
     category: str,
     position: int,
@@ -505,9 +529,12 @@ def _category_query(
 ) -> tuple[str, tuple[Any, ...]]:
     """The SQL and parameters of one category read (see `_READ_CATEGORY_GROUP`).
 
-    Without a consumer group, MessageDB's own `get_category_messages`; with one, the
-    same read with the member's partition computed inline.
+    A plain read and a member's read select from MessageDB's `messages` table as its
+    `get_category_messages` does (a member's partition computed inline); a correlated
+    read without a group calls that function.
     """
+    if group is None and correlation is None:
+        return _READ_CATEGORY_PLAIN, (category, position, batch_size)
     if group is None:
         return _READ_CATEGORY, (category, position, batch_size, correlation, None, None)
     if correlation is None:

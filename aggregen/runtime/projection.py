@@ -97,7 +97,8 @@ class Projector(CategoryLoop):
 
     One transaction per batch of `batch_size` messages. The projection's position is
     kept in the target under `{category}:position-{name}` (`position_name`); with
-    `consumer_group`, `{name}+{member}of{size}` is the name. Raises `ConsumerError` when the
+    `consumer_group`, `{name}+{member}of{size}` is the name. The next batch is read
+    while one is handled, unless `read_ahead` is false. Raises `ConsumerError` when the
     projection fails (its batch is rolled back), `EventStoreError` when a database
     fails.
     """
@@ -114,6 +115,7 @@ class Projector(CategoryLoop):
         poll_interval: float = 0.1,
         consumer_group: ConsumerGroup | None = None,
         correlation: str | None = None,
+        read_ahead: bool = True,
     ) -> None:
         super().__init__(
             store,
@@ -122,6 +124,7 @@ class Projector(CategoryLoop):
             poll_interval=poll_interval,
             consumer_group=consumer_group,
             correlation=correlation,
+            read_ahead=read_ahead,
         )
         self.projection = projection
         self.target = target
@@ -141,19 +144,21 @@ class Projector(CategoryLoop):
         with self.target.transaction(self.position_name) as transaction:
             batch = self._read_batch(transaction.position)
             session = transaction.session
-            cause = cause_in_effect
-            for message in batch:
-                token = cause.set(message)  # events the projection raises are caused by it
-                try:
-                    handle(message, session)
-                except Exception as error:
-                    raise handler_failed(
-                        f"projection {self.name!r}", self.projection, message, error
-                    ) from error
-                finally:
-                    cause.reset(token)
-                handled += 1
-                transaction.position = message.global_position
-                if self._stopping.is_set():
-                    return handled, True
+            set_cause = cause_in_effect.set
+            token = set_cause(None)  # restored after the batch; one set per message
+            try:
+                for message in batch:
+                    set_cause(message)  # events the projection raises are caused by it
+                    try:
+                        handle(message, session)
+                    except Exception as error:
+                        raise handler_failed(
+                            f"projection {self.name!r}", self.projection, message, error
+                        ) from error
+                    handled += 1
+                    transaction.position = message.global_position
+                    if self._stopping.is_set():
+                        return handled, True
+            finally:
+                cause_in_effect.reset(token)
         return handled, self._is_last(batch)

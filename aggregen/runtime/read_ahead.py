@@ -1,0 +1,82 @@
+"""`ReadAhead`: a category's next batch is read while the current one is handled.
+
+A reader of a category waits for the database once per batch: the server runs the
+query and sends the rows, then the reader decodes and handles them, one after the
+other. Reading ahead overlaps the two: as soon as a full batch is read, the batch
+after it is read on a worker thread, and the reader finds it ready when it asks for
+it. A read ahead is used only when it is asked for from the same position, and only
+when it is full: a batch at the end of the category is always read again when it is
+needed, so that whatever was written in the meantime (by the handler too) is seen as
+without reading ahead, and so is a read ahead that failed (its error is raised by the
+read that repeats it). Reading ahead changes no position, so delivery is as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from .message import RecordedMessage
+
+__all__ = ["ReadAhead"]
+
+
+class ReadAhead:
+    """Reads batches with `read(position)`, the next full one ahead on a worker thread.
+
+    `read` must be safe to call from another thread (the stores' `read_category`
+    is). Not `enabled`, it only reads when asked. Call `close()` when done: it waits
+    for a read in flight and ends the thread.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[int], list[RecordedMessage]],
+        batch_size: int,
+        *,
+        enabled: bool = True,
+    ) -> None:
+        self._read = read
+        self._batch_size = batch_size
+        self._enabled = enabled
+        self._executor: ThreadPoolExecutor | None = None
+        self._ahead: tuple[int, Future[list[RecordedMessage]]] | None = None
+
+    def batch(self, position: int) -> list[RecordedMessage]:
+        """The batch from global position `position`, and the next one read ahead if it is full.
+
+        Raises what `read` raises. A read ahead that failed is read again here.
+        """
+        batch = self._take(position)
+        if batch is None:
+            batch = self._read(position)
+        if self._enabled and len(batch) == self._batch_size:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="aggregen-read-ahead")
+            after = batch[-1].global_position + 1
+            self._ahead = (after, self._executor.submit(self._read, after))
+        return batch
+
+    def _take(self, position: int) -> list[RecordedMessage] | None:
+        """The full batch read ahead from `position`, if there is one; drops any other."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        start, future = ahead
+        if start != position:
+            future.cancel()  # a read already under way ends unheeded
+            return None
+        try:
+            batch = future.result()
+        except Exception:  # read again when asked for: the error then is the one to raise
+            return None
+        return batch if len(batch) == self._batch_size else None
+
+    def close(self) -> None:
+        """Forget the batch read ahead and end the worker thread, once its read is done."""
+        if self._ahead is not None:
+            self._ahead[1].cancel()
+            self._ahead = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
