@@ -32,7 +32,6 @@ from .event import Event, Metadata
 from .extras import import_runtime_module
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .repository import Repository
-from .retry import update_with_retry
 from .store import AsyncEventStore, EventStore
 from .unit_of_work import UnitOfWork
 
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
     from .projection_postgres import PostgresProjectionTarget
     from .projection_sqlite import SQLiteProjectionTarget
     from .repository_async import AsyncRepository
+    from .retry import update_with_retry
     from .unit_of_work import AsyncUnitOfWork
 
 
@@ -128,6 +128,7 @@ _LAZY = {
     "Session": "projection",
     "stream_id": "category",
     "UnknownEventTypeError": "decoding",
+    "update_with_retry": "retry",
 }
 """Public names imported from their module on first use (PEP 562)."""
 

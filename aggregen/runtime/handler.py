@@ -10,13 +10,15 @@ consumer's handler and, given a session, as a projection.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .category import stream_id
 from .decoding import UnknownEventTypeError, decode_event
 from .event import Event
 from .message import RecordedMessage
-from .projection import Session
+
+if TYPE_CHECKING:  # the read side's projections load only when used
+    from .projection import Session
 
 __all__ = ["EventHandler"]
 
