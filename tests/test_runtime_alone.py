@@ -20,6 +20,7 @@ NOT_AT_IMPORT = (
     "aggregen.runtime.consumer",
     "aggregen.runtime.memory",
     "aggregen.runtime.projection",
+    "aggregen.runtime.retry",
     "aggregen.runtime.validation",
     "bisect",
     "black",
