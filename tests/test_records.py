@@ -125,6 +125,7 @@ def test_a_tuple_record_is_the_named_tuple_it_replaces(
     changed = {cls._fields[-1]: "changed"}
     assert record._replace(**changed) == expected._replace(**changed)
     assert type(record._replace(**changed)) is cls
+    assert record.__replace__(**changed) == expected._replace(**changed)
     assert cls._make(values) == record
     assert type(cls._make(values)) is cls
     for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
@@ -208,6 +209,12 @@ def test_a_frozen_record_is_the_frozen_slotted_dataclass_it_replaces(
             setattr(record, name, None)
         with pytest.raises(dataclasses.FrozenInstanceError):
             delattr(record, name)
+    if cls.__match_args__:
+        first = cls.__match_args__[0]
+        replaced = record.__replace__(**{first: other[0] if other else None})
+        assert repr(replaced) == repr(
+            dataclasses.replace(expected, **{first: getattr(replaced, first)})
+        )
     for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
         assert pickle.loads(pickle.dumps(record, protocol)) == record
     assert copy.copy(record) == record == copy.deepcopy(record)

@@ -7,14 +7,15 @@ the same behaviour from ordinary methods:
 
 - `FrozenRecord`, for what a frozen slotted dataclass gives: equality and hash by
   field values, a repr naming each field, `FrozenInstanceError` on assignment,
-  `__match_args__`, pickling and copying. A subclass lists its fields in order in
-  `__match_args__`, sets `__slots__ = __match_args__`, and its `__init__` takes the
-  fields in that order and sets them with `set_field`.
+  `__match_args__`, pickling, copying and `copy.replace`. A subclass lists its fields
+  in order in `__match_args__`, sets `__slots__ = __match_args__`, and its `__init__`
+  takes the fields in that order and sets them with `set_field`.
 - `TupleRecord`, for what a named tuple gives: a `tuple` whose items are also read
   by name (`_fields`, `_field_defaults`, `_make`, `_replace`, `_asdict`, the repr,
-  `__match_args__`, pickling). A subclass sets `_fields` and `__match_args__` to the
-  names in order, writes `__new__` taking them in that order, declares each field as
-  `name: type = field(index)` and sets `_field_defaults = defaults_of(__new__)`.
+  `__match_args__`, pickling, `copy.replace`). A subclass sets `_fields` and
+  `__match_args__` to the names in order, writes `__new__` taking them in that order,
+  declares each field as `name: type = field(index)` and sets
+  `_field_defaults = defaults_of(__new__)`.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class FrozenRecord:
     def __reduce__(self) -> tuple[type[FrozenRecord], tuple[Any, ...]]:
         return type(self), self._values()
 
+    def __replace__(self, **changes: Any) -> Self:
+        """A copy with the named fields changed (`copy.replace`, as for a dataclass)."""
+        values = dict(zip(self.__match_args__, self._values(), strict=True))
+        return type(self)(**(values | changes))
+
 
 def field(index: int) -> Any:
     """A read-only attribute giving item `index` of a `TupleRecord` (in C, like a named tuple's)."""
@@ -98,6 +104,8 @@ class TupleRecord(tuple[Any, ...]):
         if changes:
             raise ValueError(f"Got unexpected field names: {list(changes)!r}")
         return made
+
+    __replace__ = _replace  # `copy.replace`, as for a named tuple
 
     def _asdict(self) -> dict[str, Any]:
         """The fields as a dict, in order."""
