@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import FrozenInstanceError
 from operator import itemgetter
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, dataclass_transform
 
 __all__ = ["FrozenRecord", "TupleRecord", "defaults_of", "field", "set_field"]
 
@@ -31,6 +31,8 @@ set_field = object.__setattr__
 """Sets a field of a `FrozenRecord` in its `__init__`: `set_field(self, "name", value)`."""
 
 
+# For type checkers, a subclass is a frozen dataclass: assigning a field is an error.
+@dataclass_transform(frozen_default=True)
 class FrozenRecord:
     """Immutable fields named by the subclass's `__match_args__`, compared and hashed by value.
 
