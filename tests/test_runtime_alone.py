@@ -23,6 +23,7 @@ NOT_AT_IMPORT = (
     "aggregen.runtime.projection",
     "aggregen.runtime.projection_async",
     "aggregen.runtime.projection_postgres_async",
+    "aggregen.runtime.retry",
     "aggregen.runtime.validation",
     "bisect",
     "black",
@@ -64,6 +65,22 @@ def test_importing_the_runtime_loads_no_generator_no_driver_and_no_logging() -> 
     loaded = set(json.loads(done.stdout))
     packages = tuple(f"{name}." for name in NOT_AT_IMPORT)
     assert {name for name in loaded if name in NOT_AT_IMPORT or name.startswith(packages)} == set()
+
+
+def test_importing_a_generated_package_loads_no_read_side() -> None:
+    done = run_python(
+        """
+        import json
+        sys.path.insert(0, "generated")
+        import identity
+        print(json.dumps(sorted(sys.modules)))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    read_side = {"consumer", "memory", "position_store", "projection"}
+    assert {f"aggregen.runtime.{name}" for name in read_side} & loaded == set()
+    assert {"hashlib", "logging", "signal", "threading"} & loaded == set()
 
 
 def test_the_runtime_runs_an_aggregate_without_psycopg_or_the_generator() -> None:

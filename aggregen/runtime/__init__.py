@@ -32,7 +32,6 @@ from .event import Event, Metadata
 from .extras import import_runtime_module
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .repository import Repository
-from .retry import update_with_retry, update_with_retry_async
 from .store import AsyncEventStore, EventStore
 from .unit_of_work import UnitOfWork
 
@@ -59,6 +58,7 @@ if TYPE_CHECKING:
     from .projection_postgres_async import AsyncPostgresProjectionTarget
     from .projection_sqlite import AsyncSQLiteProjectionTarget, SQLiteProjectionTarget
     from .repository_async import AsyncRepository
+    from .retry import update_with_retry, update_with_retry_async
     from .unit_of_work import AsyncUnitOfWork
 
 
@@ -162,6 +162,8 @@ _LAZY = {
     "Session": "projection",
     "stream_id": "category",
     "UnknownEventTypeError": "decoding",
+    "update_with_retry": "retry",
+    "update_with_retry_async": "retry",
 }
 """Public names imported from their module on first use (PEP 562)."""
 

@@ -7,9 +7,8 @@ consumer-group member exactly the streams MessageDB gives it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .errors import StreamNameError
+from .record import FrozenRecord, set_field
 
 __all__ = [
     "ConsumerGroup",
@@ -57,8 +56,7 @@ def consumer_group_member(stream_name: str, size: int) -> int | None:
     return abs(int.from_bytes(digest[:8], "big", signed=True)) % size
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumerGroup:
+class ConsumerGroup(FrozenRecord):
     """Member `member` (0 to `size` - 1) of a consumer group of `size` members.
 
     Each stream of a category belongs to exactly one member (see
@@ -66,20 +64,24 @@ class ConsumerGroup:
     (MessageDB keeps the size in a smallint), or a member outside 0 to `size` - 1.
     """
 
+    __match_args__ = ("member", "size")
+    __slots__ = __match_args__
     member: int
     size: int
 
-    def __post_init__(self) -> None:
-        for name, value in (("member", self.member), ("size", self.size)):
+    def __init__(self, member: int, size: int) -> None:
+        for name, value in (("member", member), ("size", size)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError(f"a consumer group {name} must be an int, not {value!r}")
-        if not 1 <= self.size <= 32767:
-            raise ValueError(f"a consumer group size must be 1 to 32767, not {self.size}")
-        if not 0 <= self.member < self.size:
+        if not 1 <= size <= 32767:
+            raise ValueError(f"a consumer group size must be 1 to 32767, not {size}")
+        if not 0 <= member < size:
             raise ValueError(
-                f"a consumer group member must be 0 to {self.size - 1} "
-                f"(the group has {self.size} members), not {self.member}"
+                f"a consumer group member must be 0 to {size - 1} "
+                f"(the group has {size} members), not {member}"
             )
+        set_field(self, "member", member)
+        set_field(self, "size", size)
 
     def takes(self, stream_name: str) -> bool:
         """Whether this member reads the stream."""

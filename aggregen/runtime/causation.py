@@ -13,22 +13,58 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import NamedTuple
+from typing import Self
 
 from .message import RecordedMessage
+from .record import TupleRecord, defaults_of, field
 
 __all__ = ["Cause", "cause_in_effect", "cause_of", "caused_by", "correlated", "current_cause"]
 
 
-class Cause(NamedTuple):
-    """What events raised now are stamped with; any part may be None."""
+class Cause(TupleRecord):
+    """What events raised now are stamped with; any part may be None.
 
-    message_id: str | None = None
-    stream_name: str | None = None
-    position: int | None = None
-    global_position: int | None = None
-    correlation_id: str | None = None
-    correlation_stream_name: str | None = None
+    A named tuple (see `aggregen.runtime.record`).
+    """
+
+    __slots__ = ()
+    _fields = __match_args__ = (
+        "message_id",
+        "stream_name",
+        "position",
+        "global_position",
+        "correlation_id",
+        "correlation_stream_name",
+    )
+
+    def __new__(
+        cls,
+        message_id: str | None = None,
+        stream_name: str | None = None,
+        position: int | None = None,
+        global_position: int | None = None,
+        correlation_id: str | None = None,
+        correlation_stream_name: str | None = None,
+    ) -> Self:
+        return tuple.__new__(
+            cls,
+            (
+                message_id,
+                stream_name,
+                position,
+                global_position,
+                correlation_id,
+                correlation_stream_name,
+            ),
+        )
+
+    _field_defaults = defaults_of(__new__)
+    message_id: str | None = field(0)
+    stream_name: str | None = field(1)
+    position: int | None = field(2)
+    global_position: int | None = field(3)
+    correlation_id: str | None = field(4)
+    correlation_stream_name: str | None = field(5)
 
 
 cause_in_effect: ContextVar[Cause | RecordedMessage | None] = ContextVar(

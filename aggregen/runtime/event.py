@@ -5,34 +5,86 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import typing
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import Any, ClassVar, Self
 
 from .codec import decoder_for, encode
+from .record import TupleRecord, defaults_of, field
 
 __all__ = ["Event", "Metadata", "read_schema_version"]
 
 
-class Metadata(NamedTuple):
+class Metadata(TupleRecord):
     """Where and when an event was stored, and which message caused it.
 
     `position` is the event's place in its stream (0 first), `global_position` its
     place in the whole store (known once read back). The causation fields name the
     message the event was raised in reaction to (see `aggregen.runtime.causation`),
-    stored under Eventide's keys. A named tuple: cheap to build for every event read.
+    stored under Eventide's keys. A named tuple (see `aggregen.runtime.record`): cheap to
+    build for every event read.
     """
 
-    id: str
-    time: datetime.datetime | None = None
-    stream_name: str | None = None
-    position: int | None = None
-    global_position: int | None = None
-    schema_version: int = 1
-    correlation_id: str | None = None
-    causation_id: str | None = None
-    causation_stream_name: str | None = None
-    causation_position: int | None = None
-    causation_global_position: int | None = None
-    correlation_stream_name: str | None = None
+    __slots__ = ()
+    _fields = __match_args__ = (
+        "id",
+        "time",
+        "stream_name",
+        "position",
+        "global_position",
+        "schema_version",
+        "correlation_id",
+        "causation_id",
+        "causation_stream_name",
+        "causation_position",
+        "causation_global_position",
+        "correlation_stream_name",
+    )
+
+    def __new__(
+        cls,
+        id: str,
+        time: datetime.datetime | None = None,
+        stream_name: str | None = None,
+        position: int | None = None,
+        global_position: int | None = None,
+        schema_version: int = 1,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        causation_stream_name: str | None = None,
+        causation_position: int | None = None,
+        causation_global_position: int | None = None,
+        correlation_stream_name: str | None = None,
+    ) -> Self:
+        return tuple.__new__(
+            cls,
+            (
+                id,
+                time,
+                stream_name,
+                position,
+                global_position,
+                schema_version,
+                correlation_id,
+                causation_id,
+                causation_stream_name,
+                causation_position,
+                causation_global_position,
+                correlation_stream_name,
+            ),
+        )
+
+    _field_defaults = defaults_of(__new__)
+    id: str = field(0)
+    time: datetime.datetime | None = field(1)
+    stream_name: str | None = field(2)
+    position: int | None = field(3)
+    global_position: int | None = field(4)
+    schema_version: int = field(5)
+    correlation_id: str | None = field(6)
+    causation_id: str | None = field(7)
+    causation_stream_name: str | None = field(8)
+    causation_position: int | None = field(9)
+    causation_global_position: int | None = field(10)
+    correlation_stream_name: str | None = field(11)
 
 
 def read_schema_version(value: object) -> int:

@@ -11,13 +11,15 @@ shares with `AsyncEventHandler` (handler_async.py): all but the dispatch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from .category import stream_id
 from .decoding import UnknownEventTypeError, decode_event
 from .event import Event
 from .message import RecordedMessage
-from .projection import Session
+
+if TYPE_CHECKING:  # the read side's projections load only when used
+    from .projection import Session
 
 __all__ = ["EventHandler", "HandlerBase"]
 
@@ -81,7 +83,7 @@ class HandlerBase(Generic[S]):
         )
 
 
-class EventHandler(HandlerBase[Session]):
+class EventHandler(HandlerBase["Session"]):
     """Decodes each message of a category to its event class and dispatches it.
 
     See `HandlerBase` for unknown types (`skip_unknown_types`), `session` and

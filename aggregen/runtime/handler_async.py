@@ -7,15 +7,19 @@ only `handle` and `dispatch` are awaited, so `on_<event>` methods can await I/O.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .event import Event
 from .handler import HandlerBase
 from .message import RecordedMessage
-from .projection_async import AsyncSession
+
+if TYPE_CHECKING:  # the async read side loads only when used
+    from .projection_async import AsyncSession
 
 __all__ = ["AsyncEventHandler"]
 
 
-class AsyncEventHandler(HandlerBase[AsyncSession]):
+class AsyncEventHandler(HandlerBase["AsyncSession"]):
     """Decodes each message of a category to its event class and awaits its dispatch.
 
     Works as an async consumer's handler (`await handler.handle(message)`) and as an

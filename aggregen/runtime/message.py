@@ -7,44 +7,97 @@ import os
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from functools import cache
+from typing import Any, Self
+
+from .record import FrozenRecord, TupleRecord, defaults_of, field, set_field
 
 __all__ = ["NewMessage", "RecordedMessage", "StreamWrite", "check_message_id", "uuid4_string"]
 
 
-class NewMessage(NamedTuple):
-    """A message to write: its unique id (a UUID string), type, data and metadata."""
+class NewMessage(TupleRecord):
+    """A message to write: its unique id (a UUID string), type, data and metadata.
 
-    id: str
-    type: str
-    data: dict[str, Any]
-    metadata: dict[str, Any] | None
+    A named tuple (see `aggregen.runtime.record`).
+    """
+
+    __slots__ = ()
+    _fields = __match_args__ = ("id", "type", "data", "metadata")
+
+    def __new__(
+        cls, id: str, type: str, data: dict[str, Any], metadata: dict[str, Any] | None
+    ) -> Self:
+        return tuple.__new__(cls, (id, type, data, metadata))
+
+    _field_defaults = defaults_of(__new__)
+    id: str = field(0)
+    type: str = field(1)
+    data: dict[str, Any] = field(2)
+    metadata: dict[str, Any] | None = field(3)
 
 
-class RecordedMessage(NamedTuple):
-    """A stored message as read back, with its stream position and global position."""
+class RecordedMessage(TupleRecord):
+    """A stored message as read back, with its stream position and global position.
 
-    id: str
-    stream_name: str
-    type: str
-    position: int
-    global_position: int
-    data: dict[str, Any]
-    metadata: dict[str, Any] | None
-    time: datetime.datetime
+    A named tuple (see `aggregen.runtime.record`).
+    """
+
+    __slots__ = ()
+    _fields = __match_args__ = (
+        "id",
+        "stream_name",
+        "type",
+        "position",
+        "global_position",
+        "data",
+        "metadata",
+        "time",
+    )
+
+    def __new__(
+        cls,
+        id: str,
+        stream_name: str,
+        type: str,
+        position: int,
+        global_position: int,
+        data: dict[str, Any],
+        metadata: dict[str, Any] | None,
+        time: datetime.datetime,
+    ) -> Self:
+        return tuple.__new__(
+            cls, (id, stream_name, type, position, global_position, data, metadata, time)
+        )
+
+    _field_defaults = defaults_of(__new__)
+    id: str = field(0)
+    stream_name: str = field(1)
+    type: str = field(2)
+    position: int = field(3)
+    global_position: int = field(4)
+    data: dict[str, Any] = field(5)
+    metadata: dict[str, Any] | None = field(6)
+    time: datetime.datetime = field(7)
 
 
-@dataclass(frozen=True, slots=True)
-class StreamWrite:
+class StreamWrite(FrozenRecord):
     """Messages to append to one stream, which must be at `expected_version` (None: any).
 
     `expected_version` -1 means the stream must not exist yet.
     """
 
+    __match_args__ = ("stream_name", "expected_version", "messages")
+    __slots__ = __match_args__
     stream_name: str
     expected_version: int | None
     messages: Sequence[NewMessage]
+
+    def __init__(
+        self, stream_name: str, expected_version: int | None, messages: Sequence[NewMessage]
+    ) -> None:
+        set_field(self, "stream_name", stream_name)
+        set_field(self, "expected_version", expected_version)
+        set_field(self, "messages", messages)
 
     @property
     def category(self) -> str:
@@ -52,7 +105,10 @@ class StreamWrite:
         return self.stream_name.split("-", 1)[0]
 
 
-_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
+@cache
+def _canonical_uuid() -> re.Pattern[str]:
+    """The pattern of a UUID string, compiled on first use rather than at import."""
+    return re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 
 
 _IDS_PER_DRAW = 128
@@ -95,7 +151,7 @@ def uuid4_string() -> str:
 
 def check_message_id(message_id: str) -> str:
     """Return `message_id` if it is a UUID string, as MessageDB requires; else `ValueError`."""
-    if isinstance(message_id, str) and _CANONICAL_UUID.match(message_id):
+    if isinstance(message_id, str) and _canonical_uuid().match(message_id):
         return message_id
     try:
         uuid.UUID(message_id)

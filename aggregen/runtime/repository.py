@@ -19,15 +19,14 @@ from .unit_of_work import active_unit_of_work
 __all__ = ["Repository", "commit"]
 
 A = TypeVar("A", bound=Aggregate)
-R = TypeVar("R", bound="_HasThreshold")
 
-
-class _HasThreshold(Protocol):
-    def snapshot_threshold(self) -> int: ...
-
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for annotations only: a Protocol class costs time at import
     import logging
+
+    class _HasThreshold(Protocol):
+        def snapshot_threshold(self) -> int: ...
+
+    R = TypeVar("R", bound=_HasThreshold)
 
 
 def _logger() -> logging.Logger:

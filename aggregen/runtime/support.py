@@ -55,7 +55,8 @@ __all__ = [
     *_validation_names,
 ]
 
-_RELEASE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+_RELEASE = r"(\d+)\.(\d+)(?:\.(\d+))?"
+"""A version's release numbers; compiled on first use (by `re`'s cache), not at import."""
 
 
 class GeneratedCodeVersionError(AggregenError, ImportError):
@@ -63,7 +64,7 @@ class GeneratedCodeVersionError(AggregenError, ImportError):
 
 
 def _release(version: str) -> tuple[int, int, int]:
-    found = _RELEASE.match(version)
+    found = re.match(_RELEASE, version)
     if found is None:
         raise GeneratedCodeVersionError(f"unreadable aggregen version {version!r}")
     major, minor, patch = found.groups()

@@ -29,11 +29,12 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
 from .errors import ValidationError
+from .record import FrozenRecord
+from .record import set_field as _set
 
 __all__ = [
     "INTEGER_MAX",
@@ -126,14 +127,25 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-@dataclass(frozen=True, slots=True)
-class TextRule:
+class TextRule(FrozenRecord):
     """A `str` that every store can hold (no NUL, no lone surrogate), with optional length
     bounds and a pattern the whole value must match."""
 
-    min_length: int | None = None
-    max_length: int | None = None
-    pattern: str | None = None
+    __match_args__ = ("min_length", "max_length", "pattern")
+    __slots__ = __match_args__
+    min_length: int | None
+    max_length: int | None
+    pattern: str | None
+
+    def __init__(
+        self,
+        min_length: int | None = None,
+        max_length: int | None = None,
+        pattern: str | None = None,
+    ) -> None:
+        _set(self, "min_length", min_length)
+        _set(self, "max_length", max_length)
+        _set(self, "pattern", pattern)
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, str):
@@ -152,12 +164,17 @@ class TextRule:
             _add(errors, name, f"must match the pattern {self.pattern!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class IntegerRule:
+class IntegerRule(FrozenRecord):
     """An `int` (not a `bool`) that fits in 64 bits (signed), with optional inclusive bounds."""
 
-    min: int | None = None
-    max: int | None = None
+    __match_args__ = ("min", "max")
+    __slots__ = __match_args__
+    min: int | None
+    max: int | None
+
+    def __init__(self, min: int | None = None, max: int | None = None) -> None:
+        _set(self, "min", min)
+        _set(self, "max", max)
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -169,8 +186,7 @@ class IntegerRule:
         _check_bounds(errors, name, value, self.min, self.max)
 
 
-@dataclass(frozen=True, slots=True)
-class FloatRule:
+class FloatRule(FrozenRecord):
     """A finite `float`, with optional inclusive bounds.
 
     NaN, inf and -inf are refused: JSON cannot hold them. An `int` that fits a float
@@ -178,8 +194,14 @@ class FloatRule:
     their rules run.
     """
 
-    min: float | None = None
-    max: float | None = None
+    __match_args__ = ("min", "max")
+    __slots__ = __match_args__
+    min: float | None
+    max: float | None
+
+    def __init__(self, min: float | None = None, max: float | None = None) -> None:
+        _set(self, "min", min)
+        _set(self, "max", max)
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         number: float
@@ -204,12 +226,19 @@ _FLOAT_MAX = int(sys.float_info.max)
 _FLOAT_MIN = -_FLOAT_MAX
 
 
-@dataclass(frozen=True, slots=True)
-class DecimalRule:
+class DecimalRule(FrozenRecord):
     """A finite `decimal.Decimal`, with optional inclusive bounds."""
 
-    min: decimal.Decimal | None = None
-    max: decimal.Decimal | None = None
+    __match_args__ = ("min", "max")
+    __slots__ = __match_args__
+    min: decimal.Decimal | None
+    max: decimal.Decimal | None
+
+    def __init__(
+        self, min: decimal.Decimal | None = None, max: decimal.Decimal | None = None
+    ) -> None:
+        _set(self, "min", min)
+        _set(self, "max", max)
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, decimal.Decimal):
@@ -221,18 +250,20 @@ class DecimalRule:
         _check_bounds(errors, name, value, self.min, self.max)
 
 
-@dataclass(frozen=True, slots=True)
-class BooleanRule:
+class BooleanRule(FrozenRecord):
     """A `bool`."""
+
+    __slots__ = ()
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, bool):
             _wrong_type(errors, name, "a bool", value)
 
 
-@dataclass(frozen=True, slots=True)
-class DateRule:
+class DateRule(FrozenRecord):
     """A `datetime.date` that is not a `datetime.datetime`."""
+
+    __slots__ = ()
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
@@ -242,12 +273,13 @@ class DateRule:
 _UTC = datetime.UTC
 
 
-@dataclass(frozen=True, slots=True)
-class DateTimeRule:
+class DateTimeRule(FrozenRecord):
     """A timezone-aware `datetime.datetime`: a naive one names no instant, so it is refused.
 
     So is a UTC offset with a fraction of a second, which ISO 8601 text cannot keep.
     """
+
+    __slots__ = ()
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, datetime.datetime):
@@ -265,9 +297,10 @@ class DateTimeRule:
                 _add(errors, name, f"must have a UTC offset of whole seconds, not {offset}")
 
 
-@dataclass(frozen=True, slots=True)
-class IdentifierRule:
+class IdentifierRule(FrozenRecord):
     """A UUID in canonical form (lower-case, hyphenated), as a `str`."""
+
+    __slots__ = ()
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, str):
@@ -281,11 +314,15 @@ class IdentifierRule:
             _add(errors, name, "must be a UUID in canonical form")
 
 
-@dataclass(frozen=True, slots=True)
-class ChoiceRule:
+class ChoiceRule(FrozenRecord):
     """One of a fixed set of strings (an inline enum, typed `Literal[...]`)."""
 
+    __match_args__ = ("values",)
+    __slots__ = __match_args__
     values: tuple[str, ...]
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        _set(self, "values", values)
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, str):
@@ -294,26 +331,34 @@ class ChoiceRule:
             _add(errors, name, f"must be one of {list(self.values)!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceRule:
+class InstanceRule(FrozenRecord):
     """An instance of a class: a value object or a named enum (checked when built)."""
 
+    __match_args__ = ("cls",)
+    __slots__ = __match_args__
     cls: type
+
+    def __init__(self, cls: type) -> None:
+        _set(self, "cls", cls)
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, self.cls):
             _wrong_type(errors, name, f"a {self.cls.__name__}", value)
 
 
-@dataclass(frozen=True, slots=True)
-class ListRule:
+class ListRule(FrozenRecord):
     """A list field's value: a `tuple` (see `frozen`) whose items each pass `item`.
 
     Failing items are named `name[index]`. A `list` is refused: events and value
     objects hold immutable copies, which their classes make with `frozen`.
     """
 
+    __match_args__ = ("item",)
+    __slots__ = __match_args__
     item: Rule
+
+    def __init__(self, item: Rule) -> None:
+        _set(self, "item", item)
 
     def check(self, errors: Errors, name: str, value: object) -> None:
         if not isinstance(value, tuple):
