@@ -129,8 +129,12 @@ def fill(store: EventStore, seed: int = 7) -> int:
             )
             copied += len(writes[-1].messages)
         store.append(writes)
-        if step % 20 == 0:
-            store.append([StreamWrite(f"{POSITIONS}-projector", None, [message(step)])])
+        if step % 20 == 19:  # a consumer of accounts records where it is
+            handled = rng.choice(store.read_category("account", batch_size=100_000))
+            position = NewMessage(
+                uuid4_string(), "Updated", {"position": handled.global_position}, None
+            )
+            store.append([StreamWrite(f"{POSITIONS}-projector", None, [position])])
     return copied
 
 
@@ -165,7 +169,7 @@ def test_copy_gives_the_target_every_stream_as_the_source_has_it(
     assert_same_history(source, target)
     assert (report.copied, report.present, report.streams) == (total, 0, 12)
     assert report.categories == CATEGORIES
-    assert report.positions == [POSITIONS]
+    assert report.left_out == [POSITIONS]
     assert POSITIONS in report.summary()
     assert verify_streams(source, target) == []
     assert list_categories(target) == CATEGORIES
@@ -201,6 +205,29 @@ def test_named_categories_alone_are_copied(stores: tuple[EventStore, EventStore]
         category_messages(source, "order")
     )
     assert verify_streams(source, target, ["order"]) == []
+
+
+@pytest.mark.parametrize("stores", PAIRS, indirect=True)
+def test_translated_positions_point_consumers_of_the_target_at_the_same_messages(
+    stores: tuple[EventStore, EventStore],
+) -> None:
+    source, target = stores
+    total = fill(source)
+
+    report = copy_streams(source, target, positions="translate", batch_size=20)
+
+    assert (report.translated, report.left_out, report.copied) == ([POSITIONS], [], total + 3)
+    assert "consumer positions translated: account:position" in report.summary()
+    recorded = list(source.read(f"{POSITIONS}-projector"))
+    translated = list(target.read(f"{POSITIONS}-projector"))
+    assert [m.id for m in translated] == [m.id for m in recorded]
+    for ours, theirs in zip(recorded, translated, strict=True):
+        next_in_source = source.read_category("account", ours.data["position"] + 1)
+        next_in_target = target.read_category("account", theirs.data["position"] + 1)
+        assert content(next_in_target) == content(next_in_source)
+    assert verify_streams(source, target, positions="translate") == []
+    again = copy_streams(source, target, positions="translate")
+    assert (again.copied, again.present) == (0, total + 3)
 
 
 def test_a_target_stream_with_other_messages_is_refused_by_name() -> None:

@@ -1,4 +1,4 @@
-"""Copy an application's streams from one event store to another, and compare them.
+"""Copy an application's streams from one event store to another.
 
 `copy_streams` writes every stream of the chosen categories to the target with its
 message ids, types, data, metadata and stream positions, in the source's global
@@ -6,28 +6,38 @@ order, a batch of messages per commit. Each write carries the expected version t
 stream has in the source, so the target's streams end identical to the source's, a
 run that crashed can be run again (it continues where it stopped and stores nothing
 twice), and a target stream that holds something else is refused by name.
-`verify_streams` compares the two stores stream by stream.
+`verify_streams` (`copy_verify`) compares the stores stream by stream.
 
 Consumer positions (`{category}:position-{consumer}`) hold global positions of the
-source, which mean nothing in the target: they are left out and reported.
-Everything here uses the `EventStore` protocol only, plus `categories()` (see
-`CategoryListing`) when no categories are named. The command line is
-`python -m aggregen.runtime.copy` (also `aggregen copy`): see `main`.
+source, which mean nothing in the target: they are left out, or translated into the
+target's global positions (`copy_positions`). Everything here uses the `EventStore`
+protocol, plus `categories()` (`copy_categories.CategoryListing`) when no categories
+are named. The command line is `python -m aggregen.runtime.copy`, also run as
+`aggregen copy`: see `main`.
 """
 
 from __future__ import annotations
 
 import argparse
-import heapq
 import itertools
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol, TextIO, runtime_checkable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
 
-from .category import category_of, check_batch_size, check_category
-from .errors import AggregenError, ConfigurationError, DuplicateMessageError, ExpectedVersionError
+from .category import category_of, check_batch_size
+from .copy_categories import (
+    POSITION_CHOICES,
+    CategoryListing,
+    Positions,
+    choose_categories,
+    in_global_order,
+    list_categories,
+)
+from .copy_positions import position_translation
+from .copy_verify import Difference, stream_difference, verify_streams
+from .errors import AggregenError, CopyError, DuplicateMessageError, ExpectedVersionError
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .store import EventStore
 
@@ -38,72 +48,28 @@ __all__ = [
     "CopyReport",
     "Difference",
     "copy_streams",
-    "is_position_category",
     "list_categories",
     "main",
-    "message_difference",
     "verify_streams",
 ]
 
 DEFAULT_BATCH_SIZE = 500
 """Messages per commit: well below JetStream's 1,000 messages per atomic batch."""
 
-
-class CopyError(AggregenError):
-    """The copy cannot go on without losing or overwriting something; the message says why."""
-
-
-@runtime_checkable
-class CategoryListing(Protocol):
-    """A store that can name its categories: `InMemoryEventStore`, `MessageDBEventStore`.
-
-    The store protocol has no such read (MessageDB offers none of its own); a store
-    without it is copied by naming its categories.
-    """
-
-    def categories(self) -> list[str]:
-        """Every category that holds a message, sorted."""
-
-
-def list_categories(store: EventStore) -> list[str]:
-    """The store's categories; `ConfigurationError` when it cannot list them."""
-    if not isinstance(store, CategoryListing):
-        raise ConfigurationError(
-            f"{type(store).__name__} cannot list its categories: name the categories to copy"
-        )
-    return list(store.categories())
-
-
-def is_position_category(category: str) -> bool:
-    """Whether the category holds consumer positions (`{category}:position`)."""
-    return category.endswith(":position")
-
-
-def _chosen(source: EventStore, categories: Iterable[str] | None) -> tuple[list[str], list[str]]:
-    """The categories to copy and the position categories left out, each sorted.
-
-    Raises `StreamNameError` for a name that is not a category and `ConfigurationError`
-    when `categories` is None and the source cannot list its own.
-    """
-    if categories is None:
-        names = list_categories(source)
-    else:
-        names = sorted({check_category(category) for category in categories})
-    return (
-        [name for name in names if not is_position_category(name)],
-        [name for name in names if is_position_category(name)],
-    )
+Transform = Callable[[RecordedMessage], RecordedMessage]
 
 
 @dataclass
 class CopyReport:
     """What a copy did: `copied` messages written, `present` found in the target already.
 
-    `positions` are the position categories left out; `streams` counts the streams seen.
+    `translated` are the position categories copied with translated positions,
+    `left_out` those not copied; `streams` counts the streams seen.
     """
 
     categories: list[str]
-    positions: list[str]
+    translated: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
     copied: int = 0
     present: int = 0
     streams: int = 0
@@ -116,10 +82,12 @@ class CopyReport:
             f"copied {self.copied} messages ({self.present} already in the target) of "
             f"{self.streams} streams in {len(self.categories)} categories"
         )
-        if self.positions:
+        if self.translated:
+            text += f"; consumer positions translated: {', '.join(self.translated)}"
+        if self.left_out:
             text += (
-                f"; left out consumer positions ({', '.join(self.positions)}): they hold the "
-                "source's global positions, so consumers of the target start afresh"
+                f"; left out consumer positions ({', '.join(self.left_out)}): they hold the "
+                "source's global positions, so the target's consumers start from the beginning"
             )
         return text
 
@@ -130,201 +98,130 @@ def copy_streams(
     categories: Iterable[str] | None = None,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    positions: Positions = "skip",
     progress: Callable[[CopyReport], None] | None = None,
 ) -> CopyReport:
     """Copy every stream of `categories` (None: all the source's) from `source` to `target`.
 
     Messages go in the source's global order, `batch_size` per `append` (one commit,
     several streams); `progress` is called after each. A stream the target holds
-    already must hold a prefix of the source's stream: that prefix is skipped,
-    so running the copy again after a crash continues where it stopped. Raises
-    `CopyError` naming the stream when the target's stream differs from the source's
-    or changes during the copy, or when a message id is stored in the target under
-    another stream; `ConfigurationError` when `categories` is None and the source
-    cannot list its categories (see `list_categories`); `ValueError` for a batch size
-    below 1; the stores' own errors when they fail.
+    already must hold a prefix of the source's stream: that prefix is skipped, so
+    running the copy again after a crash continues where it stopped. Position
+    categories are left out, or with `positions="translate"` copied after the rest
+    with each position translated (`copy_positions`) when their category is copied.
+
+    Raises `CopyError` naming the stream when the target's stream differs from the
+    source's or changes during the copy, or when a message id is stored in the
+    target under another stream; `ConfigurationError` when `categories` is None and
+    the source cannot list its categories (see `list_categories`); `ValueError` for
+    a batch size below 1 or an unknown `positions`; the stores' own errors.
     """
     check_batch_size(batch_size)
-    chosen, positions = _chosen(source, categories)
-    report = CopyReport(chosen, positions)
-    empty = {category for category in chosen if not target.read_category(category, batch_size=1)}
-    versions: dict[str, int] = {}
-    """Each stream's version in the target, the batch being made included."""
-    batch: list[RecordedMessage] = []
-    for message in _in_global_order(source, chosen):
-        name = message.stream_name
-        version = versions.get(name)
-        if version is None:
-            report.streams += 1
-            empty_category = category_of(name) in empty
-            version = -1 if empty_category else _copied_prefix(source, target, name)
-        report.global_position = message.global_position
-        if message.position <= version:
-            report.present += 1
-        elif message.position == version + 1:
-            version = message.position
-            batch.append(message)
-        else:
-            raise CopyError(
-                f"source stream {name!r} skips from position {version} to {message.position}"
-            )
-        versions[name] = version
-        if len(batch) == batch_size:
-            _write(target, batch, report, progress)
-    _write(target, batch, report, progress)
+    selection = choose_categories(source, categories, positions)
+    report = CopyReport(selection.categories, selection.translated, selection.left_out)
+    copy = _Copy(source, target, batch_size, report, progress)
+    copy.run(selection.categories, None)
+    for category in selection.translated:
+        copy.run([category], position_translation(source, target, category))
     return report
 
 
-_PAGE = 1000
-"""Messages per category read: a read costs about as much for 100 messages as for 1,000."""
-_BUFFERED = 200_000
-"""At most this many messages read ahead over all categories (a page of each is held)."""
+class _Copy:
+    """One run of `copy_streams`: the target's stream versions known, the batch being made."""
 
+    def __init__(
+        self,
+        source: EventStore,
+        target: EventStore,
+        batch_size: int,
+        report: CopyReport,
+        progress: Callable[[CopyReport], None] | None,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.batch_size = batch_size
+        self.report = report
+        self.progress = progress
+        self.versions: dict[str, int] = {}
+        """Each stream's version in the target, the batch being made included."""
+        self.batch: list[RecordedMessage] = []
 
-def _in_global_order(store: EventStore, categories: Sequence[str]) -> Iterator[RecordedMessage]:
-    """The categories' messages merged in global order, read a page per category at a time."""
-    page = max(10, min(_PAGE, _BUFFERED // max(len(categories), 1)))
-    return heapq.merge(
-        *(_category(store, category, page) for category in categories),
-        key=lambda message: message.global_position,
-    )
+    def run(self, categories: Sequence[str], transform: Transform | None) -> None:
+        """Copy the categories' streams, each message through `transform` if given."""
+        target, report, versions = self.target, self.report, self.versions
+        empty = {c for c in categories if not target.read_category(c, batch_size=1)}
+        for message in in_global_order(self.source, categories):
+            if transform is not None:
+                message = transform(message)
+            name = message.stream_name
+            version = versions.get(name)
+            if version is None:
+                report.streams += 1
+                in_empty = category_of(name) in empty
+                version = -1 if in_empty else self._copied_prefix(name, transform)
+            report.global_position = message.global_position
+            if message.position <= version:
+                report.present += 1
+            elif message.position == version + 1:
+                version = message.position
+                self.batch.append(message)
+            else:
+                raise CopyError(
+                    f"source stream {name!r} skips from position {version} to {message.position}"
+                )
+            versions[name] = version
+            if len(self.batch) == self.batch_size:
+                self._write()
+        self._write()
 
+    def _copied_prefix(self, name: str, transform: Transform | None) -> int:
+        """The target stream's version, once its messages are found equal to the source's.
 
-def _category(store: EventStore, category: str, page: int) -> Iterator[RecordedMessage]:
-    """Every message of the category, in global order, read `page` at a time."""
-    position = 1
-    while True:
-        messages = store.read_category(category, position, batch_size=page)
-        yield from messages
-        if len(messages) < page:
-            return
-        position = messages[-1].global_position + 1
-
-
-def _copied_prefix(source: EventStore, target: EventStore, name: str) -> int:
-    """The target stream's version, once its messages are found equal to the source's.
-
-    Raises `CopyError` naming the stream when they differ.
-    """
-    version = target.stream_version(name)
-    if version < 0:
-        return version
-    pairs = itertools.zip_longest(source.read(name), target.read(name))
-    for ours, theirs in itertools.islice(pairs, version + 1):
-        problem = message_difference(ours, theirs)
-        if problem is not None:
-            position = (ours or theirs).position
+        Raises `CopyError` naming the stream when they differ.
+        """
+        version = self.target.stream_version(name)
+        if version < 0:
+            return version
+        difference = stream_difference(self.source, self.target, name, transform, version)
+        if difference is not None:
             raise CopyError(
                 f"target stream {name!r} already holds other messages than the source's "
-                f"(position {position}: {problem}): the copy leaves it alone and stops"
+                f"(position {difference.position}: {difference.problem}): the copy leaves "
+                "it alone and stops"
             )
-    return version
+        return version
 
+    def _write(self) -> None:
+        """Append the batch in one commit, each stream's run of messages at its version.
 
-def _write(
-    target: EventStore,
-    batch: list[RecordedMessage],
-    report: CopyReport,
-    progress: Callable[[CopyReport], None] | None,
-) -> None:
-    """Append `batch` in one commit, each stream's run of messages at its expected version.
-
-    Empties `batch`; raises `CopyError` when the target refuses it.
-    """
-    if not batch:
-        return
-    writes = []
-    for name, run in itertools.groupby(batch, key=lambda message: message.stream_name):
-        messages = list(run)
-        new = [NewMessage(m.id, m.type, m.data, m.metadata) for m in messages]
-        writes.append(StreamWrite(name, messages[0].position - 1, new))
-    try:
-        target.append(writes)
-    except ExpectedVersionError as error:
-        raise CopyError(
-            f"target stream {error.stream_name!r} was written by someone else during the "
-            f"copy (at version {error.actual_version}, the copy expected "
-            f"{error.expected_version}): stop the target's writers and run the copy again"
-        ) from error
-    except DuplicateMessageError as error:
-        stream = next(w.stream_name for w in writes for m in w.messages if m.id == error.message_id)
-        raise CopyError(
-            f"message id {error.message_id} of source stream {stream!r} is stored in the "
-            "target under another stream"
-        ) from error
-    report.copied += len(batch)
-    batch.clear()
-    if progress is not None:
-        progress(report)
-
-
-@dataclass(frozen=True)
-class Difference:
-    """A stream that differs between source and target, from `position` on (None: whole)."""
-
-    stream_name: str
-    position: int | None
-    problem: str
-
-    def __str__(self) -> str:
-        where = "" if self.position is None else f" at position {self.position}"
-        return f"{self.stream_name}{where}: {self.problem}"
-
-
-_COMPARED = ("id", "type", "position", "data", "metadata")
-
-
-def message_difference(ours: RecordedMessage | None, theirs: RecordedMessage | None) -> str | None:
-    """What differs between a source message and the target's at its position; None: nothing.
-
-    Data and metadata are compared as values and never quoted (they may be personal).
-    """
-    if ours is None:
-        return "the target has a message the source lacks"
-    if theirs is None:
-        return "the target lacks this message"
-    for name in _COMPARED:
-        mine, other = getattr(ours, name), getattr(theirs, name)
-        if mine != other:
-            if name in ("data", "metadata"):
-                return f"{name} differs"
-            return f"{name} differs: source {mine!r}, target {other!r}"
-    return None
-
-
-def verify_streams(
-    source: EventStore, target: EventStore, categories: Iterable[str] | None = None
-) -> list[Difference]:
-    """Compare source and target stream by stream: counts, ids, types, data, metadata,
-    positions. One `Difference` per stream that differs (its first difference), sorted.
-
-    Position categories are left out, as `copy_streams` leaves them out. Raises as
-    `copy_streams` does for `categories`.
-    """
-    chosen, _ = _chosen(source, categories)
-    differences = []
-    for category in chosen:
-        ours = {m.stream_name: None for m in _category(source, category, _PAGE)}
-        theirs = {m.stream_name: None for m in _category(target, category, _PAGE)}
-        for name in sorted(ours.keys() | theirs.keys()):
-            difference = _stream_difference(source, target, name)
-            if difference is not None:
-                differences.append(difference)
-    return differences
-
-
-def _stream_difference(source: EventStore, target: EventStore, name: str) -> Difference | None:
-    """The first difference of the stream in the two stores, with both counts; or None."""
-    for ours, theirs in itertools.zip_longest(source.read(name), target.read(name)):
-        problem = message_difference(ours, theirs)
-        if problem is not None:
-            counts = (
-                f" (source {source.stream_version(name) + 1} messages, "
-                f"target {target.stream_version(name) + 1})"
-            )
-            position = (ours or theirs).position
-            return Difference(name, position, problem + counts)
-    return None
+        Raises `CopyError` when the target refuses it.
+        """
+        batch = self.batch
+        if not batch:
+            return
+        writes = []
+        for name, run in itertools.groupby(batch, key=lambda message: message.stream_name):
+            messages = list(run)
+            new = [NewMessage(m.id, m.type, m.data, m.metadata) for m in messages]
+            writes.append(StreamWrite(name, messages[0].position - 1, new))
+        try:
+            self.target.append(writes)
+        except ExpectedVersionError as error:
+            raise CopyError(
+                f"target stream {error.stream_name!r} was written by someone else during the "
+                f"copy (at version {error.actual_version}, the copy expected "
+                f"{error.expected_version}): stop the target's writers and run the copy again"
+            ) from error
+        except DuplicateMessageError as error:
+            stream = next(m.stream_name for m in batch if m.id == error.message_id)
+            raise CopyError(
+                f"message id {error.message_id} of source stream {stream!r} is stored in the "
+                "target under another stream"
+            ) from error
+        self.report.copied += len(batch)
+        batch.clear()
+        if self.progress is not None:
+            self.progress(self.report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -347,7 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             source_uri = target_uri = ""
             if arguments.verify:
                 err.write(f"aggregen copy: comparing {shown}\n")
-                differences = verify_streams(source, target, arguments.category)
+                differences = verify_streams(
+                    source, target, arguments.category, positions=arguments.positions
+                )
                 for difference in differences:
                     out.write(f"{difference}\n")
                 out.write(f"{len(differences)} streams differ\n")
@@ -358,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 target,
                 arguments.category,
                 batch_size=arguments.batch_size,
+                positions=arguments.positions,
                 progress=_Progress(err),
             )
             out.write(report.summary() + "\n")
@@ -391,8 +291,8 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Copy every stream of the given categories (default: all) from one event "
             "store to another, keeping message ids, types, data, metadata and stream "
-            "positions; run it again after a crash to continue. Consumer positions "
-            "are left out. URIs as connect() takes them: memory://, postgresql://..."
+            "positions; run it again after a crash to continue. URIs as connect() "
+            "takes them: memory://, postgresql://..."
         ),
     )
     parser.add_argument("source", metavar="FROM_URI", help="the store to copy from")
@@ -407,6 +307,15 @@ def _parser() -> argparse.ArgumentParser:
         type=_batch_size,
         default=DEFAULT_BATCH_SIZE,
         help=f"messages per commit (default {DEFAULT_BATCH_SIZE})",
+    )
+    parser.add_argument(
+        "--positions",
+        choices=POSITION_CHOICES,
+        default="skip",
+        help=(
+            "consumer positions ({category}:position-{consumer}): leave them out (default), "
+            "or copy them translated into the target's global positions"
+        ),
     )
     parser.add_argument(
         "--verify",
