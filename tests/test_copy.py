@@ -405,3 +405,23 @@ def test_aggregen_copy_runs_without_the_generator() -> None:
         0,
         "copied 0 messages (0 already in the target) of 0 streams in 0 categories\n",
     )
+
+
+@pytest.mark.messagedb
+def test_the_python_examples_of_the_docs_run(new_database: Callable[[], str]) -> None:
+    page = (ROOT / "docs" / "moving-stores.md").read_text()
+    examples = [block.split("```", 1)[0] for block in page.split("```python\n")[1:]]
+    assert len(examples) == 2
+    source_uri, target_uri = new_database(), new_database()
+    with connect(source_uri) as source:
+        fill(source)
+        handled = source.read_category("account", batch_size=5)[-1]
+    namespace: dict[str, Any] = {"SOURCE_URI": source_uri, "TARGET_URI": target_uri}
+    exec(examples[1], namespace)  # the copy
+    namespace["old_position"] = handled.global_position
+    exec(examples[0], namespace)  # a projection's position translated
+    with connect(target_uri) as target:
+        after = target.read_category("account", namespace["new_position"] + 1, batch_size=1)
+    with connect(source_uri) as source:
+        expected = source.read_category("account", handled.global_position + 1, batch_size=1)
+    assert [m.id for m in after] == [m.id for m in expected]
