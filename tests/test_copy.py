@@ -8,13 +8,10 @@ own. A new store joins the pairs through `STORES` and `PAIRS`.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import subprocess
 import sys
 import textwrap
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +28,7 @@ from aggregen.runtime.copy import (
 )
 from aggregen.runtime.message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
 from tests.conftest import ROOT
+from tests.own_databases import own_database, ready_template
 
 TEMPLATE = "aggregen_copy_template"
 """An empty MessageDB database, the template of each test's own (nobody connects to it)."""
@@ -42,40 +40,14 @@ POSITIONS = "account:position"
 @pytest.fixture(scope="session")
 def admin_uri(messagedb_uri: str) -> str:
     """The URI of the server's `postgres` database, once `TEMPLATE` is ready."""
-    subprocess.run(
-        ["bash", str(ROOT / "scripts" / "messagedb-setup.sh")],
-        env={**os.environ, "MESSAGE_DB_NAME": TEMPLATE},
-        capture_output=True,
-        timeout=300,
-        check=True,
-    )
-    return urlsplit(messagedb_uri)._replace(path="/postgres").geturl()
+    return ready_template(messagedb_uri, TEMPLATE)
 
 
 @pytest.fixture
 def new_database(admin_uri: str) -> Iterator[Callable[[], str]]:
     """Makes new, empty MessageDB databases (their URIs), all dropped after the test."""
-    names: list[str] = []
-
-    def make() -> str:
-        name = f"aggregen_copy_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(admin_uri, autocommit=True) as admin:
-            for attempt in range(20):  # another test process may be copying the template
-                try:
-                    admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-                    break
-                except psycopg.errors.ObjectInUse:
-                    if attempt == 19:
-                        raise
-                    time.sleep(0.1)
-        names.append(name)
-        return urlsplit(admin_uri)._replace(path=f"/{name}").geturl()
-
-    yield make
-    with psycopg.connect(admin_uri, autocommit=True) as admin:
-        for name in names:
-            with contextlib.suppress(psycopg.Error):
-                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with contextlib.ExitStack() as databases:
+        yield lambda: databases.enter_context(own_database(admin_uri, TEMPLATE, "aggregen_copy"))
 
 
 STORES: dict[str, Callable[[pytest.FixtureRequest], str]] = {
