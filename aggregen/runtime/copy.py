@@ -228,8 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`python -m aggregen.runtime.copy FROM_URI TO_URI`: copy, or compare with `--verify`.
 
     Exit status 0 when done (or no difference found), 1 when the copy stopped or
-    differences were found, 2 for bad arguments. Progress goes to stderr, the result
-    to stdout; URIs are shown with their passwords replaced by `***`.
+    differences were found, 2 for bad arguments, 130 when interrupted. Progress goes
+    to stderr, the result to stdout; URIs are shown with their passwords as `***`.
     """
     from .connect import connect
     from .redaction import redact_uri
@@ -266,6 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         source_uri = target_uri = ""
         err.write(f"aggregen copy: error: {error}\n")
         return 1
+    except KeyboardInterrupt:
+        source_uri = target_uri = ""
+        err.write("aggregen copy: interrupted; run the same command again to continue\n")
+        return 130
 
 
 class _Progress:

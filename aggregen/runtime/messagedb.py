@@ -308,7 +308,7 @@ class MessageDBEventStore(ClosingStore):
         when the database is out of reach.
         """
         rows = self._run(lambda conn: conn.execute(_CATEGORIES).fetchall(), self._routes.categories)
-        return [str(name) for (name,) in rows]
+        return sorted(str(name) for (name,) in rows)  # Python's order, not the collation's
 
     def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._run(lambda conn: conn.execute(query, params).fetchall(), self._routes.streams)
