@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -342,6 +345,44 @@ def test_a_copy_killed_midway_continues_when_run_again_and_stores_nothing_twice(
         assert_same_history(source, target)
         verified = run_copy(source_uri, target_uri, "--verify")
         assert (verified.returncode, verified.stdout) == (0, "0 streams differ\n")
+
+
+@pytest.mark.messagedb
+def test_the_command_killed_at_any_moment_of_a_commit_continues_when_run_again(
+    new_database: Callable[[], str],
+) -> None:
+    source_uri, target_uri = new_database(), new_database()
+    with connect(source_uri) as source, connect(target_uri) as target:
+        total = fill(source) + fill(source, seed=8)
+        arguments = [source_uri, target_uri, "--batch-size", "2"]
+        copying = subprocess.Popen(
+            [sys.executable, "-m", "aggregen.runtime.copy", *arguments],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            with psycopg.connect(target_uri, autocommit=True) as conn:
+                while conn.execute("SELECT count(*) FROM message_store.messages").fetchone() == (
+                    0,
+                ):
+                    assert copying.poll() is None, "the copy ended before it was killed"
+                    time.sleep(0.002)
+            copying.send_signal(signal.SIGKILL)  # wherever it is: between commits or in one
+        finally:
+            copying.kill()
+            copying.wait()
+        assert copying.returncode == -signal.SIGKILL
+
+        resumed = run_copy(*arguments)
+
+        assert resumed.returncode == 0, resumed.stderr
+        counts = re.match(r"copied (\d+) messages \((\d+) already in the target\)", resumed.stdout)
+        assert counts is not None, resumed.stdout
+        copied, present = int(counts[1]), int(counts[2])
+        assert (copied + present, present > 0) == (total, True)
+        assert_same_history(source, target)
+        assert verify_streams(source, target) == []
 
 
 @pytest.mark.messagedb
