@@ -213,7 +213,8 @@ class _Copy:
                 f"{error.expected_version}): stop the target's writers and run the copy again"
             ) from error
         except DuplicateMessageError as error:
-            stream = next(m.stream_name for m in batch if m.id == error.message_id)
+            streams = (m.stream_name for m in batch if m.id == error.message_id)
+            stream = next(streams, "(unknown)")
             raise CopyError(
                 f"message id {error.message_id} of source stream {stream!r} is stored in the "
                 "target under another stream"

@@ -11,7 +11,7 @@ from .copy_positions import position_translation
 from .message import RecordedMessage
 from .store import EventStore
 
-__all__ = ["Difference", "message_difference", "verify_streams"]
+__all__ = ["Difference", "message_difference", "stream_difference", "verify_streams"]
 
 Transform = Callable[[RecordedMessage], RecordedMessage]
 
