@@ -204,8 +204,11 @@ def test_translated_positions_point_consumers_of_the_target_at_the_same_messages
     assert (again.copied, again.present) == (0, total + 3)
 
 
-def test_a_target_stream_with_other_messages_is_refused_by_name() -> None:
-    source, target = InMemoryEventStore(), InMemoryEventStore()
+@pytest.mark.parametrize("stores", PAIRS, indirect=True)
+def test_a_target_stream_with_other_messages_is_refused_by_name(
+    stores: tuple[EventStore, EventStore],
+) -> None:
+    source, target = stores
     fill(source)
     target.append([StreamWrite("account-3", -1, [message(1)])])
 
@@ -214,8 +217,11 @@ def test_a_target_stream_with_other_messages_is_refused_by_name() -> None:
     assert [m.id for m in target.read("account-3")][:1] != [next(source.read("account-3")).id]
 
 
-def test_a_message_id_stored_under_another_target_stream_is_refused_by_name() -> None:
-    source, target = InMemoryEventStore(), InMemoryEventStore()
+@pytest.mark.parametrize("stores", PAIRS, indirect=True)
+def test_a_message_id_stored_under_another_target_stream_is_refused_by_name(
+    stores: tuple[EventStore, EventStore],
+) -> None:
+    source, target = stores
     first = message(1)
     source.append([StreamWrite("order-1", -1, [first])])
     target.append([StreamWrite("order-2", -1, [first])])
