@@ -3,7 +3,8 @@
 The command needs the `generate` extra (PyYAML, Jinja2, jsonschema and black;
 shtab for shell completion);
 an application that installed the runtime alone gets one line naming that extra
-instead of a traceback.
+instead of a traceback. `aggregen copy` is the runtime's (`aggregen.runtime.copy`):
+it needs no generator, so it runs before that check.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ _GENERATOR_DEPENDENCIES = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `aggregen` with `argv`; exit status 1 when the generator is not installed."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["copy"]:
+        from aggregen.runtime.copy import main as copy_main
+
+        return copy_main(arguments[1:])
     missing = [
         distribution
         for module, distribution in _GENERATOR_DEPENDENCIES.items()

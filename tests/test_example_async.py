@@ -9,15 +9,10 @@ the shared database.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import os
-import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -26,6 +21,7 @@ from starlette.testclient import TestClient
 
 from aggregen.runtime import connect
 from tests.conftest import ROOT
+from tests.own_databases import own_database, ready_template
 
 TEMPLATE = "aggregen_example_async_template"
 """An empty MessageDB database, the template of each test's own (nobody connects to it)."""
@@ -46,34 +42,14 @@ def load_example() -> Any:
 @pytest.fixture(scope="session")
 def template(messagedb_uri: str) -> str:
     """The URI of the server's `postgres` database, once `TEMPLATE` is ready."""
-    subprocess.run(
-        ["bash", str(ROOT / "scripts" / "messagedb-setup.sh")],
-        env={**os.environ, "MESSAGE_DB_NAME": TEMPLATE},
-        capture_output=True,
-        timeout=300,
-        check=True,
-    )
-    return urlsplit(messagedb_uri)._replace(path="/postgres").geturl()
+    return ready_template(messagedb_uri, TEMPLATE)
 
 
 @pytest.fixture
 def own_messagedb(template: str) -> Iterator[str]:
     """The URI of a new, empty MessageDB database, dropped after the test."""
-    name = f"aggregen_example_async_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(template, autocommit=True) as admin:
-        for attempt in range(20):  # another test process may be copying the template
-            try:
-                admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-                break
-            except psycopg.errors.ObjectInUse:
-                if attempt == 19:
-                    raise
-                time.sleep(0.1)
-        try:
-            yield urlsplit(template)._replace(path=f"/{name}").geturl()
-        finally:
-            with contextlib.suppress(psycopg.Error):
-                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with own_database(template, TEMPLATE, "aggregen_example_async") as uri:
+        yield uri
 
 
 @pytest.fixture(params=["memory", pytest.param("messagedb", marks=pytest.mark.messagedb)])

@@ -125,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_project_commands(commands, quiet)
     add_review_commands(commands, quiet)
+    # Listed for `--help` only: aggregen.cli runs `copy` (the runtime's) before this parser.
+    commands.add_parser(
+        "copy", help="copy streams from one event store to another (aggregen copy --help)"
+    )
     return parser
 
 

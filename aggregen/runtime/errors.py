@@ -9,6 +9,7 @@ __all__ = [
     "AggregenError",
     "CommitOutcomeUnknownError",
     "ConfigurationError",
+    "CopyError",
     "DuplicateMessageError",
     "EventStoreError",
     "ExpectedVersionError",
@@ -38,6 +39,10 @@ class ValidationError(AggregenError, ValueError):
         )
         prefix = f"invalid {subject}: " if subject else "invalid values: "
         super().__init__(prefix + details)
+
+
+class CopyError(AggregenError):
+    """A copy between stores cannot go on without losing or overwriting something."""
 
 
 class StreamNameError(AggregenError, ValueError):

