@@ -277,15 +277,9 @@ class MessageDBEventStore:
         correlation: str | None = None,
     ) -> list[RecordedMessage]:
         """One batch of the category's messages from a global position; see `EventStore`."""
-        check_category(category)
-        check_batch_size(batch_size)
-        if correlation is not None:
-            check_category(correlation, "correlation category")
-        query, params = _category_query(category, position, batch_size, consumer_group, correlation)
-        # A member's read is never a prepared statement: after five runs PostgreSQL may
-        # settle on a generic plan, which sorts the whole category (a second at 100,000
-        # messages); an unnamed statement is planned for its values every time.
-        prepare = False if consumer_group is not None else None
+        query, params, prepare = _category_read(
+            category, position, batch_size, consumer_group, correlation
+        )
         rows = self._run(
             lambda conn: conn.execute(query, params, prepare=prepare).fetchall(),
             self._routes.categories,
@@ -423,6 +417,29 @@ def _messages(rows: list[tuple[Any, ...]]) -> Iterator[RecordedMessage]:
             )
     except orjson.JSONDecodeError:
         raise undecodable(stream_name, position, raw_data, raw_metadata) from None
+
+
+def _category_read(
+    category: str,
+    position: int,
+    batch_size: int,
+    group: ConsumerGroup | None,
+    correlation: str | None,
+) -> tuple[str, tuple[Any, ...], bool | None]:
+    """The SQL, parameters and `prepare` flag of one category read, both stores'.
+
+    Raises `StreamNameError` for a category or correlation that is not one, `ValueError`
+    for a batch size below 1. A member's read is never a prepared statement: after five
+    runs PostgreSQL may settle on a generic plan, which sorts the whole category (a
+    second at 100,000 messages); an unnamed statement is planned for its values every
+    time.
+    """
+    check_category(category)
+    check_batch_size(batch_size)
+    if correlation is not None:
+        check_category(correlation, "correlation category")
+    query, params = _category_query(category, position, batch_size, group, correlation)
+    return query, params, False if group is not None else None
 
 
 def _category_query(

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from .category import ConsumerGroup, check_batch_size, check_category
+from .category import ConsumerGroup, check_batch_size
 from .errors import ConfigurationError, DuplicateMessageError, EventStoreError, ExpectedVersionError
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .messagedb import (
@@ -24,11 +24,11 @@ from .messagedb import (
     _COMMIT,
     _FIND_IDS,
     _READ,
-    _READ_CATEGORY,
     _READ_LAST,
     _VERSION,
     _WRITE,
     _category,
+    _category_read,
     _connection_lost,
     _lost_error,
     _messages,
@@ -177,23 +177,10 @@ class AsyncMessageDBEventStore:
         correlation: str | None = None,
     ) -> list[RecordedMessage]:
         """One batch of the category's messages; see `MessageDBEventStore.read_category`."""
-        check_category(category)
-        check_batch_size(batch_size)
-        if correlation is not None:
-            check_category(correlation, "correlation category")
-        group = consumer_group
-        rows = await self._fetch(
-            self._routes.categories,
-            _READ_CATEGORY,
-            (
-                category,
-                position,
-                batch_size,
-                correlation,
-                None if group is None else group.member,
-                None if group is None else group.size,
-            ),
+        query, params, prepare = _category_read(
+            category, position, batch_size, consumer_group, correlation
         )
+        rows = await self._fetch(self._routes.categories, query, params, prepare)
         return list(_messages(rows))
 
     async def read_last(self, stream_name: str) -> RecordedMessage | None:
@@ -208,10 +195,14 @@ class AsyncMessageDBEventStore:
         return -1 if not rows or rows[0][0] is None else int(rows[0][0])
 
     async def _fetch(
-        self, pool: AsyncConnectionPool, query: str, params: tuple[Any, ...]
+        self,
+        pool: AsyncConnectionPool,
+        query: str,
+        params: tuple[Any, ...],
+        prepare: bool | None = None,
     ) -> list[tuple[Any, ...]]:
         async def fetch(conn: _Conn) -> list[tuple[Any, ...]]:
-            cursor = await conn.execute(query, params)
+            cursor = await conn.execute(query, params, prepare=prepare)
             return await cursor.fetchall()
 
         return await self._run(fetch, pool)
