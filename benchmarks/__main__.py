@@ -91,6 +91,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-generator", action="store_true", help="skip the generator suites")
     parser.add_argument("--suites", default="", help="comma-separated subset of suites to run")
     parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop", "both"),
+        default="both",
+        help="event loops of the async suite: asyncio's own (the targets), uvloop [both]",
+    )
+    parser.add_argument(
         "--out", type=Path, help="output directory [results/, --tiny: results/tmp/]"
     )
     return parser.parse_args()
@@ -245,7 +251,7 @@ def main() -> None:
     if args.tiny:
         suites = [s for s in suites if s.name in ("aggregen", "paired", "async", "import")]
     documents: list[dict[str, Any]] = []
-    base: dict[str, Any] = {"uri": uri, "sizes": dataclasses.asdict(sizes)}
+    base: dict[str, Any] = {"uri": uri, "sizes": dataclasses.asdict(sizes), "loop": args.loop}
     if args.tiny:
         base["pairs"] = 3
     for round_number in range(rounds):

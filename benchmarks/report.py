@@ -441,14 +441,25 @@ def _paired_section(cells: Cells) -> list[str]:
     return lines
 
 
-ASYNC_OPERATIONS = [
-    ("async_concurrent", "get + rename + add: 64 tasks against 8 threads"),
-    ("async_latency", "get + rename + add: one task against one thread"),
+ASYNC_WORKLOADS = [
+    ("async_concurrent", "", "get + rename + add: 64 tasks against 8 threads"),
+    ("async_latency", "", "get + rename + add: one task against one thread"),
+    ("async_concurrent", "8 categories", "64 tasks against 8 threads, users in 8 categories"),
     (
-        "async_concurrent[synchronous_commit=off]",
+        "async_concurrent",
+        "synchronous_commit=off",
         "64 tasks against 8 threads, commits not waiting for the disk",
     ),
 ]
+ASYNC_OPERATIONS = [
+    (
+        f"{op}[{', '.join(filter(None, (tag, loop)))}]" if tag or loop else op,
+        f"{label}{', uvloop' if loop else ''}",
+    )
+    for loop in ("", "uvloop")
+    for op, tag, label in ASYNC_WORKLOADS
+]
+"""The rows of `suite_async.py`: each workload on asyncio's own loop, then on uvloop."""
 
 
 def _async_section(cells: Cells, targets: list[dict[str, Any]]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregen.runtime import (
+    AsyncMessageDBEventStore,
     ConsumerGroup,
     EventStore,
     InMemoryEventStore,
@@ -374,6 +376,12 @@ def test_a_members_read_scans_a_large_category_in_order_without_messagedbs_funct
             assert unwanted not in plan
 
 
+_PREPARED_CATEGORY_READS = (
+    "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%categor%%'"
+)
+"""Category reads prepared on this session: the inline member read or MessageDB's."""
+
+
 @pytest.mark.messagedb
 def test_a_members_read_is_never_a_prepared_statement(messagedb_uri: str) -> None:
     # After five runs of a prepared statement PostgreSQL may switch to a generic plan,
@@ -384,7 +392,30 @@ def test_a_members_read_is_never_a_prepared_statement(messagedb_uri: str) -> Non
         write(store, f"{category}-1", message(n=1))
         for _ in range(8):
             store.read_category(category, consumer_group=ConsumerGroup(0, 2))
-        rows = store._fetch(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ("%md5(%",)
-        )
+        rows = store._fetch(_PREPARED_CATEGORY_READS, ())
     assert rows[0][0] == 0
+
+
+@pytest.mark.messagedb
+def test_an_async_members_read_is_the_sync_stores_unprepared_read(messagedb_uri: str) -> None:
+    # The async store sends the sync store's member read (the partition computed
+    # inline, never prepared), not MessageDB's get_category_messages with a group.
+    category = new_category()
+    group = ConsumerGroup(0, 2)
+
+    async def main() -> tuple[list[RecordedMessage], int]:
+        async with AsyncMessageDBEventStore(messagedb_uri, max_size=1) as store:
+            await store.append(
+                [StreamWrite(f"{category}-{n}", None, [message(n=n)]) for n in range(6)]
+            )
+            for _ in range(8):
+                read = await store.read_category(category, consumer_group=group)
+            rows = await store._fetch(store._pool, _PREPARED_CATEGORY_READS, ())
+        return read, rows[0][0]
+
+    read, prepared = asyncio.run(main())
+    with MessageDBEventStore(messagedb_uri) as sync_store:
+        assert read == sync_store.read_category(category, consumer_group=group)
+    assert read
+    assert all(group.takes(m.stream_name) for m in read)
+    assert prepared == 0

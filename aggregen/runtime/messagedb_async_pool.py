@@ -64,7 +64,7 @@ class AsyncConnectionPool:
         if not self._waiters:
             while self._idle:
                 conn = self._idle.pop()
-                if not (conn.closed or conn.broken):
+                if not conn.closed:  # a broken connection is closed too
                     return conn
                 self._open -= 1
             if self._open < self._max_size:
@@ -119,13 +119,9 @@ class AsyncConnectionPool:
         closed one's place goes to the first waiting task, else is freed. Never
         awaits, so it is safe in a `finally` of a cancelled task.
         """
-        if (
-            healthy
-            and not self._closed
-            and not conn.closed
-            and not conn.broken
-            and conn.info.transaction_status == _IDLE
-        ):
+        # libpq reports a closed or broken connection's transaction status as UNKNOWN,
+        # never IDLE; asked of `pgconn`, the check makes no `ConnectionInfo` per release.
+        if healthy and not self._closed and conn.pgconn.transaction_status == _IDLE:
             self._pass_on(conn)
         else:
             conn.pgconn.finish()  # no await: the socket closes now
