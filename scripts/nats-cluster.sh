@@ -113,7 +113,7 @@ start() {
       running "$n" && continue
       mkdir -p "$dir/data/n$n"
       write_config "$n"
-      "$server" -c "$dir/n$n.conf" >>"$dir/n$n.log" 2>&1 &
+      "$server" -c "$dir/n$n.conf" >>"$dir/n$n.log" 2>&1 9>&- &
       echo $! >"$dir/n$n.pid"
     done
     echo "$PROG: started nats-server $version x3 in $dir" >&2
