@@ -438,30 +438,26 @@ class AsyncJetStreamEventStore:
     # -- reading ---------------------------------------------------------------------
 
     async def read(self, stream_name: str, position: int = 0) -> AsyncIterator[RecordedMessage]:
-        """The stream's messages from `position` on, read a page at a time."""
-        async for page in self.pages(stream_name, position):
-            for message in page:
-                yield message
-
-    async def pages(
-        self, stream_name: str, position: int = 0
-    ) -> AsyncIterator[list[RecordedMessage]]:
-        """`read`'s messages, a page (of up to `batch_size`) at a time.
+        """The stream's messages from `position` on, read a page at a time.
 
         The positions before `position` are read too and dropped: JetStream finds a
         stream's messages by sequence, not by position.
         """
+        cursor = await self.cursor(stream_name, position)
+        while not cursor.done:
+            for message in await self.page(cursor):
+                yield message
+
+    async def cursor(self, stream_name: str, position: int = 0) -> StreamCursor:
+        """Where a read of the stream from `position` starts, and where it ends (the
+        stream's last message, asked of the leader)."""
         subject = subject_of(self._prefix, stream_name)
-        last = await self._last(subject)
-        if last.position < position:
-            return
-        sequence = 1
-        while sequence <= last.sequence:
-            messages = _decode(await self._direct(subject, sequence, self._batch_size, last))
-            wanted = [message for message in messages if message.position >= position]
-            if wanted:
-                yield wanted
-            sequence = messages[-1].global_position + 1
+        return StreamCursor(subject, position, await self._last(subject))
+
+    async def page(self, cursor: StreamCursor) -> list[RecordedMessage]:
+        """The next page of `cursor`'s read (maybe empty), moving the cursor past it."""
+        page = await self._direct(cursor.subject, cursor.sequence, self._batch_size, cursor.last)
+        return cursor.take(_decode(page))
 
     async def read_category(
         self,
@@ -555,6 +551,25 @@ class AsyncJetStreamEventStore:
                 await sub.unsubscribe()
         except (OSError, nats.errors.Error) as error:
             raise transport_error(error, commit=False) from error
+
+
+class StreamCursor:
+    """A read of one stream in progress: the next sequence to ask for, up to `last`."""
+
+    def __init__(self, subject: str, position: int, last: _Last) -> None:
+        self.subject = subject
+        self.position = position
+        self.last = last
+        self.sequence = 1
+        self.done = last.position < position
+
+    def take(self, messages: list[RecordedMessage]) -> list[RecordedMessage]:
+        """The messages of a page at or after the read's position; moves past the page."""
+        self.sequence = messages[-1].global_position + 1
+        self.done = self.sequence > self.last.sequence
+        if messages[0].position >= self.position:
+            return messages
+        return [message for message in messages if message.position >= self.position]
 
 
 _Encoded = tuple[str, str, bytes]
@@ -670,16 +685,9 @@ class JetStreamEventStore:
 
     def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
         """The stream's messages from `position` on, fetched a page at a time."""
-        pages = self.inner.pages(stream_name, position)
-        try:
-            while True:
-                try:
-                    page: list[RecordedMessage] = self._run(anext(pages))  # type: ignore[arg-type]
-                except StopAsyncIteration:
-                    return
-                yield from page
-        finally:
-            self._run(pages.aclose())  # type: ignore[attr-defined]
+        cursor = self._run(self.inner.cursor(stream_name, position))
+        while not cursor.done:
+            yield from self._run(self.inner.page(cursor))
 
     def read_category(
         self,
