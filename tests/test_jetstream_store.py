@@ -1,0 +1,188 @@
+"""What only the JetStream store does: subjects, URIs, limits, old servers, races.
+
+The store's MessageDB semantics are proven by the conformance suites (`any_store`);
+these tests cover what JetStream adds or lacks.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregen.runtime import (
+    ConfigurationError,
+    EventStoreError,
+    ExpectedVersionError,
+    JetStreamEventStore,
+    NewMessage,
+    StreamWrite,
+    connect,
+    connect_async,
+)
+from aggregen.runtime.jetstream import MAX_BATCH, parse_uri
+from aggregen.runtime.jetstream_subjects import category_filter, stream_name_of, subject_of
+
+
+def message(n: int = 0) -> NewMessage:
+    return NewMessage(str(uuid.uuid4()), "Happened", {"n": n}, None)
+
+
+@given(st.text(max_size=40))
+def test_every_stream_name_maps_to_a_subject_and_back(stream_name: str) -> None:
+    subject = subject_of("p", stream_name)
+    tokens = subject.split(".")
+    assert len(tokens) == 4
+    assert all(tokens)
+    assert subject.isascii()
+    assert not any(c in token for token in tokens for c in "*> \t\r\n")
+    assert stream_name_of(subject) == stream_name
+
+
+@pytest.mark.parametrize(
+    ("stream_name", "category", "member"),
+    [
+        ("user-1", "user", True),
+        ("user:snapshot-1", "user", False),
+        ("user:snapshot-1", "user:snapshot", True),
+        ("user", "user", True),
+        ("users-1", "user", False),
+        ("user.x-1", "user", False),
+    ],
+)
+def test_category_filters_follow_messagedb_categories(
+    stream_name: str, category: str, member: bool
+) -> None:
+    """`<prefix>.s.<category>.*` matches a stream's subject exactly when MessageDB's
+    `category(stream_name)` is the category."""
+    pattern = category_filter("p", category).split(".")
+    tokens = subject_of("p", stream_name).split(".")
+    matches = len(tokens) == len(pattern) and all(
+        want in ("*", got) for want, got in zip(pattern, tokens, strict=True)
+    )
+    assert matches is member
+
+
+@pytest.mark.parametrize(
+    ("uri", "servers", "prefix"),
+    [
+        (
+            "nats://a:4222,b:4223,c:4224/events",
+            ["nats://a:4222", "nats://b:4223", "nats://c:4224"],
+            "events",
+        ),
+        ("NATS://a:4222", ["nats://a:4222"], "aggregen"),
+    ],
+)
+def test_uris_name_servers_and_a_prefix(uri: str, servers: list[str], prefix: str) -> None:
+    assert parse_uri(uri) == (servers, prefix)
+
+
+@pytest.mark.parametrize(
+    ("uri", "match"),
+    [
+        ("nats:///events", "at least one host"),
+        ("nats://a:4222/ev.ents", "invalid JetStream stream prefix"),
+        ("nats://user:secret@a:4222/events", "credentials"),
+    ],
+)
+def test_uris_that_cannot_be_used_are_refused(uri: str, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match) as caught:
+        connect(uri)
+    assert "secret" not in str(caught.value)
+    with pytest.raises(ConfigurationError, match=match):
+        connect_async(uri)
+
+
+@pytest.mark.jetstream
+def test_an_append_beyond_one_batch_is_refused_whole(jetstream_store: JetStreamEventStore) -> None:
+    stream = f"big-{uuid.uuid4()}"
+    limit = MAX_BATCH // 2
+    with pytest.raises(EventStoreError, match=f"at most {limit} messages"):
+        jetstream_store.append([StreamWrite(stream, -1, [message(n) for n in range(limit + 1)])])
+    assert jetstream_store.stream_version(stream) == -1
+    jetstream_store.append([StreamWrite(stream, -1, [message(n) for n in range(limit)])])
+    assert jetstream_store.stream_version(stream) == limit - 1
+
+
+@pytest.mark.jetstream
+def test_racing_writers_get_one_winner_per_version(jetstream_store: JetStreamEventStore) -> None:
+    """Four threads append at each expected version: exactly one wins each round."""
+    stream = f"race-{uuid.uuid4()}"
+    wins: list[int] = []
+    conflicts: list[int] = []
+
+    def writer() -> None:
+        for version in range(-1, 9):
+            try:
+                jetstream_store.append([StreamWrite(stream, version, [message(version)])])
+                wins.append(version)
+            except ExpectedVersionError:
+                conflicts.append(version)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    positions = [m.position for m in jetstream_store.read(stream)]
+    assert positions == list(range(len(positions)))
+    assert len(wins) == len(positions)
+    assert len(wins) + len(conflicts) == 40
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def old_nats_server(tmp_path: Path) -> Iterator[str]:
+    """Debian's nats-server 2.9 (no atomic batches) on a port of its own, JetStream on."""
+    binary = shutil.which("nats-server", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if (
+        binary is None
+        or "2.9."
+        not in subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, check=False
+        ).stdout
+    ):
+        pytest.fail("this test needs Debian's nats-server 2.9 at /usr/sbin/nats-server")
+    port = _free_port()
+    server = subprocess.Popen(
+        [binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"nats://127.0.0.1:{port}/old"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.jetstream
+def test_a_server_without_atomic_batches_is_refused(old_nats_server: str) -> None:
+    """nats-server 2.9 accepts `allow_atomic` and drops it: the store refuses to run."""
+    store = JetStreamEventStore(old_nats_server, replicas=1)
+    try:
+        with pytest.raises(ConfigurationError, match=r"2\.12 or later"):
+            store.append([StreamWrite(f"t-{uuid.uuid4()}", -1, [message()])])
+    finally:
+        store.close()
