@@ -142,12 +142,14 @@ def nats_uri() -> str:
     uri = os.environ.get(NATS_URI_VARIABLE)
     if uri:
         return uri
-    result = _nats_cluster("start")
+    return _printed_uri(_nats_cluster("start"), "the NATS cluster could not start", NATS_CLUSTER)
+
+
+def _printed_uri(result: subprocess.CompletedProcess[str], problem: str, script: Path) -> str:
+    """The URI a setup script printed last; the test fails, saying why, if it failed."""
     if result.returncode != 0:
         pytest.fail(
-            f"the NATS cluster could not start ({NATS_CLUSTER} exited {result.returncode}):\n"
-            f"{result.stderr}",
-            pytrace=False,
+            f"{problem} ({script} exited {result.returncode}):\n{result.stderr}", pytrace=False
         )
     return result.stdout.strip().splitlines()[-1]
 
@@ -200,13 +202,7 @@ def messagedb_uri() -> str:
     result = subprocess.run(
         ["bash", str(setup)], capture_output=True, text=True, timeout=300, check=False
     )
-    if result.returncode != 0:
-        pytest.fail(
-            f"MessageDB could not be made ready ({setup} exited {result.returncode}):\n"
-            f"{result.stderr}",
-            pytrace=False,
-        )
-    return result.stdout.strip().splitlines()[-1]
+    return _printed_uri(result, "MessageDB could not be made ready", setup)
 
 
 @pytest.fixture(scope="session")

@@ -186,3 +186,27 @@ def test_a_server_without_atomic_batches_is_refused(old_nats_server: str) -> Non
             store.append([StreamWrite(f"t-{uuid.uuid4()}", -1, [message()])])
     finally:
         store.close()
+
+
+@pytest.mark.jetstream
+def test_racing_writers_without_expected_version_all_succeed(
+    jetstream_store: JetStreamEventStore,
+) -> None:
+    """As on MessageDB, an append without expected version never conflicts: a refused
+    batch (another writer came first) is retried with fresh positions."""
+    stream = f"race-{uuid.uuid4()}"
+
+    def writer(worker: int) -> None:
+        for n in range(10):
+            jetstream_store.append([StreamWrite(stream, None, [message(100 * worker + n)])])
+
+    threads = [threading.Thread(target=writer, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = list(jetstream_store.read(stream))
+    assert [m.position for m in stored] == list(range(40))
+    assert sorted(m.data["n"] for m in stored) == sorted(
+        100 * worker + n for worker in range(4) for n in range(10)
+    )
