@@ -530,27 +530,33 @@ class AsyncJetStreamEventStore:
             await asyncio.sleep(0.005)
 
     async def _direct_once(self, subject: str, sequence: int, batch: int) -> list[Msg]:
+        """One batched direct get: the messages a replica sends until its end-of-batch."""
         import nats.errors
 
         nc = await self._connection()
         inbox = nc.new_inbox()
         page: list[Msg] = []
+        ended = asyncio.get_running_loop().create_future()
+
+        async def collect(message: Msg) -> None:  # a callback: no task per message
+            if "Status" not in (message.headers or {}):
+                page.append(message)
+            elif not ended.done():
+                ended.set_result(None)
+
         try:
-            sub = await nc.subscribe(inbox)
+            sub = await nc.subscribe(inbox, cb=collect)
             try:
                 request = {"seq": sequence, "next_by_subj": subject, "batch": batch}
                 await nc.publish(
                     f"$JS.API.DIRECT.GET.{self._prefix}", orjson.dumps(request), reply=inbox
                 )
-                while True:
-                    message = await sub.next_msg(timeout=self._timeout)
-                    if "Status" in (message.headers or {}):
-                        return page
-                    page.append(message)
+                await asyncio.wait_for(ended, self._timeout)
             finally:
                 await sub.unsubscribe()
         except (OSError, nats.errors.Error) as error:
             raise transport_error(error, commit=False) from error
+        return page
 
 
 class StreamCursor:
