@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from aggregen.runtime import (
     ConfigurationError,
+    DuplicateMessageError,
     EventStoreError,
     ExpectedVersionError,
     JetStreamEventStore,
@@ -210,3 +211,27 @@ def test_racing_writers_without_expected_version_all_succeed(
     assert sorted(m.data["n"] for m in stored) == sorted(
         100 * worker + n for worker in range(4) for n in range(10)
     )
+
+
+@pytest.mark.jetstream
+def test_a_message_id_is_taken_whatever_its_case(jetstream_store: JetStreamEventStore) -> None:
+    """MessageDB keeps ids in a uuid column: `ABC...` and `abc...` are one id."""
+    taken = message()
+    jetstream_store.append([StreamWrite(f"case-{uuid.uuid4()}", -1, [taken])])
+    other = f"case-{uuid.uuid4()}"
+    again = NewMessage(taken.id.upper(), "Happened", {}, None)
+    with pytest.raises(DuplicateMessageError):
+        jetstream_store.append([StreamWrite(other, -1, [again])])
+    fresh = message()
+    twice = NewMessage(fresh.id.upper(), "Happened", {}, None)
+    with pytest.raises(DuplicateMessageError):
+        jetstream_store.append([StreamWrite(other, -1, [fresh, twice])])
+    assert jetstream_store.stream_version(other) == -1
+
+
+@pytest.mark.jetstream
+def test_a_closed_store_says_so(nats_uri: str) -> None:
+    store = JetStreamEventStore(f"{nats_uri}/closed-{uuid.uuid4().hex[:8]}")
+    store.close()
+    with pytest.raises(EventStoreError, match="closed"):
+        store.stream_version("any-1")

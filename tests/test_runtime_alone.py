@@ -30,6 +30,7 @@ NOT_AT_IMPORT = (
     "jinja2",
     "jsonschema",
     "logging",
+    "nats",
     "psycopg",
     "psycopg_pool",
     "random",
@@ -112,3 +113,18 @@ def test_the_command_without_the_generator_names_the_extra_to_install() -> None:
         "pip install 'aggregen[generate]'\n"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_jetstream_store_without_nats_py_names_the_extra() -> None:
+    done = run_python(
+        """
+        from aggregen.runtime import connect
+        try:
+            connect("nats://127.0.0.1:4222/events")
+        except ModuleNotFoundError as error:
+            print(error)
+        """,
+        hide=("nats",),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'aggregen[jetstream]'" in done.stdout

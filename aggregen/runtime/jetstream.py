@@ -141,13 +141,13 @@ class AsyncJetStreamEventStore:
         retry_deadline: float = 15.0,
         batch_size: int = 1000,
     ) -> None:
-        import importlib.util
-
-        if importlib.util.find_spec("nats") is None:
+        try:
+            import nats  # noqa: F401  (here: a missing extra is found when the store is made)
+        except ModuleNotFoundError as error:
             raise ModuleNotFoundError(
                 f"JetStream needs nats-py, which is not installed: pip install '{JETSTREAM_EXTRA}'",
                 name="nats",
-            )
+            ) from error
         self._servers, self._prefix = parse_uri(uri)
         self._replicas = replicas
         self._timeout = timeout
@@ -396,7 +396,8 @@ class AsyncJetStreamEventStore:
     async def _diagnose(self, writes: Sequence[StreamWrite]) -> bool:
         """After a refused append: True if every message is stored in its stream already;
         else raise the error MessageDB would raise; False when nothing is wrong now."""
-        ids = [(check_message_id(m.id), w.stream_name) for w in writes for m in w.messages]
+        # A UUID's case does not count, as in MessageDB's uuid column.
+        ids = [(check_message_id(m.id).lower(), w.stream_name) for w in writes for m in w.messages]
         names = list(dict.fromkeys(write.stream_name for write in writes))
         stored, lasts = await asyncio.gather(
             asyncio.gather(*(self._stored_id(message_id) for message_id, _ in ids)),
@@ -415,9 +416,10 @@ class AsyncJetStreamEventStore:
                     if expected != versions[name]:
                         raise version_conflict(name, expected, versions[name])
                     expected += 1
-                if owners[message.id] is not None or message.id in new_ids:
+                key = message.id.lower()
+                if owners[key] is not None or key in new_ids:
                     raise DuplicateMessageError(message.id)
-                new_ids.add(message.id)
+                new_ids.add(key)
                 versions[name] += 1
         return False
 
@@ -677,6 +679,13 @@ class JetStreamEventStore:
         self._thread.start()
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the store's loop; `EventStoreError` once the store is closed."""
+        if self._loop.is_closed():
+            coroutine.close()
+            raise EventStoreError("event store failed: the store is closed")
+        if threading.current_thread() is self._thread:
+            coroutine.close()
+            raise RuntimeError("a JetStreamEventStore cannot be called from its own thread")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def __enter__(self) -> JetStreamEventStore:
