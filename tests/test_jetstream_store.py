@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from aggregen.runtime import (
     ConfigurationError,
+    ConsumerGroup,
     DuplicateMessageError,
     EventStoreError,
     ExpectedVersionError,
@@ -30,8 +31,14 @@ from aggregen.runtime import (
     connect,
     connect_async,
 )
+from aggregen.runtime.category import consumer_group_member
 from aggregen.runtime.jetstream import MAX_BATCH, parse_uri
-from aggregen.runtime.jetstream_subjects import category_filter, stream_name_of, subject_of
+from aggregen.runtime.jetstream_subjects import (
+    category_filter,
+    partition_filter,
+    stream_name_of,
+    subject_of,
+)
 
 
 def message(n: int = 0) -> NewMessage:
@@ -42,7 +49,7 @@ def message(n: int = 0) -> NewMessage:
 def test_every_stream_name_maps_to_a_subject_and_back(stream_name: str) -> None:
     subject = subject_of("p", stream_name)
     tokens = subject.split(".")
-    assert len(tokens) == 4
+    assert len(tokens) == 10
     assert all(tokens)
     assert subject.isascii()
     assert not any(c in token for token in tokens for c in "*> \t\r\n")
@@ -65,12 +72,38 @@ def test_category_filters_follow_messagedb_categories(
 ) -> None:
     """`<prefix>.s.<category>.*` matches a stream's subject exactly when MessageDB's
     `category(stream_name)` is the category."""
-    pattern = category_filter("p", category).split(".")
-    tokens = subject_of("p", stream_name).split(".")
-    matches = len(tokens) == len(pattern) and all(
-        want in ("*", got) for want, got in zip(pattern, tokens, strict=True)
-    )
-    assert matches is member
+    assert matches(category_filter("p", category), subject_of("p", stream_name)) is member
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """Whether a NATS subject filter matches a subject (`*` one token, `>` the rest)."""
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for index, want in enumerate(wanted):
+        if want == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or want not in ("*", tokens[index]):
+            return False
+    return len(tokens) == len(wanted)
+
+
+@given(st.text(max_size=20), st.sampled_from([1, 2, 4, 8, 32, 64, 3, 128]))
+def test_partition_filters_give_each_member_messagedbs_streams(stream_id: str, size: int) -> None:
+    stream_name = f"user-{stream_id}"
+    subject = subject_of("p", stream_name)
+    members = [
+        member
+        for member in range(size)
+        if (found := partition_filter("p", "user", ConsumerGroup(member, size))) is not None
+        and matches(found, subject)
+    ]
+    if size in (1, 3, 128):  # not a power of two from 2 to 64: the member filters itself
+        assert partition_filter("p", "user", ConsumerGroup(0, size)) is None
+    else:
+        assert members == [consumer_group_member(stream_name, size)]
+    for member in (0, 1):  # a stream without an id goes to no member, as in MessageDB
+        found = partition_filter("p", "user", ConsumerGroup(member, 2))
+        assert found is not None
+        assert not matches(found, subject_of("p", "user"))
 
 
 @pytest.mark.parametrize(

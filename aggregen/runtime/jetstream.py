@@ -61,6 +61,7 @@ from .jetstream_subjects import (
     category_filter,
     check_prefix,
     id_subject,
+    partition_filter,
     stream_name_of,
     subject_of,
 )
@@ -472,15 +473,20 @@ class AsyncJetStreamEventStore:
     ) -> list[RecordedMessage]:
         """One batch of the category's messages; see `EventStore.read_category`.
 
-        Consumer groups and the correlation filter are applied here, to the pages
-        the server sends: a member reads its category whole, keeping its streams
-        (MessageDB's partition, exactly).
+        A member of a consumer group of 2, 4, ... 64 members reads only its streams
+        (one subject filter on the partition bits); a member of a group of another
+        size reads its category whole and keeps its streams here. Either way it
+        gets MessageDB's partition exactly. The correlation filter is applied here.
         """
         check_category(category)
         check_batch_size(batch_size)
         if correlation is not None:
             check_category(correlation, "correlation category")
         subject = category_filter(self._prefix, category)
+        if consumer_group is not None:
+            on_server = partition_filter(self._prefix, category, consumer_group)
+            if on_server is not None:
+                subject, consumer_group = on_server, None
         last = await self._last(subject)
         chosen: list[RecordedMessage] = []
         sequence = max(position, 1)
