@@ -15,7 +15,8 @@ start   start three nats-server nodes (n1, n2, n3) clustered on 127.0.0.1, each 
         does); wait until the cluster has a JetStream meta leader; print the URI,
         e.g. nats://127.0.0.1:4301,127.0.0.1:4302,127.0.0.1:4303. A running cluster
         is reused (its URI printed). Ports are free ones chosen at the first start
-        and kept in the directory, so that clusters of two checkouts do not collide.
+        and kept in the directory, so that clusters of two checkouts do not collide
+        (chosen again if another program took one while the cluster was stopped).
 stop    stop the nodes this directory's cluster runs (their pids); --wipe also
         removes the data directories.
 status  exit 0 and print the URI when all three nodes run, else exit 1.
@@ -52,6 +53,18 @@ EOF
     mv "$dir/ports.tmp" "$dir/ports"
   fi
   read -r -a PORTS <"$dir/ports"
+}
+
+ports_free() {  # 0 when no other program listens on the chosen ports
+  python3 -c '
+import socket, sys
+for port in sys.argv[1:]:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", int(port)))
+        except OSError:
+            sys.exit(1)
+' "${PORTS[@]}"
 }
 
 uri() {
@@ -109,6 +122,10 @@ start() {
   exec 9>"$dir/lock"
   flock 9  # two test workers starting at once: one starts, the other reuses
   if ! all_running; then
+    if ! running 1 && ! running 2 && ! running 3 && ! ports_free; then
+      rm -f "$dir/ports"  # another program took a port since: choose new ones
+      ports
+    fi
     for n in "${nodes[@]}"; do
       running "$n" && continue
       mkdir -p "$dir/data/n$n"
