@@ -32,7 +32,6 @@ metadata as one JSON array; its id, type and stream position are headers.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
@@ -45,7 +44,6 @@ from .errors import (
     ConfigurationError,
     DuplicateMessageError,
     EventStoreError,
-    StreamDataError,
     version_conflict,
 )
 from .extras import JETSTREAM_EXTRA
@@ -57,16 +55,25 @@ from .jetstream_errors import (
     api_error,
     transport_error,
 )
+from .jetstream_messages import (
+    EXPECTED,
+    ID,
+    POSITION,
+    TYPE,
+    Encoded,
+    correlation_category,
+    decode,
+    encode,
+    parse_headers,
+)
 from .jetstream_subjects import (
     category_filter,
     check_prefix,
     id_subject,
     partition_filter,
-    stream_name_of,
     subject_of,
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
-from .stored_data import json_text, not_an_object
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -79,10 +86,6 @@ T = TypeVar("T")
 MAX_BATCH = 1000
 """Messages in one atomic batch, at most (nats-server's default limit)."""
 
-ID = "Aggregen-Id"
-TYPE = "Aggregen-Type"
-POSITION = "Aggregen-Position"
-EXPECTED = "Nats-Expected-Last-Subject-Sequence"
 
 _DEFAULT_PREFIX = "aggregen"
 
@@ -287,7 +290,7 @@ class AsyncJetStreamEventStore:
         if "hdrs" in message:
             import base64
 
-            headers = _parse_headers(base64.b64decode(message["hdrs"]))
+            headers = parse_headers(base64.b64decode(message["hdrs"]))
             position = int(headers.get(POSITION, -1))
         return _Last(int(message["seq"]), position)
 
@@ -301,7 +304,7 @@ class AsyncJetStreamEventStore:
         `MAX_BATCH // 2` messages (nothing is stored), `CommitOutcomeUnknownError`
         when the commit's answer did not come.
         """
-        encoded = _encode(writes)
+        encoded = encode(writes)
         count = sum(len(messages) for _, messages in encoded)
         if not count:
             return
@@ -325,7 +328,7 @@ class AsyncJetStreamEventStore:
             await asyncio.sleep(0.01)
 
     async def _try_append(
-        self, writes: Sequence[StreamWrite], encoded: list[tuple[str, list[_Encoded]]]
+        self, writes: Sequence[StreamWrite], encoded: list[tuple[str, list[Encoded]]]
     ) -> ApiError | None:
         """Publish the append as one atomic batch; the server's refusal, or None."""
         names = list(dict.fromkeys(write.stream_name for write in writes))
@@ -460,7 +463,7 @@ class AsyncJetStreamEventStore:
     async def page(self, cursor: StreamCursor) -> list[RecordedMessage]:
         """The next page of `cursor`'s read (maybe empty), moving the cursor past it."""
         page = await self._direct(cursor.subject, cursor.sequence, self._batch_size, cursor.last)
-        return cursor.take(_decode(page))
+        return cursor.take(decode(page))
 
     async def read_category(
         self,
@@ -494,10 +497,10 @@ class AsyncJetStreamEventStore:
         while sequence <= last.sequence and len(chosen) < batch_size:
             wanted = self._batch_size if filtered else batch_size - len(chosen)
             page = await self._direct(subject, sequence, wanted, last)
-            for message in _decode(page):
+            for message in decode(page):
                 if consumer_group is not None and not consumer_group.takes(message.stream_name):
                     continue
-                if correlation is not None and _correlation(message) != correlation:
+                if correlation is not None and correlation_category(message) != correlation:
                     continue
                 chosen.append(message)
                 if len(chosen) == batch_size:
@@ -511,7 +514,7 @@ class AsyncJetStreamEventStore:
         last = await self._last(subject)
         if last.sequence == 0:
             return None
-        return _decode(await self._direct(subject, last.sequence, 1, last))[0]
+        return decode(await self._direct(subject, last.sequence, 1, last))[0]
 
     async def stream_version(self, stream_name: str) -> int:
         """The position of the stream's last message; -1 for an empty stream."""
@@ -584,88 +587,6 @@ class StreamCursor:
         if messages[0].position >= self.position:
             return messages
         return [message for message in messages if message.position >= self.position]
-
-
-_Encoded = tuple[str, str, bytes]
-"""A message to publish: its id, type and payload (`[data, metadata]` as JSON)."""
-
-
-def _encode(writes: Sequence[StreamWrite]) -> list[tuple[str, list[_Encoded]]]:
-    """Each write's stream name and messages, encoded; raises before anything is sent."""
-    return [
-        (
-            write.stream_name,
-            [
-                (
-                    check_message_id(m.id),
-                    m.type,
-                    b"["
-                    + json_text(m.data)
-                    + b","
-                    + (b"null" if m.metadata is None else json_text(m.metadata))
-                    + b"]",
-                )
-                for m in write.messages
-            ],
-        )
-        for write in writes
-    ]
-
-
-def _parse_headers(raw: bytes) -> dict[str, str]:
-    """Headers of a message as the JetStream API gives them (`NATS/1.0` then lines)."""
-    headers: dict[str, str] = {}
-    for line in raw.decode().split("\r\n")[1:]:
-        name, separator, value = line.partition(":")
-        if separator:
-            headers[name.strip()] = value.strip()
-    return headers
-
-
-def _time(stamp: str) -> datetime.datetime:
-    """A JetStream timestamp (RFC 3339, nanoseconds, `Z`) as an aware datetime."""
-    main, _, fraction = stamp.rstrip("Z").partition(".")
-    return datetime.datetime.fromisoformat(f"{main}.{fraction[:6].ljust(6, '0')}+00:00")
-
-
-def _decode(page: Sequence[Msg]) -> list[RecordedMessage]:
-    """Messages of a direct get page, their payloads parsed in one JSON parse."""
-    try:
-        bodies = orjson.loads(b"[" + b",".join([m.data for m in page]) + b"]")
-    except orjson.JSONDecodeError as error:
-        headers = page[0].headers or {}
-        raise StreamDataError(
-            stream_name_of(headers.get("Nats-Subject", "?.s.?._")),
-            int(headers.get(POSITION, -1)),
-            f"stored data is not readable JSON: {error}",
-        ) from None
-    decoded: list[RecordedMessage] = []
-    for message, body in zip(page, bodies, strict=True):
-        headers = message.headers or {}
-        name = stream_name_of(headers["Nats-Subject"])
-        position = int(headers[POSITION])
-        data, metadata = body if type(body) is list and len(body) == 2 else (body, None)
-        if type(data) is not dict or (metadata is not None and type(metadata) is not dict):
-            raise not_an_object(name, position, data, metadata)
-        decoded.append(
-            RecordedMessage(
-                headers[ID],
-                name,
-                headers[TYPE],
-                position,
-                int(headers["Nats-Sequence"]),
-                data,
-                metadata,
-                _time(headers["Nats-Time-Stamp"]),
-            )
-        )
-    return decoded
-
-
-def _correlation(message: RecordedMessage) -> str | None:
-    """The category of the message's `correlationStreamName`, as MessageDB filters on it."""
-    correlation = (message.metadata or {}).get("correlationStreamName")
-    return category_of(correlation) if isinstance(correlation, str) else None
 
 
 class JetStreamEventStore:
