@@ -7,6 +7,7 @@ Each check runs in a fresh interpreter, with the optional dependencies hidden
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -128,3 +129,13 @@ def test_a_jetstream_store_without_nats_py_names_the_extra() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'aggregen[jetstream]'" in done.stdout
+
+
+def test_only_the_jetstream_modules_import_nats_py() -> None:
+    importers = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "aggregen").rglob("*.py")
+        if re.search(r"^\s*(?:import nats\b|from nats\b)", path.read_text(), re.MULTILINE)
+    }
+    assert "aggregen/runtime/jetstream.py" in importers
+    assert all(path.startswith("aggregen/runtime/jetstream") for path in importers), importers
