@@ -118,9 +118,10 @@ start() {
   version=$("$server" --version | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)
   python3 -c "import sys; sys.exit(tuple(map(int, '$version'.split('.'))) < (2, 12))" ||
     fail "$server is nats-server $version: atomic batches need 2.12 or later"
-  ports
+  mkdir -p "$dir"
   exec 9>"$dir/lock"
-  flock 9  # two test workers starting at once: one starts, the other reuses
+  flock 9  # two test workers starting at once: one chooses ports and starts, the other reuses
+  ports
   if ! all_running; then
     if ! running 1 && ! running 2 && ! running 3 && ! ports_free; then
       rm -f "$dir/ports"  # another program took a port since: choose new ones
@@ -130,7 +131,9 @@ start() {
       running "$n" && continue
       mkdir -p "$dir/data/n$n"
       write_config "$n"
-      "$server" -c "$dir/n$n.conf" >>"$dir/n$n.log" 2>&1 9>&- &
+      # A session of its own: a test worker that started it may exit (and its process
+      # group be signalled) while other workers still use the cluster.
+      setsid "$server" -c "$dir/n$n.conf" >>"$dir/n$n.log" 2>&1 9>&- &
       echo $! >"$dir/n$n.pid"
     done
     echo "$PROG: started nats-server $version x3 in $dir" >&2

@@ -123,10 +123,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _nats_was_running.append(_nats_cluster("status").returncode == 0)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_unconfigure(config: pytest.Config) -> None:
     """Stop the NATS cluster the session's JetStream tests started (never one that ran before).
 
-    Workers start it (`nats_uri`); the controller stops it once every worker is done.
+    Workers start it (`nats_uri`); the controller stops it once every worker is done:
+    at unconfigure, since xdist shuts its workers down (their session fixtures' teardown
+    still uses the cluster) in its own `pytest_sessionfinish`.
     """
     if _nats_was_running == [False] and _nats_cluster("status").returncode == 0:
         _nats_cluster("stop", "--wipe")
