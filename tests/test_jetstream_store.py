@@ -268,3 +268,23 @@ def test_a_closed_store_says_so(nats_uri: str) -> None:
     store.close()
     with pytest.raises(EventStoreError, match="closed"):
         store.stream_version("any-1")
+
+
+@pytest.mark.jetstream
+def test_reads_from_a_late_position_seek_it_among_other_streams(
+    jetstream_store: JetStreamEventStore,
+) -> None:
+    """Reads from position 256 on search for their first sequence; the stream's
+    sequences are interleaved with another stream's, so they are not contiguous."""
+    stream, other = f"seek-{uuid.uuid4()}", f"seek-{uuid.uuid4()}"
+    for start in range(0, 600, 100):
+        jetstream_store.append(
+            [
+                StreamWrite(stream, start - 1, [message(start + n) for n in range(100)]),
+                StreamWrite(other, start - 1, [message(start + n) for n in range(100)]),
+            ]
+        )
+    whole = list(jetstream_store.read(stream))
+    assert [m.position for m in whole] == list(range(600))
+    for position in (0, 255, 256, 257, 300, 399, 400, 599, 600, 700):
+        assert list(jetstream_store.read(stream, position)) == whole[position:]
