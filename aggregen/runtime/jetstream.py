@@ -57,9 +57,7 @@ from .jetstream_errors import (
 )
 from .jetstream_messages import (
     EXPECTED,
-    ID,
     POSITION,
-    TYPE,
     Encoded,
     correlation_category,
     decode,
@@ -367,9 +365,9 @@ class AsyncJetStreamEventStore:
             if write.expected_version is not None and write.expected_version != versions[name]:
                 return ApiError(400, 0, f"stream {name!r} is at version {versions[name]}")
             subject = subject_of(self._prefix, name)
-            for message_id, type_name, payload in messages:
+            for message_id, payload in messages:
                 versions[name] += 1
-                headers = {ID: message_id, TYPE: type_name, POSITION: str(versions[name])}
+                headers = {POSITION: str(versions[name])}
                 if name not in checked:
                     headers[EXPECTED] = str(lasts[name].sequence)
                     checked.add(name)

@@ -1,8 +1,9 @@
 """Messages of the JetStream store as NATS carries them: payload, headers, and back.
 
-A message's payload is `[data, metadata]` as JSON (one parse decodes a page); its
-id, type and stream position are headers (`Aggregen-Id`, `Aggregen-Type`,
-`Aggregen-Position`); direct gets add the subject, sequence and time.
+A message's payload is `[data, metadata, id, type]` as JSON (one parse decodes a
+page); its stream position is the header `Aggregen-Position` (the store reads it
+from the leader before each write); direct gets add the subject, sequence and time.
+Each header costs nats-py a parse per message read, so there is one of the store's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 from .category import category_of
 from .errors import StreamDataError
 from .jetstream_subjects import stream_name_of
-from .message import RecordedMessage, StreamWrite, check_message_id
+from .message import NewMessage, RecordedMessage, StreamWrite, check_message_id
 from .stored_data import json_text, not_an_object
 
 if TYPE_CHECKING:
@@ -24,9 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXPECTED",
-    "ID",
     "POSITION",
-    "TYPE",
     "Encoded",
     "correlation_category",
     "decode",
@@ -34,36 +33,24 @@ __all__ = [
     "parse_headers",
 ]
 
-ID = "Aggregen-Id"
-TYPE = "Aggregen-Type"
 POSITION = "Aggregen-Position"
 EXPECTED = "Nats-Expected-Last-Subject-Sequence"
 
 
-Encoded = tuple[str, str, bytes]
-"""A message to publish: its id, type and payload (`[data, metadata]` as JSON)."""
+Encoded = tuple[str, bytes]
+"""A message to publish: its id and payload (`[data, metadata, id, type]` as JSON)."""
 
 
 def encode(writes: Sequence[StreamWrite]) -> list[tuple[str, list[Encoded]]]:
     """Each write's stream name and messages, encoded; raises before anything is sent."""
-    return [
-        (
-            write.stream_name,
-            [
-                (
-                    check_message_id(m.id),
-                    m.type,
-                    b"["
-                    + json_text(m.data)
-                    + b","
-                    + (b"null" if m.metadata is None else json_text(m.metadata))
-                    + b"]",
-                )
-                for m in write.messages
-            ],
-        )
-        for write in writes
-    ]
+    return [(write.stream_name, [_encoded(m) for m in write.messages]) for write in writes]
+
+
+def _encoded(message: NewMessage) -> Encoded:
+    message_id = check_message_id(message.id)
+    metadata = b"null" if message.metadata is None else json_text(message.metadata)
+    tail = orjson.dumps([message_id, message.type])[1:]  # `id,type]`: both as JSON strings
+    return message_id, b"[" + json_text(message.data) + b"," + metadata + b"," + tail
 
 
 def parse_headers(raw: bytes) -> dict[str, str]:
@@ -98,14 +85,18 @@ def decode(page: Sequence[Msg]) -> list[RecordedMessage]:
         headers = message.headers or {}
         name = stream_name_of(headers["Nats-Subject"])
         position = int(headers[POSITION])
-        data, metadata = body if type(body) is list and len(body) == 2 else (body, None)
+        if type(body) is not list or len(body) != 4:
+            raise StreamDataError(
+                name, position, "stored payload is not [data, metadata, id, type]"
+            )
+        data, metadata, message_id, type_name = body
         if type(data) is not dict or (metadata is not None and type(metadata) is not dict):
             raise not_an_object(name, position, data, metadata)
         decoded.append(
             RecordedMessage(
-                headers[ID],
+                message_id,
                 name,
-                headers[TYPE],
+                type_name,
                 position,
                 int(headers["Nats-Sequence"]),
                 data,
