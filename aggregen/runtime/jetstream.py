@@ -2,8 +2,8 @@
 
 One JetStream stream (named by the URI's prefix, replicated, file storage,
 `allow_atomic`, `allow_direct`) holds every MessageDB stream of the store, each on
-its own subject (see `jetstream_subjects`). A message's payload is its data and
-metadata as one JSON array; its id, type and stream position are headers.
+its own subject (see `jetstream_subjects`); messages as NATS carries them are
+`jetstream_messages`' concern, errors `jetstream_errors`'.
 
 - Positions: a stream's positions count from 0, kept in the `Aggregen-Position`
   header. The global position is the JetStream sequence: increasing, not
@@ -26,7 +26,8 @@ metadata as one JSON array; its id, type and stream position are headers.
   and stores nothing; it is never split.
 - Reads use batched direct gets, which any replica answers; a replica may lag
   behind the leader, so each read first asks the leader for the last sequence it
-  must see and reads on until it has it.
+  must see and reads on until it has it. Consumer groups of 2 to 64 members filter
+  on the server (partition bits in the subject), others on the client.
 """
 
 from __future__ import annotations
