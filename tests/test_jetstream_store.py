@@ -288,3 +288,21 @@ def test_reads_from_a_late_position_seek_it_among_other_streams(
     assert [m.position for m in whole] == list(range(600))
     for position in (0, 255, 256, 257, 300, 399, 400, 599, 600, 700):
         assert list(jetstream_store.read(stream, position)) == whole[position:]
+
+
+@pytest.mark.jetstream
+def test_a_stream_without_atomic_batches_is_refused(nats_uri: str) -> None:
+    """A JetStream stream made by someone else without `allow_atomic` is not written to."""
+    prefix = f"plain-{uuid.uuid4().hex[:8]}"
+    admin = JetStreamEventStore(f"{nats_uri}/{prefix}-admin")
+    config = {"name": prefix, "subjects": [f"{prefix}.>"], "num_replicas": 3}
+    admin._run(admin.inner._api(f"$JS.API.STREAM.CREATE.{prefix}", config))
+    store = JetStreamEventStore(f"{nats_uri}/{prefix}")
+    try:
+        with pytest.raises(ConfigurationError, match="does not allow atomic batch publish"):
+            store.append([StreamWrite(f"t-{uuid.uuid4()}", -1, [message()])])
+    finally:
+        store.close()
+        admin._run(admin.inner._api(f"$JS.API.STREAM.DELETE.{prefix}", {}))
+        admin._run(admin.inner._api(f"$JS.API.STREAM.DELETE.{prefix}-admin", {}))
+        admin.close()
