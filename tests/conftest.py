@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,11 @@ import pytest
 
 from aggregen.runtime import (
     AsyncInMemoryEventStore,
+    AsyncJetStreamEventStore,
     AsyncMessageDBEventStore,
     EventStore,
     InMemoryEventStore,
+    JetStreamEventStore,
     MessageDBEventStore,
     connect,
 )
@@ -38,6 +41,8 @@ from tests.async_support import EventLoopThread, SyncFacade
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGEDB_URI_VARIABLE = "AGGREGEN_TEST_MESSAGEDB_URI"
+NATS_URI_VARIABLE = "AGGREGEN_TEST_NATS_URI"
+NATS_CLUSTER = ROOT / "scripts" / "nats-cluster.sh"
 
 SERIAL_MODULES = frozenset(
     {
@@ -98,6 +103,93 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"reliability: schemas tried: {counts}")
 
 
+def _nats_cluster(command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(NATS_CLUSTER), command, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+_nats_was_running: list[bool] = []
+"""Whether the repository's NATS cluster ran before this session (on the xdist controller)."""
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On the controller (or a run without workers): note whether the NATS cluster runs."""
+    if not hasattr(session.config, "workerinput") and not os.environ.get(NATS_URI_VARIABLE):
+        _nats_was_running.append(_nats_cluster("status").returncode == 0)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the NATS cluster the session's JetStream tests started (never one that ran before).
+
+    Workers start it (`nats_uri`); the controller stops it once every worker is done:
+    at unconfigure, since xdist shuts its workers down (their session fixtures' teardown
+    still uses the cluster) in its own `pytest_sessionfinish`.
+    """
+    if _nats_was_running == [False] and _nats_cluster("status").returncode == 0:
+        _nats_cluster("stop", "--wipe")
+
+
+@pytest.fixture(scope="session")
+def nats_uri() -> str:
+    """The URI of a 3-node JetStream cluster: AGGREGEN_TEST_NATS_URI, else the repository's
+    (scripts/nats-cluster.sh: started here, or reused when it runs; xdist workers share it).
+
+    JetStream tests are never skipped: when the cluster cannot start, they fail and say why.
+    """
+    uri = os.environ.get(NATS_URI_VARIABLE)
+    if uri:
+        return uri
+    return _printed_uri(_nats_cluster("start"), "the NATS cluster could not start", NATS_CLUSTER)
+
+
+def _printed_uri(result: subprocess.CompletedProcess[str], problem: str, script: Path) -> str:
+    """The URI a setup script printed last; the test fails, saying why, if it failed."""
+    if result.returncode != 0:
+        pytest.fail(
+            f"{problem} ({script} exited {result.returncode}):\n{result.stderr}", pytrace=False
+        )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _jetstream_prefix(nats_uri: str) -> str:
+    """`nats_uri` with a JetStream stream of its own (tests of several runs share a cluster)."""
+    return f"{nats_uri}/test-{uuid.uuid4().hex[:12]}"
+
+
+async def _delete_stream(store: AsyncJetStreamEventStore) -> None:
+    """Remove the store's JetStream stream (the test data of one session)."""
+    await store._api(f"$JS.API.STREAM.DELETE.{store.prefix}", {})
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+def jetstream_store(nats_uri: str) -> Iterator[JetStreamEventStore]:
+    """One JetStream store (R3) for the session, on a stream of its own."""
+    store = JetStreamEventStore(_jetstream_prefix(nats_uri))
+    try:
+        yield store
+    finally:
+        store._run(_delete_stream(store.inner))
+        store.close()
+
+
+@pytest.fixture(scope="session")
+def async_jetstream_store(
+    nats_uri: str, event_loop_thread: EventLoopThread
+) -> Iterator[AsyncJetStreamEventStore]:
+    """One async JetStream store for the session, on the session's event loop thread."""
+    store = AsyncJetStreamEventStore(_jetstream_prefix(nats_uri))
+    try:
+        yield store
+    finally:
+        event_loop_thread.run(_delete_stream(store))
+
+
 @pytest.fixture(scope="session")
 def messagedb_uri() -> str:
     """The URI of a ready MessageDB: from AGGREGEN_TEST_MESSAGEDB_URI, else set up here.
@@ -112,13 +204,7 @@ def messagedb_uri() -> str:
     result = subprocess.run(
         ["bash", str(setup)], capture_output=True, text=True, timeout=300, check=False
     )
-    if result.returncode != 0:
-        pytest.fail(
-            f"MessageDB could not be made ready ({setup} exited {result.returncode}):\n"
-            f"{result.stderr}",
-            pytrace=False,
-        )
-    return result.stdout.strip().splitlines()[-1]
+    return _printed_uri(result, "MessageDB could not be made ready", setup)
 
 
 @pytest.fixture(scope="session")
@@ -163,19 +249,30 @@ def async_messagedb_store(
         event_loop_thread.run(store.close())
 
 
-@pytest.fixture(params=["memory", "messagedb", "async-memory", "async-messagedb"])
+@pytest.fixture(
+    params=[
+        "memory",
+        "messagedb",
+        "async-memory",
+        "async-messagedb",
+        pytest.param("jetstream", marks=pytest.mark.jetstream),
+        pytest.param("async-jetstream", marks=pytest.mark.jetstream),
+    ]
+)
 def any_store(request: pytest.FixtureRequest) -> EventStore:
-    """The four stores: in memory and MessageDB, sync and async (behind `SyncFacade`).
+    """The six stores: in memory, MessageDB and JetStream, sync and async (behind
+    `SyncFacade`).
 
-    A conformance module that defines `store` as this fixture runs against all four,
-    which proves that the async stores behave exactly as the sync ones.
+    A conformance module that defines `store` as this fixture runs against all of
+    them, which proves that the async stores behave exactly as the sync ones, and
+    JetStream as MessageDB (`-m "not jetstream"` leaves JetStream out).
     """
-    if request.param in ("memory", "messagedb"):
-        if request.param == "memory":
-            return InMemoryEventStore()
-        messagedb: MessageDBEventStore = request.getfixturevalue("messagedb_store")
-        return messagedb
+    if request.param == "memory":
+        return InMemoryEventStore()
+    if request.param in ("messagedb", "jetstream"):
+        found: EventStore = request.getfixturevalue(f"{request.param}_store")
+        return found
     loop: EventLoopThread = request.getfixturevalue("event_loop_thread")
     if request.param == "async-memory":
         return SyncFacade(AsyncInMemoryEventStore(), loop)
-    return SyncFacade(request.getfixturevalue("async_messagedb_store"), loop)
+    return SyncFacade(request.getfixturevalue(f"{request.param.replace('-', '_')}_store"), loop)

@@ -7,6 +7,7 @@ Each check runs in a fresh interpreter, with the optional dependencies hidden
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -31,6 +32,7 @@ NOT_AT_IMPORT = (
     "jinja2",
     "jsonschema",
     "logging",
+    "nats",
     "psycopg",
     "psycopg_pool",
     "random",
@@ -129,3 +131,28 @@ def test_the_command_without_the_generator_names_the_extra_to_install() -> None:
         "pip install 'aggregen[generate]'\n"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_jetstream_store_without_nats_py_names_the_extra() -> None:
+    done = run_python(
+        """
+        from aggregen.runtime import connect
+        try:
+            connect("nats://127.0.0.1:4222/events")
+        except ModuleNotFoundError as error:
+            print(error)
+        """,
+        hide=("nats",),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'aggregen[jetstream]'" in done.stdout
+
+
+def test_only_the_jetstream_modules_import_nats_py() -> None:
+    importers = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "aggregen").rglob("*.py")
+        if re.search(r"^\s*(?:import nats\b|from nats\b)", path.read_text(), re.MULTILINE)
+    }
+    assert "aggregen/runtime/jetstream.py" in importers
+    assert all(path.startswith("aggregen/runtime/jetstream") for path in importers), importers

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .decoding import UnknownEventTypeError
     from .handler import EventHandler
     from .handler_async import AsyncEventHandler
+    from .jetstream import AsyncJetStreamEventStore, JetStreamEventStore
     from .memory import AsyncInMemoryEventStore, InMemoryEventStore
     from .messagedb import MessageDBEventStore
     from .messagedb_async import AsyncMessageDBEventStore
@@ -70,6 +71,7 @@ __all__ = [
     "AsyncEventHandler",
     "AsyncEventStore",
     "AsyncInMemoryEventStore",
+    "AsyncJetStreamEventStore",
     "AsyncMessageDBEventStore",
     "AsyncMessageHandler",
     "AsyncPositionStore",
@@ -95,6 +97,7 @@ __all__ = [
     "EventStoreError",
     "ExpectedVersionError",
     "InMemoryEventStore",
+    "JetStreamEventStore",
     "MessageDBEventStore",
     "MessageHandler",
     "Metadata",
@@ -148,6 +151,8 @@ _LAZY = {
     "AsyncInMemoryEventStore": "memory",
     "AsyncEventHandler": "handler_async",
     "AsyncMessageDBEventStore": "messagedb_async",
+    "AsyncJetStreamEventStore": "jetstream",
+    "JetStreamEventStore": "jetstream",
     "AsyncRepository": "repository_async",
     "AsyncUnitOfWork": "unit_of_work",
     "MessageDBEventStore": "messagedb",

@@ -17,6 +17,7 @@ __all__ = [
     "check_batch_size",
     "check_category",
     "consumer_group_member",
+    "partition_hash",
     "stream_id",
 ]
 
@@ -47,13 +48,20 @@ def consumer_group_member(stream_name: str, size: int) -> int | None:
     reads the first 16 hex digits of the id's MD5 as a signed 64-bit integer. A
     stream without an id (a category stream) has no cardinal id and goes to nobody.
     """
+    partition = partition_hash(stream_name)
+    return None if partition is None else partition % size
+
+
+def partition_hash(stream_name: str) -> int | None:
+    """`abs(hash_64(cardinal_id(stream_name)))`, which MessageDB divides by a group's size;
+    None for a stream without an id."""
     stream_id = cardinal_id(stream_name)
     if stream_id is None:
         return None
     import hashlib  # a dictionary look-up once loaded; kept out of `import aggregen.runtime`
 
     digest = hashlib.md5(stream_id.encode(), usedforsecurity=False).digest()
-    return abs(int.from_bytes(digest[:8], "big", signed=True)) % size
+    return abs(int.from_bytes(digest[:8], "big", signed=True))
 
 
 class ConsumerGroup(FrozenRecord):

@@ -20,12 +20,15 @@ _STORES = {
     ("memory", True): ("memory", "AsyncInMemoryEventStore"),
     ("postgresql", False): ("messagedb", "MessageDBEventStore"),
     ("postgresql", True): ("messagedb_async", "AsyncMessageDBEventStore"),
+    ("nats", False): ("jetstream", "JetStreamEventStore"),
+    ("nats", True): ("jetstream", "AsyncJetStreamEventStore"),
 }
 """(kind of URI, async) -> the runtime module and class of the store."""
 
 
 def connect(uri: str | None = None, **options: Any) -> EventStore:
-    """An event store for `uri`: `memory://` or `postgresql://user@host:port/db`.
+    """An event store for `uri`: `memory://`, `postgresql://user@host:port/db`, or
+    `nats://host1:4222,host2:4222,host3:4222/prefix` (NATS JetStream, docs/jetstream.md).
 
     Without `uri`, `AGGREGEN_EVENT_STORE` is read (and with it
     `AGGREGEN_EVENT_STORE_READ_URI`, the replica), else `memory://` is used. The
@@ -74,7 +77,7 @@ def _open(uri: str | None, options: dict[str, Any], *, asynchronous: bool) -> An
         module, name = _STORES[kind, asynchronous]
         if kind == "memory":  # imported on first use: threads, bisect, partitions
             return getattr(import_runtime_module(module, name), name)()
-        store_class = getattr(import_runtime_module(module, "connect(postgresql://...)"), name)
+        store_class = getattr(import_runtime_module(module, f"connect({kind}://...)"), name)
         return store_class(uri, **options)
     except BaseException:
         uri = ""
@@ -93,6 +96,8 @@ def _kind(uri: str) -> str:
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme in ("postgresql", "postgres"):
         return "postgresql"
+    if scheme == "nats":
+        return "nats"
     problem = userinfo_problem(uri)
     if problem is None and scheme == "memory":
         if uri.rstrip("/").lower() == "memory:":
@@ -100,8 +105,8 @@ def _kind(uri: str) -> str:
         problem = f"memory:// takes no host or path, not {redact_uri(uri)!r}"
     elif problem is None:
         problem = (
-            f"unsupported event store URI {redact_uri(uri)!r}: use memory:// or "
-            "postgresql://user@host:port/database"
+            f"unsupported event store URI {redact_uri(uri)!r}: use memory://, "
+            "postgresql://user@host:port/database or nats://host:4222/prefix"
         )
     uri = ""
     raise ConfigurationError(problem)

@@ -1,7 +1,8 @@
 """Modules of the runtime that need an optional dependency, imported on first use.
 
 The runtime alone needs the standard library and orjson; MessageDB and PostgreSQL
-projections need psycopg, installed by the `messagedb` extra.
+projections need psycopg, installed by the `messagedb` extra; JetStream needs
+nats-py, installed by the `jetstream` extra.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from importlib import import_module
 from types import ModuleType
 
-__all__ = ["MESSAGEDB_EXTRA", "import_runtime_module"]
+__all__ = ["JETSTREAM_EXTRA", "MESSAGEDB_EXTRA", "import_runtime_module"]
 
 MESSAGEDB_EXTRA = "aggregen[messagedb]"
+JETSTREAM_EXTRA = "aggregen[jetstream]"
 
 _NEEDS_PSYCOPG = frozenset({"psycopg", "psycopg_pool", "psycopg_binary"})
 
@@ -24,9 +26,14 @@ def import_runtime_module(name: str, wanted: str) -> ModuleType:
     try:
         return import_module(f"aggregen.runtime.{name}")
     except ModuleNotFoundError as error:
-        if (error.name or "").split(".")[0] not in _NEEDS_PSYCOPG:
+        missing = (error.name or "").split(".")[0]
+        if missing == "nats":
+            package, extra = "nats-py", JETSTREAM_EXTRA
+        elif missing in _NEEDS_PSYCOPG:
+            package, extra = "psycopg", MESSAGEDB_EXTRA
+        else:
             raise
         raise ModuleNotFoundError(
-            f"{wanted} needs psycopg, which is not installed: pip install '{MESSAGEDB_EXTRA}'",
+            f"{wanted} needs {package}, which is not installed: pip install '{extra}'",
             name=error.name,
         ) from error

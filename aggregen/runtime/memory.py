@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import datetime
-import re
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from itertools import repeat
@@ -15,13 +14,13 @@ import orjson
 from .category import ConsumerGroup, category_of, check_batch_size, check_category
 from .errors import (
     DuplicateMessageError,
-    EventStoreError,
     ExpectedVersionError,
     StreamDataError,
     version_conflict,
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .store import AsyncClosingStore, ClosingStore
+from .stored_data import json_text as _json
 from .stored_data import not_an_object
 
 __all__ = ["AsyncInMemoryEventStore", "InMemoryEventStore"]
@@ -45,21 +44,6 @@ _OBJECT_OR_NULL = frozenset({dict, type(None)})
 
 _PAGE = 1000
 """Messages decoded at a time by `read`, as MessageDB's store reads them."""
-
-
-_NUL_ESCAPE = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000")
-"""`\u0000` in JSON text, not preceded by an escaped backslash: a NUL character."""
-
-
-def _json(value: object) -> bytes:
-    """`value` as JSON, refused as MessageDB refuses it: PostgreSQL's JSON has no NUL."""
-    encoded = orjson.dumps(value)
-    if b"u0000" in encoded and _NUL_ESCAPE.search(encoded):
-        raise EventStoreError(
-            "event store failed: unsupported Unicode escape sequence "
-            "(\\u0000 cannot be converted to text)"
-        )
-    return encoded
 
 
 class InMemoryEventStore(ClosingStore):

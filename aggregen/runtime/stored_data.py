@@ -10,11 +10,31 @@ checks cost nothing while the data is sound.
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
-from .errors import StreamDataError
+from .errors import EventStoreError, StreamDataError
 
-__all__ = ["not_an_object", "undecodable"]
+__all__ = ["json_text", "not_an_object", "undecodable"]
+
+_NUL_ESCAPE = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000")
+"""`\u0000` in JSON text, not preceded by an escaped backslash: a NUL character."""
+
+
+def json_text(value: object) -> bytes:
+    """`value` as JSON, refused as MessageDB refuses it: PostgreSQL's JSON has no NUL.
+
+    Raises `EventStoreError` for a NUL character, `TypeError` for what JSON cannot hold.
+    The stores that keep JSON themselves (in memory, JetStream) encode with this.
+    """
+    encoded = orjson.dumps(value)
+    if b"u0000" in encoded and _NUL_ESCAPE.search(encoded):
+        raise EventStoreError(
+            "event store failed: unsupported Unicode escape sequence "
+            "(\\u0000 cannot be converted to text)"
+        )
+    return encoded
 
 
 def undecodable(
