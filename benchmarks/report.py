@@ -487,6 +487,7 @@ def _async_section(cells: Cells, targets: list[dict[str, Any]]) -> list[str]:
 
 JETSTREAM_OPERATIONS = [
     ("register", "register: 1 command per commit"),
+    ("register_concurrent", "register: 1 command per commit, 8 threads, one category"),
     ("append_batch", "append {batch} events per commit"),
     ("rehydrate", "rehydrate {stream:,} events, snapshots off"),
     ("consume", "consumer, no-op handler, {jetstream_category:,} events"),

@@ -7,6 +7,8 @@ of the JetStream store is taken right next to one of MessageDB, alternating whic
 goes first (as `suite_paired.py` does), and each pair gives one ratio:
 
 - register, one command per commit: a new User added; JetStream rate / MessageDB rate;
+- the same from `THREADS` threads at once, all in one category (MessageDB's
+  per-category lock makes them wait for one another; JetStream checks per stream);
 - append `batch` events per commit: a new User, registered and renamed, added in
   one unit of work; rate ratio (target >= 1.5);
 - rehydrate `stream` events, snapshots off: one `get`; JetStream time / MessageDB
@@ -29,9 +31,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aggregen.runtime import Consumer, EventStore, UnitOfWork, connect
+from aggregen.runtime import Consumer, EventStore, EventStoreError, UnitOfWork, connect
 from aggregen.runtime.message import NewMessage, StreamWrite
 
 from .common import MESSAGEDB_URI, Result, Sizes, emit, log, parse_args, time_once
@@ -41,6 +44,7 @@ from .suite_aggregen import Workloads, load_handler
 
 PAIRS = 9
 """Pairs per workload (a consumer's pairs: a third of them, at least 2)."""
+THREADS = 8
 PREFIX = "aggregenbench"
 APPEND_LIMIT = 500
 """Messages per append the JetStream store takes (one atomic batch with id records)."""
@@ -98,6 +102,19 @@ class Side:
 
         return self.commands / time_once(register_all)
 
+    def register_concurrent(self, threads: ThreadPoolExecutor) -> float:
+        """Commits per second of `commands` registrations dealt to `THREADS` threads."""
+        repo = self.work.plain
+        share = max(1, self.commands // THREADS)
+
+        def register_share(_: int) -> None:
+            for _ in range(share):
+                repo.add(self.work.register())
+
+        return (
+            share * THREADS / time_once(lambda: list(threads.map(register_share, range(THREADS))))
+        )
+
     def append(self) -> float:
         """Events per second of `batches` commits of `batch` events."""
         batch = self.sizes.batch
@@ -132,6 +149,23 @@ class Side:
         return time_once(lambda: self.work.plain.get(self.stream_id))
 
 
+def ready(store: EventStore, seconds: float = 60) -> EventStore:
+    """`store` once it answers: a cluster just started elects its stream leaders first.
+
+    Raises the store's `EventStoreError` when it does not answer within `seconds`.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            store.stream_version(f"benchReady-{uuid.uuid4()}")
+            return store
+        except EventStoreError as error:
+            if time.monotonic() > deadline:
+                raise
+            log(f"jetstream: waiting for the cluster ({error})")
+            time.sleep(1)
+
+
 def jetstream_category(nats_uri: str, events: int) -> tuple[EventStore, str]:
     """A store on `benchread<events>` and its category of `events` User events.
 
@@ -139,7 +173,7 @@ def jetstream_category(nats_uri: str, events: int) -> tuple[EventStore, str]:
     found complete (its last stream's last position) is reused. Raises
     `RuntimeError` for a category left half written.
     """
-    store = connect(f"{nats_uri}/benchread{events}")
+    store = ready(connect(f"{nats_uri}/benchread{events}"))
     category = category_name(events)
     users = max(1, events // EVENTS_PER_STREAM)
     streams = [f"{category}-u{n:07d}" for n in range(users)]
@@ -217,9 +251,9 @@ def main() -> None:
         raise SystemExit(f"jetstream: --batch {sizes.batch}: JetStream takes {APPEND_LIMIT}")
     found: list[Result] = []
     with nats_uri(config) as nats, contextlib.ExitStack() as stores:
-        messagedb = connect(uri)
+        messagedb = connect(uri, max_size=THREADS)
         stores.callback(messagedb.close)
-        jetstream = connect(f"{nats}/{PREFIX}")
+        jetstream = ready(connect(f"{nats}/{PREFIX}"))
         stores.callback(jetstream.close)
         js, mdb = Side("jetstream", jetstream, sizes), Side("messagedb", messagedb, sizes)
         for warm in (js.register, mdb.register):  # connections, prepared statements
@@ -229,6 +263,18 @@ def main() -> None:
             "rate",
             paired(js.register, mdb.register, pairs),
             f"{js.commands} commits of one event a sample",
+        )
+        threads = stores.enter_context(ThreadPoolExecutor(THREADS))
+        found += results(
+            "register_concurrent",
+            "rate",
+            paired(
+                lambda: js.register_concurrent(threads),
+                lambda: mdb.register_concurrent(threads),
+                pairs,
+            ),
+            f"{js.commands // THREADS * THREADS} commits of one event a sample, "
+            f"from {THREADS} threads, one category",
         )
         found += results(
             "append_batch",
