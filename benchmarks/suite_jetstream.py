@@ -39,7 +39,13 @@ from aggregen.runtime.message import NewMessage, StreamWrite
 
 from .common import MESSAGEDB_URI, Result, Sizes, emit, log, parse_args, time_once
 from .nats_cluster import running_cluster
-from .read_side import EVENTS_PER_STREAM, READ_BATCH, category_name, ensure_category
+from .read_side import (
+    EVENTS_PER_STREAM,
+    READ_BATCH,
+    category_name,
+    ensure_category,
+    user_event,
+)
 from .suite_aggregen import Workloads, load_handler
 
 PAIRS = 9
@@ -191,24 +197,14 @@ def jetstream_category(nats_uri: str, events: int) -> tuple[EventStore, str]:
     for start in range(0, users, USERS_PER_APPEND):
         writes = []
         for n in range(start, min(start + USERS_PER_APPEND, users)):
-            messages = [_user_event(n, round_number) for round_number in range(EVENTS_PER_STREAM)]
+            messages = [
+                NewMessage(str(uuid.uuid4()), *user_event(n, round_number), METADATA)
+                for round_number in range(EVENTS_PER_STREAM)
+            ]
             writes.append(StreamWrite(streams[n], -1, messages))
         store.append(writes)
     log(f"jetstream: wrote {events:,} events in {time.perf_counter() - started:.1f} s")
     return store, category
-
-
-def _user_event(n: int, round_number: int) -> NewMessage:
-    """The event `read_side` writes for user `n` in round `round_number`."""
-    if round_number == 0:
-        data: dict[str, Any] = {
-            "email": f"user{n}@example.com",
-            "first_name": "Ada",
-            "joined_on": "2024-01-15",
-        }
-        return NewMessage(str(uuid.uuid4()), "Registered", data, METADATA)
-    data = {"first_name": f"Ada {round_number}"}
-    return NewMessage(str(uuid.uuid4()), "Renamed", data, METADATA)
 
 
 def consumer_sample(store: EventStore, category: str, handler: type[Any], events: int) -> float:
