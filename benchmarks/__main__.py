@@ -3,13 +3,14 @@
 Steps: make MessageDB ready (scripts/messagedb-setup.sh); create or update the
 peers' virtual environment (benchmarks/.venv-peers, from requirements-peers.txt);
 run the suites as separate processes, round after round in rotating order (aggregen,
-the raw ceiling, the paired and the async suites in the project's environment, Protean and
+the raw ceiling, the paired, the async and the JetStream suites in the project's environment,
+Protean and
 eventsourcing in the peers'); run the generator suites once; write
 results/latest.json, latest.md and, with matplotlib from the peers' environment,
 latest.png.
 
 `--tiny` runs aggregen's suites only (aggregen, paired with raw, async against
-sync, and the import time of the runtime), at tiny sizes,
+sync, JetStream against MessageDB, and the import time of the runtime), at tiny sizes,
 into results/tmp/ (for CI).
 Standard library only.
 """
@@ -17,6 +18,7 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import Sizes, log
+from .nats_cluster import running_cluster
 from .report import evaluate_targets, render_markdown, summarize
 
 HERE = Path(__file__).resolve().parent
@@ -75,6 +78,12 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=defaults.peer_projection,
         help="events eventsourcing projects, one transaction each [5000]",
+    )
+    parser.add_argument(
+        "--jetstream-category",
+        type=int,
+        default=defaults.jetstream_category,
+        help="events of the category the JetStream suite's consumers read [100000]",
     )
     parser.add_argument(
         "--repeat", type=int, default=defaults.repeat, help="repetitions per suite run"
@@ -160,6 +169,7 @@ SUITES = [
     Suite("paired", "benchmarks.suite_paired", peers=False),
     Suite("async", "benchmarks.suite_async", peers=False),
     Suite("import", "benchmarks.suite_import", peers=False),
+    Suite("jetstream", "benchmarks.suite_jetstream", peers=False),
     Suite("protean", "benchmarks.peers.suite_protean", peers=True),
     Suite("eventsourcing", "benchmarks.peers.suite_eventsourcing", peers=True),
 ]
@@ -232,6 +242,7 @@ def main() -> None:
             big_stream=args.big_stream,
             category=args.category,
             peer_projection=args.peer_projection,
+            jetstream_category=args.jetstream_category,
             repeat=args.repeat,
         )
         rounds, counts, peers = (
@@ -249,18 +260,23 @@ def main() -> None:
         ensure_peers_venv()
     suites = [s for s in SUITES if (peers or not s.peers) and (chosen is None or s.name in chosen)]
     if args.tiny:
-        suites = [s for s in suites if s.name in ("aggregen", "paired", "async", "import")]
+        suites = [
+            s for s in suites if s.name in ("aggregen", "paired", "async", "import", "jetstream")
+        ]
     documents: list[dict[str, Any]] = []
     base: dict[str, Any] = {"uri": uri, "sizes": dataclasses.asdict(sizes), "loop": args.loop}
     if args.tiny:
         base["pairs"] = 3
-    for round_number in range(rounds):
-        shift = round_number % len(suites) if suites else 0
-        for suite in suites[shift:] + suites[:shift]:
-            log(f"benchmarks: round {round_number + 1}/{rounds}: {suite.name}")
-            first = round_number == 0
-            config = {**base, "memory": first, "slow_peers": first and args.slow_peers}
-            documents.append(run_suite(suite, config))
+    with contextlib.ExitStack() as cluster:
+        if any(s.name == "jetstream" for s in suites):  # started once for every round
+            base["nats_uri"] = cluster.enter_context(running_cluster())
+        for round_number in range(rounds):
+            shift = round_number % len(suites) if suites else 0
+            for suite in suites[shift:] + suites[:shift]:
+                log(f"benchmarks: round {round_number + 1}/{rounds}: {suite.name}")
+                first = round_number == 0
+                config = {**base, "memory": first, "slow_peers": first and args.slow_peers}
+                documents.append(run_suite(suite, config))
     if not args.no_generator and (chosen is None or "generator" in chosen):
         generator = Suite("generator", "benchmarks.suite_generator", peers=False)
         documents.append(run_suite(generator, {**base, "counts": counts}))

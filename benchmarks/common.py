@@ -51,7 +51,8 @@ class Sizes:
     events of the memory workload; `category`: events of the category the read-side
     workloads read (consumers, projections, consumer-group reads); `peer_projection`:
     at most this many of them projected by eventsourcing, which commits each event on
-    its own; `repeat`: repetitions inside one suite run (the harness also runs each
+    its own; `jetstream_category`: events of the category both consumers of the
+    JetStream suite read; `repeat`: repetitions inside one suite run (the harness also runs each
     suite several times, interleaved with the others).
     """
 
@@ -62,6 +63,7 @@ class Sizes:
     big_stream: int = 100_000
     category: int = 100_000
     peer_projection: int = 5_000
+    jetstream_category: int = 100_000
     repeat: int = 3
 
     @classmethod
@@ -75,6 +77,7 @@ class Sizes:
             big_stream=2000,
             category=2000,
             peer_projection=500,
+            jetstream_category=2000,
             repeat=1,
         )
 

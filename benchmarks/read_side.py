@@ -37,6 +37,7 @@ __all__ = [
     "check_users",
     "database_uri",
     "ensure_category",
+    "user_event",
 ]
 
 EVENTS_PER_STREAM = 10
@@ -59,6 +60,14 @@ def category_name(events: int) -> str:
     return f"benchReadUser{events}"
 
 
+def user_event(n: int, round_number: int) -> tuple[str, dict[str, Any]]:
+    """The type and data of user `n`'s event in round `round_number` (0: Registered)."""
+    if round_number == 0:
+        data = {"email": f"user{n}@example.com", "first_name": "Ada", "joined_on": "2024-01-15"}
+        return "Registered", data
+    return "Renamed", {"first_name": f"Ada {round_number}"}
+
+
 def _rows(events: int) -> list[tuple[str, str, str, str, str]]:
     category = category_name(events)
     streams = [f"{category}-{uuid.uuid4()}" for _ in range(max(1, events // EVENTS_PER_STREAM))]
@@ -67,13 +76,7 @@ def _rows(events: int) -> list[tuple[str, str, str, str, str]]:
         for n, stream in enumerate(streams):
             if len(rows) == events:
                 return rows
-            if round_number == 0:
-                data = {"email": f"user{n}@example.com", "first_name": "Ada",
-                        "joined_on": "2024-01-15"}  # fmt: skip
-                kind = "Registered"
-            else:
-                data = {"first_name": f"Ada {round_number}"}
-                kind = "Renamed"
+            kind, data = user_event(n, round_number)
             rows.append((str(uuid.uuid4()), stream, kind, orjson.dumps(data).decode(), METADATA))
     return rows
 

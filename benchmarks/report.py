@@ -265,6 +265,21 @@ TARGETS = [
         False,
     ),
     Target(
+        "jetstream",
+        "append_batch",
+        "≥ 1.5x MessageDB's rate, paired (issue 15)",
+        _plain("jetstream", "jetstream", "append_batch"),
+        1.5,
+    ),
+    Target(
+        "jetstream",
+        "rehydrate",
+        "≤ 3x MessageDB's time, paired (issue 15)",
+        _plain("jetstream", "jetstream", "rehydrate"),
+        3,
+        False,
+    ),
+    Target(
         "messagedb",
         "memory_big",
         "< 50 MB above the aggregate",
@@ -380,6 +395,7 @@ def render_markdown(document: dict[str, Any]) -> str:
     lines += _generator_section(cells, targets)
     lines += _paired_section(cells)
     lines += _async_section(cells, targets)
+    lines += _jetstream_section(cells, targets, sizes)
     lines += _variants_section(cells)
     notes = [
         f"- {suite} {store} {op}: {cell['note']}"
@@ -490,6 +506,50 @@ def _async_section(cells: Cells, targets: list[dict[str, Any]]) -> list[str]:
             f"{quarters[0]:.2f} to {quarters[2]:.2f} | "
             + " | ".join(sides)
             + f" | {_target_text(targets, 'messagedb', op)} |"
+        )
+    return lines
+
+
+JETSTREAM_OPERATIONS = [
+    ("register", "register: 1 command per commit"),
+    ("register_concurrent", "register: 1 command per commit, 8 threads, one category"),
+    ("append_batch", "append {batch} events per commit"),
+    ("rehydrate", "rehydrate {stream:,} events, snapshots off"),
+    ("consume", "consumer, no-op handler, {jetstream_category:,} events"),
+]
+
+
+def _jetstream_section(
+    cells: Cells, targets: list[dict[str, Any]], sizes: dict[str, Any]
+) -> list[str]:
+    """Issue 15's rows: the JetStream store (R3) against MessageDB (`suite_jetstream.py`)."""
+    found = [op for op, _ in JETSTREAM_OPERATIONS if ("jetstream", "jetstream", op) in cells]
+    if not found:
+        return []
+    labels = dict(JETSTREAM_OPERATIONS)
+    lines = [
+        "",
+        "JetStream R3 against MessageDB (`suite_jetstream.py`: one process, a JetStream "
+        "sample and a MessageDB sample alternating, A B then B A; ratio: JetStream rate / "
+        "MessageDB rate, or JetStream time / MessageDB time):",
+        "",
+        "| workload | pairs | median ratio | middle half | JetStream best | MessageDB best "
+        "| targets |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for op in found:
+        samples = sorted(cells[("jetstream", "jetstream", op)]["samples"])
+        quarters = statistics.quantiles(samples, n=4) if len(samples) > 1 else samples * 3
+        sides = []
+        for side in ("jetstream", "messagedb"):
+            cell = cells.get(("jetstream", "jetstream", f"{op} {side}"), {})
+            sides.append(fmt(cell.get("kind", "time"), cell.get("best")))
+        label = labels[op].format(**{"jetstream_category": 0, **sizes})
+        lines.append(
+            f"| {label} | {len(samples)} | {statistics.median(samples):.2f} | "
+            f"{quarters[0]:.2f} to {quarters[2]:.2f} | "
+            + " | ".join(sides)
+            + f" | {_target_text(targets, 'jetstream', op)} |"
         )
     return lines
 
