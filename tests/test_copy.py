@@ -30,7 +30,7 @@ from aggregen.runtime.copy import (
     verify_streams,
 )
 from aggregen.runtime.message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
-from tests.conftest import ROOT
+from tests.conftest import ROOT, _jetstream_prefix
 from tests.own_databases import own_database, ready_template
 
 TEMPLATE = "aggregen_copy_template"
@@ -56,6 +56,8 @@ def new_database(admin_uri: str) -> Iterator[Callable[[], str]]:
 STORES: dict[str, Callable[[pytest.FixtureRequest], str]] = {
     "memory": lambda request: "memory://",
     "messagedb": lambda request: request.getfixturevalue("new_database")(),
+    # a JetStream stream of its own on the session's 3-node cluster
+    "jetstream": lambda request: _jetstream_prefix(request.getfixturevalue("nats_uri")),
 }
 """Kind of store -> a URI for a new, empty store of that kind (memory:// is new each time)."""
 
@@ -64,6 +66,14 @@ PAIRS = [
     pytest.param(("memory", "messagedb"), id="memory-messagedb", marks=pytest.mark.messagedb),
     pytest.param(("messagedb", "memory"), id="messagedb-memory", marks=pytest.mark.messagedb),
     pytest.param(("messagedb", "messagedb"), id="messagedb-messagedb", marks=pytest.mark.messagedb),
+    # what a team moving to JetStream runs (JetStream lists no categories: a source needs
+    # --category, so it is a target here)
+    pytest.param(("memory", "jetstream"), id="memory-jetstream", marks=pytest.mark.jetstream),
+    pytest.param(
+        ("messagedb", "jetstream"),
+        id="messagedb-jetstream",
+        marks=[pytest.mark.messagedb, pytest.mark.jetstream],
+    ),
 ]
 
 
