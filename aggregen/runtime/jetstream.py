@@ -57,6 +57,7 @@ from .jetstream_errors import (
     api_error,
     transport_error,
 )
+from .jetstream_retry import ApiRefusal, request_timeout, retrying
 from .jetstream_subjects import (
     category_filter,
     check_prefix,
@@ -158,6 +159,11 @@ class AsyncJetStreamEventStore:
         self._closed = False
 
     @property
+    def retry_deadline(self) -> float:
+        """Seconds an operation is retried through a leader election (`jetstream_retry`)."""
+        return self._retry_deadline
+
+    @property
     def prefix(self) -> str:
         """The JetStream stream's name, and the first token of its subjects."""
         return self._prefix
@@ -250,7 +256,7 @@ class AsyncJetStreamEventStore:
         answer: dict[str, Any] = orjson.loads(reply.data)
         error = api_error(answer)
         if error is not None and error.err_code not in allow:
-            raise EventStoreError(f"event store failed: {error}")
+            raise EventStoreError(f"event store failed: {error}") from ApiRefusal(error)
         return answer
 
     async def _request(
@@ -267,7 +273,7 @@ class AsyncJetStreamEventStore:
         connection = nc or await self._connection()
         try:
             return await connection.request(
-                subject, payload, timeout=self._timeout, headers=headers
+                subject, payload, timeout=request_timeout(self._timeout), headers=headers
             )
         except (OSError, nats.errors.Error) as error:
             raise transport_error(error, commit=commit) from error
@@ -292,6 +298,7 @@ class AsyncJetStreamEventStore:
 
     # -- writing ---------------------------------------------------------------------
 
+    @retrying
     async def append(self, writes: Sequence[StreamWrite]) -> None:
         """Store every write or none, in one atomic batch; see `EventStore.append`.
 
@@ -384,7 +391,9 @@ class AsyncJetStreamEventStore:
         if refused is not None:
             if refused.err_code in CONFLICTS:
                 return refused
-            raise EventStoreError(f"event store failed: {refused}; nothing was stored")
+            raise EventStoreError(
+                f"event store failed: {refused}; nothing was stored"
+            ) from ApiRefusal(refused)
         if answer.get("batch") != batch_id or answer.get("count") != last:
             raise ConfigurationError(
                 f"the JetStream server stored a batch of {last} messages without "
@@ -448,17 +457,20 @@ class AsyncJetStreamEventStore:
             for message in await self.page(cursor):
                 yield message
 
+    @retrying
     async def cursor(self, stream_name: str, position: int = 0) -> StreamCursor:
         """Where a read of the stream from `position` starts, and where it ends (the
         stream's last message, asked of the leader)."""
         subject = subject_of(self._prefix, stream_name)
         return StreamCursor(subject, position, await self._last(subject))
 
+    @retrying
     async def page(self, cursor: StreamCursor) -> list[RecordedMessage]:
         """The next page of `cursor`'s read (maybe empty), moving the cursor past it."""
         page = await self._direct(cursor.subject, cursor.sequence, self._batch_size, cursor.last)
         return cursor.take(_decode(page))
 
+    @retrying
     async def read_category(
         self,
         category: str,
@@ -497,6 +509,7 @@ class AsyncJetStreamEventStore:
             sequence = int(page[-1].headers["Nats-Sequence"]) + 1  # type: ignore[index]
         return chosen
 
+    @retrying
     async def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None; read from the leader."""
         subject = subject_of(self._prefix, stream_name)
@@ -505,6 +518,7 @@ class AsyncJetStreamEventStore:
             return None
         return _decode(await self._direct(subject, last.sequence, 1, last))[0]
 
+    @retrying
     async def stream_version(self, stream_name: str) -> int:
         """The position of the stream's last message; -1 for an empty stream."""
         return (await self._last(subject_of(self._prefix, stream_name))).position
@@ -543,7 +557,7 @@ class AsyncJetStreamEventStore:
                     f"$JS.API.DIRECT.GET.{self._prefix}", orjson.dumps(request), reply=inbox
                 )
                 while True:
-                    message = await sub.next_msg(timeout=self._timeout)
+                    message = await sub.next_msg(timeout=request_timeout(self._timeout))
                     if "Status" in (message.headers or {}):
                         return page
                     page.append(message)
