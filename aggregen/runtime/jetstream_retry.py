@@ -143,7 +143,7 @@ def retrying(
 
 async def _until_deadline(seconds: float, attempt: Callable[[], Awaitable[T]]) -> T:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
+    started = loop.time()
     pause = FIRST_PAUSE
     unknown = False
     retries = 0
@@ -151,11 +151,20 @@ async def _until_deadline(seconds: float, attempt: Callable[[], Awaitable[T]]) -
         try:
             result = await attempt()
         except EventStoreError as error:
-            if not retryable(error):
-                raise
             unknown = unknown or isinstance(error, CommitOutcomeUnknownError)
-            if loop.time() + pause >= deadline:
-                raise _given_up(error, seconds, retries, unknown=unknown) from error
+            if not retryable(error):
+                if unknown and not isinstance(error, CommitOutcomeUnknownError):
+                    # An earlier attempt's commit may still land (a leader without a
+                    # quorum holds it in flight, refusing the next ones with 10164).
+                    raise _given_up(error, loop.time() - started, seconds, retries) from error
+                raise
+            if loop.time() + pause >= started + seconds:
+                if unknown:
+                    raise _given_up(error, loop.time() - started, seconds, retries) from error
+                raise EventStoreError(
+                    f"{error} (retried {retries} times in {loop.time() - started:.1f} s, "
+                    f"retry_deadline {seconds:g} s)"
+                ) from error
             retries += 1
             _timeout_now.set(RETRY_TIMEOUT)
             logger.warning("JetStream request failed, retrying in %.2f s: %s", pause, error)
@@ -168,15 +177,13 @@ async def _until_deadline(seconds: float, attempt: Callable[[], Awaitable[T]]) -
 
 
 def _given_up(
-    error: EventStoreError, seconds: float, retries: int, *, unknown: bool
-) -> EventStoreError:
-    """The error once the deadline has passed: what was last seen, and for how long."""
-    what = f"{error} (retried {retries} times for {seconds:g} s, the store's retry_deadline)"
+    error: EventStoreError, elapsed: float, seconds: float, retries: int
+) -> CommitOutcomeUnknownError:
+    """The error for an append given up after an attempt whose commit may be stored."""
+    what = f"{error} (retried {retries} times in {elapsed:.1f} s, retry_deadline {seconds:g} s)"
     if isinstance(error, CommitOutcomeUnknownError):
         return CommitOutcomeUnknownError(what)
-    if unknown:
-        return CommitOutcomeUnknownError(
-            f"{what}; an earlier attempt's commit may be stored, and appending the same "
-            "messages again is safe"
-        )
-    return EventStoreError(what)
+    return CommitOutcomeUnknownError(
+        f"{what}; an earlier attempt's commit may be stored, and appending the same "
+        "messages again is safe"
+    )
