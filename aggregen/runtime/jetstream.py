@@ -127,8 +127,9 @@ class AsyncJetStreamEventStore:
     `uri` is `nats://host1:4222,host2:4222,host3:4222/prefix`. The JetStream stream
     `prefix` is created on first use with `replicas` replicas when it is missing;
     an existing one must allow atomic batches and direct gets. `timeout` bounds each
-    request (seconds); `retry_deadline` bounds how long an append retries when the
-    server refused it for a write in flight that then left no trace. Raises
+    request (seconds); `retry_deadline` bounds how long an operation is retried
+    through a leader election (`jetstream_retry`), or an append refused for a write
+    in flight that then left no trace. Raises
     `ConfigurationError` for a URI that cannot be read; operations raise what
     `EventStore`'s do. Use one store per event loop.
     """
@@ -305,7 +306,8 @@ class AsyncJetStreamEventStore:
         Appending messages that are all stored already (the retry of a commit)
         succeeds without storing them again. Raises `EventStoreError` for more than
         `MAX_BATCH // 2` messages (nothing is stored), `CommitOutcomeUnknownError`
-        when the commit's answer did not come.
+        when the commit's answer did not come by `retry_deadline` (a leader election
+        is ridden out, see `jetstream_retry`).
         """
         encoded = _encode(writes)
         count = sum(len(messages) for _, messages in encoded)
