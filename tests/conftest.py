@@ -50,6 +50,7 @@ SERIAL_MODULES = frozenset(
         "test_async_load.py",
         "test_concurrency.py",
         "test_faults.py",
+        "test_jetstream_faults.py",
         "test_load.py",
     }
 )

@@ -65,6 +65,7 @@ from .jetstream_messages import (
     encode,
     parse_headers,
 )
+from .jetstream_retry import ApiRefusal, request_timeout, retrying
 from .jetstream_subjects import (
     category_filter,
     check_prefix,
@@ -133,8 +134,9 @@ class AsyncJetStreamEventStore:
     `uri` is `nats://host1:4222,host2:4222,host3:4222/prefix`. The JetStream stream
     `prefix` is created on first use with `replicas` replicas when it is missing;
     an existing one must allow atomic batches and direct gets. `timeout` bounds each
-    request (seconds); `retry_deadline` bounds how long an append retries when the
-    server refused it for a write in flight that then left no trace. Raises
+    request (seconds); `retry_deadline` bounds how long an operation is retried
+    through a leader election (`jetstream_retry`), or an append refused for a write
+    in flight that then left no trace. Raises
     `ConfigurationError` for a URI that cannot be read; operations raise what
     `EventStore`'s do. Use one store per event loop.
     """
@@ -163,6 +165,11 @@ class AsyncJetStreamEventStore:
         self._nc: Client | None = None
         self._ready: asyncio.Lock | None = None
         self._closed = False
+
+    @property
+    def retry_deadline(self) -> float:
+        """Seconds an operation is retried through a leader election (`jetstream_retry`)."""
+        return self._retry_deadline
 
     @property
     def prefix(self) -> str:
@@ -257,7 +264,7 @@ class AsyncJetStreamEventStore:
         answer: dict[str, Any] = orjson.loads(reply.data)
         error = api_error(answer)
         if error is not None and error.err_code not in allow:
-            raise EventStoreError(f"event store failed: {error}")
+            raise EventStoreError(f"event store failed: {error}") from ApiRefusal(error)
         return answer
 
     async def _request(
@@ -274,7 +281,7 @@ class AsyncJetStreamEventStore:
         connection = nc or await self._connection()
         try:
             return await connection.request(
-                subject, payload, timeout=self._timeout, headers=headers
+                subject, payload, timeout=request_timeout(self._timeout), headers=headers
             )
         except (OSError, nats.errors.Error) as error:
             raise transport_error(error, commit=commit) from error
@@ -315,13 +322,15 @@ class AsyncJetStreamEventStore:
 
     # -- writing ---------------------------------------------------------------------
 
+    @retrying
     async def append(self, writes: Sequence[StreamWrite]) -> None:
         """Store every write or none, in one atomic batch; see `EventStore.append`.
 
         Appending messages that are all stored already (the retry of a commit)
         succeeds without storing them again. Raises `EventStoreError` for more than
         `MAX_BATCH // 2` messages (nothing is stored), `CommitOutcomeUnknownError`
-        when the commit's answer did not come.
+        when the commit's answer did not come by `retry_deadline` (a leader election
+        is ridden out, see `jetstream_retry`).
         """
         encoded = encode(writes)
         count = sum(len(messages) for _, messages in encoded)
@@ -407,7 +416,9 @@ class AsyncJetStreamEventStore:
         if refused is not None:
             if refused.err_code in CONFLICTS:
                 return refused
-            raise EventStoreError(f"event store failed: {refused}; nothing was stored")
+            raise EventStoreError(
+                f"event store failed: {refused}; nothing was stored"
+            ) from ApiRefusal(refused)
         if answer.get("batch") != batch_id or answer.get("count") != last:
             raise ConfigurationError(
                 f"the JetStream server stored a batch of {last} messages without "
@@ -474,6 +485,7 @@ class AsyncJetStreamEventStore:
             for message in await self.page(cursor):
                 yield message
 
+    @retrying
     async def cursor(self, stream_name: str, position: int = 0) -> StreamCursor:
         """Where a read of the stream from `position` starts, and where it ends (the
         stream's last message, asked of the leader)."""
@@ -483,11 +495,13 @@ class AsyncJetStreamEventStore:
             cursor.sequence = await self._seek(subject, position, cursor.last)
         return cursor
 
+    @retrying
     async def page(self, cursor: StreamCursor) -> list[RecordedMessage]:
         """The next page of `cursor`'s read (maybe empty), moving the cursor past it."""
         page = await self._direct(cursor.subject, cursor.sequence, self._batch_size, cursor.last)
         return cursor.take(decode(page))
 
+    @retrying
     async def read_category(
         self,
         category: str,
@@ -531,6 +545,7 @@ class AsyncJetStreamEventStore:
             sequence = int(page[-1].headers["Nats-Sequence"]) + 1  # type: ignore[index]
         return chosen
 
+    @retrying
     async def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None; read from the leader."""
         subject = subject_of(self._prefix, stream_name)
@@ -539,6 +554,7 @@ class AsyncJetStreamEventStore:
             return None
         return decode(await self._direct(subject, last.sequence, 1, last))[0]
 
+    @retrying
     async def stream_version(self, stream_name: str) -> int:
         """The position of the stream's last message; -1 for an empty stream."""
         return (await self._last(subject_of(self._prefix, stream_name))).position
@@ -585,7 +601,7 @@ class AsyncJetStreamEventStore:
                 await nc.publish(
                     f"$JS.API.DIRECT.GET.{self._prefix}", orjson.dumps(request), reply=inbox
                 )
-                await asyncio.wait_for(ended, self._timeout)
+                await asyncio.wait_for(ended, request_timeout(self._timeout))
             finally:
                 await sub.unsubscribe()
         except (OSError, nats.errors.Error) as error:
