@@ -1,0 +1,118 @@
+"""Black on single statements: the format stage's way to skip formatting a whole file.
+
+Black splits a statement that is too long by looking at that statement and its
+indentation only; the lines around it, already black's, stay as they are. So when
+the only lines black would change are too-wide code lines, `format_statements`
+hands black each statement holding one, nested in `if _:` blocks to its depth, and
+puts the result back in place. Formatting a statement costs black a few
+milliseconds; a whole generated module, a few hundred.
+
+It answers `None` for whatever it cannot vouch for (a decorator, an `else:`, a bare
+string that may be a docstring, a line in no statement, a statement black does not
+give back in the expected frame): the caller then formats the whole file. The
+tests compare both ways on many generated schemas (tests/generator/test_black_stable.py).
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from collections.abc import Callable, Sequence
+
+__all__ = ["format_statements", "statement_spans"]
+
+INDENT = "    "
+
+_HEADERS = frozenset({"def", "class", "async", "if", "for", "while", "with"})
+"""Compound statements whose header can be formatted before a body of `pass`."""
+
+_SKIPPED = frozenset(
+    {tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
+)
+
+
+def statement_spans(source: str) -> list[tuple[int, int]]:
+    """The logical lines of `source`: (first, last + 1) line numbers from 0, in order.
+
+    Raises `tokenize.TokenError` or `SyntaxError` for source Python cannot tokenize.
+    """
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in _SKIPPED:
+            continue
+        if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            if start is not None:
+                spans.append((start, token.end[0]))
+            start = None
+        elif start is None:
+            start = token.start[0] - 1
+    return spans
+
+
+def _frame(statement: str) -> tuple[str, str] | None:
+    """What to put around `statement` (its own lines, dedented): head, tail; or None."""
+    tokens = [
+        t
+        for t in tokenize.generate_tokens(io.StringIO(statement).readline)
+        if t.type not in _SKIPPED and t.type not in (tokenize.NEWLINE, tokenize.ENDMARKER)
+    ]
+    first, last = tokens[0], tokens[-1]
+    if first.type == tokenize.STRING or first.string == "@":
+        return None  # a docstring or a decorator: black reads them with their neighbours
+    if last.type == tokenize.OP and last.string == ":":
+        return None if first.string not in _HEADERS else ("", INDENT + "pass\n")
+    return "", ""
+
+
+def _format_statement(lines: Sequence[str], black: Callable[[str], str]) -> str | None:
+    """The statement of `lines` as black lays it out at its indentation, or None."""
+    indent = len(lines[0]) - len(lines[0].lstrip(" "))
+    if indent % len(INDENT):
+        return None
+    depth = indent // len(INDENT)
+    statement = "".join(line[indent:] if line.startswith(" " * indent) else line for line in lines)
+    try:
+        frame = _frame(statement)
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    if frame is None:
+        return None
+    wrapper = "".join(INDENT * level + "if _:\n" for level in range(depth))
+    tail = INDENT * depth + frame[1] if frame[1] else ""
+    source = wrapper + "".join(lines) + tail
+    try:
+        formatted = black(source)
+    except Exception:  # black raises several unrelated exception types
+        return None
+    if not formatted.startswith(wrapper) or not formatted.endswith(tail):
+        return None
+    # Black puts blank lines before a `def` or `class` here; the file has its own.
+    result = formatted[len(wrapper) : len(formatted) - len(tail)].lstrip("\n")
+    return result if result.startswith(lines[0][:indent]) and result.strip() else None
+
+
+def format_statements(
+    source: str, flagged: Sequence[int], black: Callable[[str], str]
+) -> str | None:
+    """`source` with each statement that holds a `flagged` line (numbers from 0)
+    formatted by `black` alone; None when that cannot be vouched for (see module doc).
+    """
+    lines = source.splitlines(keepends=True)
+    try:
+        spans = statement_spans(source)
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    chosen: list[tuple[int, int]] = []
+    for number in flagged:
+        span = next((s for s in spans if s[0] <= number < s[1]), None)
+        if span is None:
+            return None
+        if span not in chosen:
+            chosen.append(span)
+    for start, end in reversed(chosen):
+        formatted = _format_statement(lines[start:end], black)
+        if formatted is None:
+            return None
+        lines[start:end] = [formatted]
+    return "".join(lines)
