@@ -72,9 +72,10 @@ def needs_black(text: str) -> bool:
 def flagged_lines(text: str) -> list[int] | None:
     """The numbers (from 0) of the code lines too wide for black's taste, in order.
 
-    `None` when black may change the file elsewhere than in such lines: trailing
-    whitespace, a missing or doubled final newline, `\"\"\"` out of place (see
-    `needs_black`); black must then format the whole file.
+    Code lines holding `\"\"\"` are flagged too. `None` when black may change the
+    file elsewhere than in such lines: trailing whitespace, a missing or doubled
+    final newline, a docstring's `\"\"\"` out of place (see `needs_black`); black
+    must then format the whole file.
     """
     if not text.endswith("\n") or text.endswith("\n\n"):
         return None
@@ -90,16 +91,16 @@ def flagged_lines(text: str) -> list[int] | None:
             in_docstring = quotes == 0
             continue
         code = line.lstrip(" ")
-        if quotes:
-            if not code.startswith('"""') or quotes > 2:
-                return None
-            if quotes == 2 and not code.endswith('"""'):
+        if quotes and code.startswith('"""'):
+            if quotes > 2 or (quotes == 2 and not code.endswith('"""')):
                 return None
             in_docstring = quotes == 1
             continue
         if code.startswith("#"):
             continue
-        if _too_wide(line):
+        if quotes or _too_wide(line):
+            # Triple quotes inside a code line: in a one-line string literal, which
+            # `format_statements` checks, and black decides about the statement.
             flagged.append(number)
     return None if in_docstring else flagged
 

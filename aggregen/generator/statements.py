@@ -26,27 +26,42 @@ INDENT = "    "
 _HEADERS = frozenset({"def", "class", "async", "if", "for", "while", "with"})
 """Compound statements whose header can be formatted before a body of `pass`."""
 
+_STRINGS = frozenset({tokenize.STRING, getattr(tokenize, "FSTRING_START", tokenize.STRING)})
+"""Tokens that open a string (Python 3.12 tokenizes f-strings in pieces)."""
+_TRIPLES = frozenset({'"""', "'''"})
+
 _SKIPPED = frozenset(
     {tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
 )
 
 
-def statement_spans(source: str) -> list[tuple[int, int]]:
+def statement_spans(source: str) -> list[tuple[int, int]] | None:
     """The logical lines of `source`: (first, last + 1) line numbers from 0, in order.
 
-    Raises `tokenize.TokenError` or `SyntaxError` for source Python cannot tokenize.
+    None when a triple-quoted string is part of a larger statement: `flagged_lines`
+    (format.py) reads every other triple quote as a docstring's, so its reading
+    holds only without them. Raises `tokenize.TokenError` or `SyntaxError` for
+    source Python cannot tokenize.
     """
     spans: list[tuple[int, int]] = []
     start: int | None = None
+    tokens = 0
+    triple_quoted = False
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type in _SKIPPED:
             continue
         if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            if triple_quoted and tokens > 1:
+                return None
             if start is not None:
                 spans.append((start, token.end[0]))
-            start = None
-        elif start is None:
+            start, tokens, triple_quoted = None, 0, False
+            continue
+        if start is None:
             start = token.start[0] - 1
+        tokens += 1
+        if token.type in _STRINGS and token.string.lstrip("bBfFrRuUtT")[:3] in _TRIPLES:
+            triple_quoted = True
     return spans
 
 
@@ -102,6 +117,8 @@ def format_statements(
     try:
         spans = statement_spans(source)
     except (tokenize.TokenError, SyntaxError):
+        return None
+    if spans is None:
         return None
     chosen: list[tuple[int, int]] = []
     for number in flagged:

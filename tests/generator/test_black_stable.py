@@ -201,6 +201,7 @@ STATEMENTS = [
     + ", ".join(f'"text{i}"' for i in range(12))
     + ")  # a comment\n",
     "class A:\n    x: Literal[" + ", ".join(f'"v{i}"' for i in range(14)) + "] | None = None\n",
+    'class A:\n    """Doc."""\n\n    x = (\'"""\',)\n    y = ("\'\'\'", \'"""\')\n',
 ]
 
 
@@ -217,6 +218,7 @@ def test_statements_alone_are_formatted_as_black_formats_the_file(source: str) -
         "@decorator(" + ", ".join(f"argument{i}" for i in range(12)) + ")\ndef f():\n    pass\n",
         "def f():\n    '" + "d" * 90 + "'\n",
         "if x:\n    pass\nelif " + " and ".join(f"c{i}" for i in range(16)) + ":\n    pass\n",
+        'x = g("""a\nb""", c)\n',
     ],
 )
 def test_statements_black_must_see_in_context_are_left_to_the_whole_file(source: str) -> None:
