@@ -38,11 +38,17 @@ _SKIPPED = frozenset(
 def statement_spans(source: str) -> list[tuple[int, int]] | None:
     """The logical lines of `source`: (first, last + 1) line numbers from 0, in order.
 
-    None when a triple-quoted string is part of a larger statement: `flagged_lines`
-    (format.py) reads every other triple quote as a docstring's, so its reading
-    holds only without them. Raises `tokenize.TokenError` or `SyntaxError` for
-    source Python cannot tokenize.
+    None for source Python cannot tokenize, and when a triple-quoted string is part
+    of a larger statement: `flagged_lines` (format.py) reads every other triple
+    quote as a docstring's, so its reading holds only without them.
     """
+    try:
+        return _spans(source)
+    except (tokenize.TokenError, SyntaxError):
+        return None
+
+
+def _spans(source: str) -> list[tuple[int, int]] | None:
     spans: list[tuple[int, int]] = []
     start: int | None = None
     tokens = 0
@@ -65,19 +71,24 @@ def statement_spans(source: str) -> list[tuple[int, int]] | None:
     return spans
 
 
-def _frame(statement: str) -> tuple[str, str] | None:
-    """What to put around `statement` (its own lines, dedented): head, tail; or None."""
-    tokens = [
-        t
-        for t in tokenize.generate_tokens(io.StringIO(statement).readline)
-        if t.type not in _SKIPPED and t.type not in (tokenize.NEWLINE, tokenize.ENDMARKER)
-    ]
+def _body_after(statement: str) -> str | None:
+    """What must follow `statement` (its own lines, dedented) for black to read it
+    alone: "" or the `pass` body of a compound statement's header; None if nothing can.
+    """
+    try:
+        tokens = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(statement).readline)
+            if t.type not in _SKIPPED and t.type not in (tokenize.NEWLINE, tokenize.ENDMARKER)
+        ]
+    except (tokenize.TokenError, SyntaxError):
+        return None
     first, last = tokens[0], tokens[-1]
     if first.type == tokenize.STRING or first.string == "@":
         return None  # a docstring or a decorator: black reads them with their neighbours
     if last.type == tokenize.OP and last.string == ":":
-        return None if first.string not in _HEADERS else ("", INDENT + "pass\n")
-    return "", ""
+        return INDENT + "pass\n" if first.string in _HEADERS else None
+    return ""
 
 
 def _format_statement(lines: Sequence[str], black: Callable[[str], str]) -> str | None:
@@ -87,14 +98,11 @@ def _format_statement(lines: Sequence[str], black: Callable[[str], str]) -> str 
         return None
     depth = indent // len(INDENT)
     statement = "".join(line[indent:] if line.startswith(" " * indent) else line for line in lines)
-    try:
-        frame = _frame(statement)
-    except (tokenize.TokenError, SyntaxError):
-        return None
-    if frame is None:
+    body = _body_after(statement)
+    if body is None:
         return None
     wrapper = "".join(INDENT * level + "if _:\n" for level in range(depth))
-    tail = INDENT * depth + frame[1] if frame[1] else ""
+    tail = INDENT * depth + body if body else ""
     source = wrapper + "".join(lines) + tail
     try:
         formatted = black(source)
@@ -114,10 +122,7 @@ def format_statements(
     formatted by `black` alone; None when that cannot be vouched for (see module doc).
     """
     lines = source.splitlines(keepends=True)
-    try:
-        spans = statement_spans(source)
-    except (tokenize.TokenError, SyntaxError):
-        return None
+    spans = statement_spans(source)
     if spans is None:
         return None
     chosen: list[tuple[int, int]] = []
