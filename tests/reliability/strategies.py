@@ -231,6 +231,7 @@ def _snake_ok(name: str) -> bool:
 def _pascal_ok(name: str) -> bool:
     return not (
         keyword.iskeyword(name)
+        or keyword.iskeyword(snake_case(name))  # an aggregate `OR` would be module `or`
         or name in RESERVED_CLASS_NAMES
         or name in _RESERVED_IN_PLACES
         or name.endswith(("Base", "Repository", "Behavior"))
