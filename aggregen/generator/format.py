@@ -4,8 +4,10 @@ The templates and `layout` already write code as black formats it, so most files
 pass unchanged. `needs_black` is a cheap, conservative check for what they cannot
 promise (a line still too long, trailing whitespace, a triple quote outside a
 docstring); only such files go through black, in two worker processes when there
-are many of them. The tests prove the result black-stable on every golden file and
-on a large set of generated schemas.
+are many of them, and of those usually only the statements on the lines flagged
+(`statements.format_statements`). The tests prove the result black-stable on every
+golden file, and equal to black's on the whole file on a large set of generated
+schemas.
 
 Files that are not Python (`py.typed`) pass unchanged.
 """
