@@ -26,7 +26,10 @@ stamp=.venv/.aggregen-installed
 wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "bootstrap: installing aggregen and its development tools into .venv" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+  # Editable installs from pyproject.toml need pip 21.3; a newer one saves nothing.
+  if ! .venv/bin/python -c 'import sys, pip; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (21, 3))'; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+  fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' >&2
   echo "$wanted" > "$stamp"
 fi

@@ -4,8 +4,10 @@ The templates and `layout` already write code as black formats it, so most files
 pass unchanged. `needs_black` is a cheap, conservative check for what they cannot
 promise (a line still too long, trailing whitespace, a triple quote outside a
 docstring); only such files go through black, in two worker processes when there
-are many of them. The tests prove the result black-stable on every golden file and
-on a large set of generated schemas.
+are many of them, and of those usually only the statements on the lines flagged
+(`statements.format_statements`). The tests prove the result black-stable on every
+golden file, and equal to black's on the whole file on a large set of generated
+schemas.
 
 Files that are not Python (`py.typed`) pass unchanged.
 """
@@ -20,8 +22,16 @@ from aggregen.runtime.errors import AggregenError
 
 from .layout import LINE_LENGTH
 from .render import RenderedFile
+from .statements import format_statements
 
-__all__ = ["FormatError", "format_file", "format_files", "format_source", "needs_black"]
+__all__ = [
+    "FormatError",
+    "flagged_lines",
+    "format_file",
+    "format_files",
+    "format_source",
+    "needs_black",
+]
 
 PARALLEL_AT = 16
 """Files needing black from which formatting runs in worker processes."""
@@ -58,38 +68,60 @@ def needs_black(text: str) -> bool:
     never splits, may be wider), trailing whitespace, a missing or doubled final
     newline, and `\"\"\"` anywhere but at the start and end of a docstring.
     """
+    return flagged_lines(text) != []
+
+
+def flagged_lines(text: str) -> list[int] | None:
+    """The numbers (from 0) of the code lines too wide for black's taste, in order.
+
+    Code lines holding `\"\"\"` are flagged too. `None` when black may change the
+    file elsewhere than in such lines: trailing whitespace, a missing or doubled
+    final newline, a docstring's `\"\"\"` out of place (see `needs_black`); black
+    must then format the whole file.
+    """
     if not text.endswith("\n") or text.endswith("\n\n"):
-        return True
+        return None
+    flagged: list[int] = []
     in_docstring = False
-    for line in text[:-1].split("\n"):
+    for number, line in enumerate(text[:-1].split("\n")):
         if line != line.rstrip():
-            return True
+            return None
         quotes = line.count('"""')
         if in_docstring:
             if quotes > 1 or (quotes == 1 and not line.endswith('"""')):
-                return True
+                return None
             in_docstring = quotes == 0
             continue
         code = line.lstrip(" ")
-        if quotes:
-            if not code.startswith('"""') or quotes > 2:
-                return True
-            if quotes == 2 and not code.endswith('"""'):
-                return True
+        if quotes and code.startswith('"""'):
+            if quotes > 2 or (quotes == 2 and not code.endswith('"""')):
+                return None
             in_docstring = quotes == 1
             continue
         if code.startswith("#"):
             continue
-        if _too_wide(line):
-            return True
-    return in_docstring
+        if quotes or _too_wide(line):
+            # Triple quotes inside a code line: in a one-line string literal, which
+            # `format_statements` checks, and black decides about the statement.
+            flagged.append(number)
+    return None if in_docstring else flagged
 
 
 def format_file(file: RenderedFile) -> RenderedFile:
-    """`file` with its text formatted, if it is Python and might need it."""
-    if not file.path.endswith(".py") or not needs_black(file.text):
+    """`file` with its text formatted, if it is Python and might need it.
+
+    Only the statements on flagged lines go through black when that is enough
+    (`statements.format_statements`), else the whole file; raises `FormatError`.
+    """
+    if not file.path.endswith(".py"):
         return file
-    return RenderedFile(file.path, format_source(file.text, file.path), file.scaffold)
+    flagged = flagged_lines(file.text)
+    if flagged == []:
+        return file
+    text = None if flagged is None else format_statements(file.text, flagged, format_source)
+    if text is None:
+        text = format_source(file.text, file.path)
+    return RenderedFile(file.path, text, file.scaffold)
 
 
 def _format_all(files: Sequence[RenderedFile]) -> list[RenderedFile]:

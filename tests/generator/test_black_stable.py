@@ -20,23 +20,24 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from aggregen.generator.errors import SchemaErrors
-from aggregen.generator.format import format_files, needs_black
+from aggregen.generator.format import (
+    flagged_lines,
+    format_file,
+    format_files,
+    format_source,
+    needs_black,
+)
 from aggregen.generator.layout import LINE_LENGTH, fit
 from aggregen.generator.literals import literal, repr_quoted, string_literal
 from aggregen.generator.pipeline import models
 from aggregen.generator.render import RenderedFile, render
+from aggregen.generator.statements import format_statements
 from benchmarks.suite_generator import aggregen_yaml
 from tests.reliability.strategies import ValidSchema, valid_schemas
 
 from .support import ROOT, working_directory
 
 BLACK = black.Mode(line_length=LINE_LENGTH)
-
-
-def assert_black_stable(files: list[RenderedFile]) -> None:
-    for file in files:
-        if file.path.endswith(".py"):
-            assert black.format_str(file.text, mode=BLACK) == file.text, file.path
 
 
 def assert_unflagged_files_are_blacks(files: list[RenderedFile]) -> int:
@@ -91,9 +92,11 @@ def test_every_generated_file_is_black_stable(schema: ValidSchema) -> None:
                 reject()  # the strategies' business (tests/reliability), not formatting's
     assert_unflagged_files_are_blacks(rendered)
     # The format stage of the same files (what `build` would give, without running the
-    # model and render stages again); the unflagged ones were just checked.
+    # model and render stages again), where black often formats single statements
+    # only: the same text as black on the whole file. The unflagged ones were just checked.
     flagged = [file for file in rendered if needs_black(file.text)]
-    assert_black_stable(format_files(flagged))
+    for file, formatted in zip(flagged, format_files(flagged), strict=True):
+        assert formatted.text == black.format_str(file.text, mode=BLACK), file.path
 
 
 @settings(max_examples=2000, deadline=None)
@@ -187,3 +190,39 @@ def test_needs_black_flags_what_black_may_change(text: str) -> None:
 def test_needs_black_lets_through_what_black_keeps(text: str) -> None:
     assert not needs_black(text)
     assert black.format_str(text, mode=BLACK) == text
+
+
+STATEMENTS = [
+    "x = 1\ny = call(" + ", ".join(f"argument{i}" for i in range(12)) + ")\nz = 2\n",
+    "class A:\n    @classmethod\n    def make(cls, "
+    + ", ".join(f"argument{i}: int = {i}" for i in range(8))
+    + ") -> None:\n        pass\n",
+    "def f() -> None:\n    if x:\n        return g("
+    + ", ".join(f'"text{i}"' for i in range(12))
+    + ")  # a comment\n",
+    "class A:\n    x: Literal[" + ", ".join(f'"v{i}"' for i in range(14)) + "] | None = None\n",
+    'class A:\n    """Doc."""\n\n    x = (\'"""\',)\n    y = ("\'\'\'", \'"""\')\n',
+]
+
+
+@pytest.mark.parametrize("source", STATEMENTS)
+def test_statements_alone_are_formatted_as_black_formats_the_file(source: str) -> None:
+    flagged = flagged_lines(source)
+    assert flagged
+    assert format_statements(source, flagged, format_source) == format_source(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "@decorator(" + ", ".join(f"argument{i}" for i in range(12)) + ")\ndef f():\n    pass\n",
+        "def f():\n    '" + "d" * 90 + "'\n",
+        "if x:\n    pass\nelif " + " and ".join(f"c{i}" for i in range(16)) + ":\n    pass\n",
+        'x = g("""a\nb""", c)\n',
+    ],
+)
+def test_statements_black_must_see_in_context_are_left_to_the_whole_file(source: str) -> None:
+    flagged = flagged_lines(source)
+    assert flagged
+    assert format_statements(source, flagged, format_source) is None
+    assert format_file(RenderedFile("m.py", source)).text == format_source(source)

@@ -106,8 +106,21 @@ ATTACKS: tuple[str, ...] = (
 )
 """Strings that could break generated code if they were pasted into it unescaped."""
 
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_UPPER = _LOWER.upper()
+_DIGITS = "0123456789"
+
+
+def _word(first: str, rest: str, max_rest: int, min_rest: int = 0) -> st.SearchStrategy[str]:
+    """A character of `first`, then `min_rest` to `max_rest` of `rest`: a regex such as
+    `[a-z][a-z0-9_]{0,10}`, drawn several times faster than `st.from_regex` draws it."""
+    head = st.sampled_from(first) if first else st.just("")
+    tail = st.text(alphabet=rest, min_size=min_rest, max_size=max_rest)
+    return st.tuples(head, tail).map("".join)
+
+
 _TEXT = st.text(max_size=30)
-_WORDS = st.from_regex(r"[A-Za-z][A-Za-z0-9 ]{0,12}", fullmatch=True)
+_WORDS = _word(_LOWER + _UPPER, _LOWER + _UPPER + _DIGITS + " ", 12)
 
 
 _FREE_TEXT = st.one_of(st.sampled_from(ATTACKS), _TEXT, _WORDS)
@@ -218,6 +231,7 @@ def _snake_ok(name: str) -> bool:
 def _pascal_ok(name: str) -> bool:
     return not (
         keyword.iskeyword(name)
+        or keyword.iskeyword(snake_case(name))  # an aggregate `OR` would be module `or`
         or name in RESERVED_CLASS_NAMES
         or name in _RESERVED_IN_PLACES
         or name.endswith(("Base", "Repository", "Behavior"))
@@ -225,12 +239,13 @@ def _pascal_ok(name: str) -> bool:
 
 
 SNAKE_NAMES = st.one_of(
-    st.sampled_from(_SNAKE_POOL), st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
+    st.sampled_from(_SNAKE_POOL), _word(_LOWER, _LOWER + _DIGITS + "_", 10)
 ).filter(_snake_ok)
 PASCAL_NAMES = st.one_of(
-    st.sampled_from(_PASCAL_POOL), st.from_regex(r"[A-Z][A-Za-z0-9]{0,10}", fullmatch=True)
+    st.sampled_from(_PASCAL_POOL), _word(_UPPER, _LOWER + _UPPER + _DIGITS, 10)
 ).filter(_pascal_ok)
-DOMAIN_NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+_CATEGORY_PREFIXES = _word(_LOWER + _UPPER, _LOWER + _UPPER + _DIGITS + "_", 20)
+DOMAIN_NAMES = _word(_LOWER, _LOWER + _DIGITS + "_", 8).filter(
     lambda n: (
         not keyword.iskeyword(n) and not keyword.issoftkeyword(n) and n not in RESERVED_DOMAIN_NAMES
     )
@@ -315,7 +330,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("(?i)yes|no", ("YES", "no")),
     (".{0,3}\u2028.*", ("ab\u2028cd",)),
 )
-_SAFE_IDS = st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True)
+_SAFE_IDS = _word("", _LOWER + _UPPER + _DIGITS, 12, min_rest=1)
 _DATES = ("2024-02-29", "20240229", "0001-01-01", "9999-12-31", "2024-W01-1", "1970-01-01")
 _DATETIMES = (  # a default names its timezone: a naive date-time is an error
     "2024-01-01T10:00:00+00:00",
@@ -513,8 +528,9 @@ _YAML12_NOT_STRING = re.compile(
 )
 
 
-class _Yaml12Dumper(yaml.SafeDumper):
-    """PyYAML's safe dumper, quoting strings that YAML 1.2 would not read as strings."""
+class _Yaml12Dumper(yaml.CSafeDumper):
+    """PyYAML's safe dumper on libyaml's emitter (several times faster than PyYAML's,
+    which its wheels ship), quoting strings that YAML 1.2 would not read as strings."""
 
     stand_ins: dict[str, str] = {}  # noqa: RUF012
 
@@ -532,6 +548,22 @@ def _represent_str(dumper: _Yaml12Dumper, value: str) -> yaml.ScalarNode:
 _Yaml12Dumper.add_representer(str, _represent_str)
 
 
+def _strings(data: Any) -> list[str]:
+    """Every string in `data`, keys included."""
+    found: list[str] = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found
+
+
 def yaml_text(data: Any, **dump: Any) -> str:
     """`data` as YAML that aggregen reads back as `data`.
 
@@ -540,10 +572,11 @@ def yaml_text(data: Any, **dump: Any) -> str:
     indentation, which YAML 1.2 reads as content); with `allow_unicode` they are
     written raw inside double-quoted scalars instead, as YAML 1.2 has them.
     """
-    text: str = yaml.dump(data, Dumper=_Yaml12Dumper, sort_keys=False, **dump)
     if not dump.get("allow_unicode"):
+        text: str = yaml.dump(data, Dumper=_Yaml12Dumper, sort_keys=False, **dump)
         return text
-    free = (chr(code) for code in range(0xE000, 0xF900) if chr(code) not in text)
+    used = "".join(_strings(data))  # the text would hold no other non-ASCII character
+    free = (chr(code) for code in range(0xE000, 0xF900) if chr(code) not in used)
     stand_ins = {char: next(free) for char in _NOT_BREAKS}
     dumper = type("Dumper", (_Yaml12Dumper,), {"stand_ins": stand_ins})
     text = yaml.dump(data, Dumper=dumper, sort_keys=False, **dump)
@@ -621,7 +654,7 @@ def _aggregate(
     aggregate: dict[str, Any] = {}
     _description(draw, aggregate)
     if draw(st.booleans()):
-        prefix = draw(st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,20}", fullmatch=True))
+        prefix = draw(_CATEGORY_PREFIXES)
         aggregate["category"] = f"{prefix}_{index}"
     if draw(st.booleans()):
         aggregate["snapshot_threshold"] = draw(st.sampled_from([0, 1, 2, 10, 10**6]))
