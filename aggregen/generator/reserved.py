@@ -129,6 +129,8 @@ GENERATOR_IMPORTS = frozenset(
         "referencing",
         "rpds",
         "tomli",
+        # jsonschema's format checks import it when it is installed
+        "idna",
     }
 )
 """Top-level modules the generator imports (with the output on `sys.path`, they break)."""
