@@ -65,8 +65,7 @@ from .jetstream_messages import (
     correlation_category,
     decode,
     encode,
-    header,
-    header_text,
+    read_headers,
 )
 from .jetstream_retry import ApiRefusal, request_timeout, retrying
 from .jetstream_subjects import (
@@ -311,7 +310,7 @@ class AsyncJetStreamEventStore:
             import base64
 
             try:
-                position = int(header(header_text(base64.b64decode(message["hdrs"])), POSITION))
+                position = int(read_headers(base64.b64decode(message["hdrs"]))[POSITION.encode()])
             except (KeyError, ValueError) as error:
                 raise StreamDataError(
                     stream_name_of(message.get("subject", "?.s.?._")),
@@ -605,7 +604,7 @@ class AsyncJetStreamEventStore:
         nc = await self._connection()
         inbox = nc.new_inbox()
         page: list[RecordedMessage] = []
-        names: dict[str, str] = {}
+        names: dict[bytes, str] = {}
         ended = asyncio.get_running_loop().create_future()
 
         def collect(headers: bytes | None, payload: bytes) -> None:

@@ -28,8 +28,7 @@ __all__ = [
     "correlation_category",
     "decode",
     "encode",
-    "header",
-    "header_text",
+    "read_headers",
 ]
 
 POSITION = "Aggregen-Position"
@@ -54,33 +53,27 @@ def _encoded(message: NewMessage) -> Encoded:
     return message_id, b"[" + json_text(message.data) + b"," + metadata + b"," + tail
 
 
-_BLOCK_START = "NATS/1.0\r\n"
-_BLOCK_END = "\r\n\r\n"
+_BLOCK_START = b"NATS/1.0\r\n"
+_BLOCK_END = b"\r\n\r\n"
 
 
-def header_text(raw: bytes | None) -> str:
-    """The text of a NATS header block: `NATS/1.0`, `Name: value` lines, an empty line.
+_READ = re.compile(
+    rb"\r\n(Nats-Subject|Nats-Sequence|Nats-Time-Stamp|Aggregen-Position): *([^\r]*)"
+)
 
-    Raises `ValueError` for anything else: no block, a status block (`NATS/1.0 204
-    EOB`), bytes that are not UTF-8, a block cut short.
+
+def read_headers(raw: bytes | None) -> dict[bytes, bytes]:
+    """The headers the store reads (`Nats-Subject`, `Nats-Sequence`, `Nats-Time-Stamp`,
+    `Aggregen-Position`) that a NATS header block holds, by name.
+
+    A block is `NATS/1.0`, `Name: value` lines, an empty line; only the four lines
+    are read (a direct get has nine; nats-py parses every character of each).
+    Raises `ValueError` for no block, a status block (`NATS/1.0 204 EOB`), or a
+    block cut short.
     """
-    text = (raw or b"").decode()
-    if not text.startswith(_BLOCK_START) or not text.endswith(_BLOCK_END):
-        raise ValueError(f"not a NATS header block: {text[:60]!r}")
-    return text
-
-
-def header(text: str, name: str) -> str:
-    """The value of the first header `name` in a block `header_text` gave.
-
-    Looks only for that line (a read needs four headers of nine; nats-py parses
-    every character of every one). Raises `KeyError` when there is none.
-    """
-    start = text.find(f"\r\n{name}:")
-    if start < 0:
-        raise KeyError(name)
-    start += len(name) + 3
-    return text[start : text.index("\r\n", start)].strip()
+    if raw is None or not raw.startswith(_BLOCK_START) or not raw.endswith(_BLOCK_END):
+        raise ValueError(f"not a NATS header block: {(raw or b'')[:60]!r}")
+    return dict(_READ.findall(raw))
 
 
 def stored_time(stamp: str) -> datetime.datetime:
@@ -94,7 +87,7 @@ def stored_time(stamp: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(f"{main}.{fraction[:6].ljust(6, '0')}+00:00")
 
 
-def decode(raw: bytes | None, payload: bytes, names: dict[str, str]) -> RecordedMessage:
+def decode(raw: bytes | None, payload: bytes, names: dict[bytes, str]) -> RecordedMessage:
     """One message of a direct get as received: its header block and payload.
 
     `names` maps subjects to stream names, filled here (a page mostly holds one
@@ -103,14 +96,20 @@ def decode(raw: bytes | None, payload: bytes, names: dict[str, str]) -> Recorded
     store needs, and for a payload that is not `[data, metadata, id, type]` as JSON.
     """
     try:
-        text = header_text(raw)
-        subject = header(text, "Nats-Subject")
-        name = names.get(subject) or names.setdefault(subject, stream_name_of(subject))
-        position = int(header(text, POSITION))
-        sequence = int(header(text, "Nats-Sequence"))
-        time = stored_time(header(text, "Nats-Time-Stamp"))
+        headers = read_headers(raw)
+        subject = headers[b"Nats-Subject"]
+        name = names.get(subject)
+        if name is None:
+            name = names[subject] = stream_name_of(subject.decode().rstrip())
+        position = int(headers[b"Aggregen-Position"])
+        sequence = int(headers[b"Nats-Sequence"])
+        time = stored_time(headers[b"Nats-Time-Stamp"].decode().rstrip())
     except (KeyError, ValueError) as error:
-        problem = f"missing header {error}" if isinstance(error, KeyError) else str(error)
+        problem = (
+            f"missing header {error.args[0].decode()}"
+            if isinstance(error, KeyError)
+            else str(error)
+        )
         raise StreamDataError(*_where(raw), f"unreadable headers: {problem}") from None
     try:
         body = orjson.loads(payload)
@@ -125,20 +124,18 @@ def decode(raw: bytes | None, payload: bytes, names: dict[str, str]) -> Recorded
     return RecordedMessage(message_id, name, type_name, position, sequence, data, metadata, time)
 
 
-_SUBJECT = re.compile(rb"\r\nNats-Subject: *([^\r]+)")
-_POSITION = re.compile(rb"\r\nAggregen-Position: *(-?[0-9]+)")
-
-
 def _where(raw: bytes | None) -> tuple[str, int]:
     """The stream name and position a header block holds, as far as they can be read
     (`?` and -1 where not): for the error about a message that cannot be decoded."""
-    subject = _SUBJECT.search(raw or b"")
-    position = _POSITION.search(raw or b"")
+    headers = dict(_READ.findall(raw or b""))
     try:
-        name = stream_name_of(subject[1].decode()) if subject else "?"
-    except ValueError:
+        name = stream_name_of(headers[b"Nats-Subject"].decode().rstrip())
+    except (KeyError, ValueError):
         name = "?"
-    return name, int(position[1]) if position else -1
+    try:
+        return name, int(headers[b"Aggregen-Position"])
+    except (KeyError, ValueError):
+        return name, -1
 
 
 def correlation_category(message: RecordedMessage) -> str | None:
