@@ -26,8 +26,10 @@ its own subject (see `jetstream_subjects`); messages as NATS carries them are
   and stores nothing; it is never split.
 - Reads use batched direct gets, which any replica answers; a replica may lag
   behind the leader, so each read first asks the leader for the last sequence it
-  must see and reads on until it has it. Consumer groups of 2 to 64 members filter
-  on the server (partition bits in the subject), others on the client.
+  must see and reads on until it has it. Their messages bypass nats-py's message
+  objects and header parser (`jetstream_wire`) and are decoded as they arrive.
+  Consumer groups of 2 to 64 members filter on the server (partition bits in the
+  subject), others on the client.
 """
 
 from __future__ import annotations
