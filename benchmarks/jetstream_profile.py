@@ -4,7 +4,8 @@ Standalone (not a suite; run by hand, in the project's virtual environment). Wri
 one stream of `--stream` events (1,000) through `JetStreamEventStore`'s async face,
 then times, alternating, `--rounds` times each:
 
-- the store's `read` of the whole stream (leader check, batched direct get, decoding);
+- the store's `read` of the whole stream (leader check, batched direct get read by
+  `jetstream_wire`'s raw subscription, decoding as messages arrive);
 - the same batched direct get by hand with nats-py, each message awaited with
   `next_msg` (one task and one `wait_for` per message);
 - the same request with a callback subscription (no task per message);
@@ -65,7 +66,7 @@ class DirectGet:
         return orjson.dumps({"seq": 1, "next_by_subj": self.subject, "batch": self.events, **extra})
 
     async def next_msg(self) -> list[Any]:
-        """Each message awaited with `next_msg`, as the store reads today."""
+        """Each message awaited with `next_msg`, as the store first read."""
         inbox = self.nc.new_inbox()
         sub = await self.nc.subscribe(inbox)
         await self.nc.publish(self.api, self._request(), reply=inbox)
@@ -142,7 +143,7 @@ async def profile(uri: str, events: int, rounds: int) -> None:
             return [message async for message in store.read(name)]
 
         ways: dict[str, Callable[[], Awaitable[list[Any]]]] = {
-            "store.read (leader check, direct get, next_msg, decode)": read,
+            "store.read (leader check, raw direct get, decode)": read,
             "direct get, next_msg per message": by_hand.next_msg,
             "direct get, callback": by_hand.callback,
             "direct get, callback, no_hdr": lambda: by_hand.callback(no_hdr=True),

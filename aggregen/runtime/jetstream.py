@@ -26,8 +26,10 @@ its own subject (see `jetstream_subjects`); messages as NATS carries them are
   and stores nothing; it is never split.
 - Reads use batched direct gets, which any replica answers; a replica may lag
   behind the leader, so each read first asks the leader for the last sequence it
-  must see and reads on until it has it. Consumer groups of 2 to 64 members filter
-  on the server (partition bits in the subject), others on the client.
+  must see and reads on until it has it. Their messages bypass nats-py's message
+  objects and header parser (`jetstream_wire`) and are decoded as they arrive.
+  Consumer groups of 2 to 64 members filter on the server (partition bits in the
+  subject), others on the client.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .errors import (
     ConfigurationError,
     DuplicateMessageError,
     EventStoreError,
+    StreamDataError,
     version_conflict,
 )
 from .extras import JETSTREAM_EXTRA
@@ -59,11 +62,12 @@ from .jetstream_errors import (
 from .jetstream_messages import (
     EXPECTED,
     POSITION,
+    STATUS,
     Encoded,
     correlation_category,
     decode,
     encode,
-    parse_headers,
+    read_headers,
 )
 from .jetstream_retry import ApiRefusal, request_timeout, retrying
 from .jetstream_subjects import (
@@ -71,13 +75,15 @@ from .jetstream_subjects import (
     check_prefix,
     id_subject,
     partition_filter,
+    stream_name_of,
     subject_of,
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
 
 if TYPE_CHECKING:
-    from nats.aio.client import Client
     from nats.aio.msg import Msg
+
+    from .jetstream_wire import WireClient
 
 __all__ = ["MAX_BATCH", "AsyncJetStreamEventStore", "JetStreamEventStore", "parse_uri"]
 
@@ -162,7 +168,7 @@ class AsyncJetStreamEventStore:
         self._timeout = timeout
         self._retry_deadline = retry_deadline
         self._batch_size = check_batch_size(batch_size)
-        self._nc: Client | None = None
+        self._nc: WireClient | None = None
         self._ready: asyncio.Lock | None = None
         self._closed = False
 
@@ -191,7 +197,7 @@ class AsyncJetStreamEventStore:
 
     # -- connection and the JetStream API --------------------------------------------
 
-    async def _connection(self) -> Client:
+    async def _connection(self) -> WireClient:
         """The connection, made on first use together with the JetStream stream."""
         if self._nc is not None:
             return self._nc
@@ -203,8 +209,11 @@ class AsyncJetStreamEventStore:
             if self._nc is None:
                 import nats  # imported on first use: the jetstream extra
 
+                from .jetstream_wire import WireClient
+
+                nc = WireClient()
                 try:
-                    nc = await nats.connect(
+                    await nc.connect(
                         self._servers,
                         name="aggregen",
                         connect_timeout=max(1, int(self._timeout)),
@@ -221,7 +230,7 @@ class AsyncJetStreamEventStore:
         assert self._nc is not None
         return self._nc
 
-    async def _ensure_stream(self, nc: Client) -> None:
+    async def _ensure_stream(self, nc: WireClient) -> None:
         """Create the JetStream stream if missing; check it does atomic batches."""
         name = self._prefix
         answer = await self._api(f"$JS.API.STREAM.INFO.{name}", {}, nc=nc, allow={STREAM_NOT_FOUND})
@@ -256,7 +265,7 @@ class AsyncJetStreamEventStore:
         subject: str,
         body: dict[str, Any],
         *,
-        nc: Client | None = None,
+        nc: WireClient | None = None,
         allow: frozenset[int] | set[int] = frozenset(),
     ) -> dict[str, Any]:
         """The answer of a JetStream API request; an error not in `allow` is raised."""
@@ -273,7 +282,7 @@ class AsyncJetStreamEventStore:
         payload: bytes,
         *,
         headers: dict[str, str] | None = None,
-        nc: Client | None = None,
+        nc: WireClient | None = None,
         commit: bool = False,
     ) -> Msg:
         import nats.errors
@@ -302,8 +311,14 @@ class AsyncJetStreamEventStore:
         if "hdrs" in message:
             import base64
 
-            headers = parse_headers(base64.b64decode(message["hdrs"]))
-            position = int(headers.get(POSITION, -1))
+            try:
+                position = int(read_headers(base64.b64decode(message["hdrs"]))[POSITION.encode()])
+            except (KeyError, ValueError) as error:
+                raise StreamDataError(
+                    stream_name_of(message.get("subject", "?.s.?._")),
+                    -1,
+                    f"unreadable headers at sequence {message['seq']}: {error!r}",
+                ) from None
         return _Last(int(message["seq"]), position)
 
     async def _seek(self, subject: str, position: int, last: _Last) -> int:
@@ -499,7 +514,7 @@ class AsyncJetStreamEventStore:
     async def page(self, cursor: StreamCursor) -> list[RecordedMessage]:
         """The next page of `cursor`'s read (maybe empty), moving the cursor past it."""
         page = await self._direct(cursor.subject, cursor.sequence, self._batch_size, cursor.last)
-        return cursor.take(decode(page))
+        return cursor.take(page)
 
     @retrying
     async def read_category(
@@ -534,7 +549,7 @@ class AsyncJetStreamEventStore:
         while sequence <= last.sequence and len(chosen) < batch_size:
             wanted = self._batch_size if filtered else batch_size - len(chosen)
             page = await self._direct(subject, sequence, wanted, last)
-            for message in decode(page):
+            for message in page:
                 if consumer_group is not None and not consumer_group.takes(message.stream_name):
                     continue
                 if correlation is not None and correlation_category(message) != correlation:
@@ -542,7 +557,7 @@ class AsyncJetStreamEventStore:
                 chosen.append(message)
                 if len(chosen) == batch_size:
                     break
-            sequence = int(page[-1].headers["Nats-Sequence"]) + 1  # type: ignore[index]
+            sequence = page[-1].global_position + 1
         return chosen
 
     @retrying
@@ -552,14 +567,16 @@ class AsyncJetStreamEventStore:
         last = await self._last(subject)
         if last.sequence == 0:
             return None
-        return decode(await self._direct(subject, last.sequence, 1, last))[0]
+        return (await self._direct(subject, last.sequence, 1, last))[0]
 
     @retrying
     async def stream_version(self, stream_name: str) -> int:
         """The position of the stream's last message; -1 for an empty stream."""
         return (await self._last(subject_of(self._prefix, stream_name))).position
 
-    async def _direct(self, subject: str, sequence: int, batch: int, last: _Last) -> list[Msg]:
+    async def _direct(
+        self, subject: str, sequence: int, batch: int, last: _Last
+    ) -> list[RecordedMessage]:
         """Up to `batch` messages on `subject` from `sequence` on, in one batched direct get.
 
         `last` is what the leader holds: a replica that has nothing from `sequence`
@@ -579,23 +596,32 @@ class AsyncJetStreamEventStore:
                 )
             await asyncio.sleep(0.005)
 
-    async def _direct_once(self, subject: str, sequence: int, batch: int) -> list[Msg]:
-        """One batched direct get: the messages a replica sends until its end-of-batch."""
+    async def _direct_once(self, subject: str, sequence: int, batch: int) -> list[RecordedMessage]:
+        """One batched direct get: the messages a replica sends until its end-of-batch
+        (a status message). Each is decoded as it arrives (`jetstream_wire`), while
+        the server still sends the rest; raises `StreamDataError` for one that
+        cannot be decoded."""
         import nats.errors
 
         nc = await self._connection()
         inbox = nc.new_inbox()
-        page: list[Msg] = []
+        page: list[RecordedMessage] = []
+        names: dict[bytes, str] = {}
         ended = asyncio.get_running_loop().create_future()
 
-        async def collect(message: Msg) -> None:  # a callback: no task per message
-            if "Status" not in (message.headers or {}):
-                page.append(message)
-            elif not ended.done():
+        def collect(headers: bytes | None, payload: bytes) -> None:
+            if ended.done():
+                return
+            if headers is not None and headers.startswith(STATUS):
                 ended.set_result(None)
+                return
+            try:
+                page.append(decode(headers, payload, names))
+            except StreamDataError as error:
+                ended.set_exception(error)
 
         try:
-            sub = await nc.subscribe(inbox, cb=collect)
+            sub = await nc.subscribe_raw(inbox, collect)
             try:
                 request = {"seq": sequence, "next_by_subj": subject, "batch": batch}
                 await nc.publish(
@@ -603,7 +629,7 @@ class AsyncJetStreamEventStore:
                 )
                 await asyncio.wait_for(ended, request_timeout(self._timeout))
             finally:
-                await sub.unsubscribe()
+                await nc.unsubscribe_raw(sub)
         except (OSError, nats.errors.Error) as error:
             raise transport_error(error, commit=False) from error
         return page

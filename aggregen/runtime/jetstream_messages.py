@@ -3,14 +3,15 @@
 A message's payload is `[data, metadata, id, type]` as JSON (one parse decodes a
 page); its stream position is the header `Aggregen-Position` (the store reads it
 from the leader before each write); direct gets add the subject, sequence and time.
-Each header costs nats-py a parse per message read, so there is one of the store's.
+A read decodes each message from its raw header block and payload (`decode`, fed by
+`jetstream_wire`), looking only for the four headers it needs.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import orjson
 
@@ -20,21 +21,21 @@ from .jetstream_subjects import stream_name_of
 from .message import NewMessage, RecordedMessage, StreamWrite, check_message_id
 from .stored_data import json_text, not_an_object
 
-if TYPE_CHECKING:
-    from nats.aio.msg import Msg
-
 __all__ = [
     "EXPECTED",
     "POSITION",
+    "STATUS",
     "Encoded",
     "correlation_category",
     "decode",
     "encode",
-    "parse_headers",
+    "read_headers",
 ]
 
 POSITION = "Aggregen-Position"
 EXPECTED = "Nats-Expected-Last-Subject-Sequence"
+STATUS = b"NATS/1.0 "
+"""How a status message's header block starts (`NATS/1.0 204 EOB` ends a direct get)."""
 
 
 Encoded = tuple[str, bytes]
@@ -53,58 +54,89 @@ def _encoded(message: NewMessage) -> Encoded:
     return message_id, b"[" + json_text(message.data) + b"," + metadata + b"," + tail
 
 
-def parse_headers(raw: bytes) -> dict[str, str]:
-    """Headers of a message as the JetStream API gives them (`NATS/1.0` then lines)."""
-    headers: dict[str, str] = {}
-    for line in raw.decode().split("\r\n")[1:]:
-        name, separator, value = line.partition(":")
-        if separator:
-            headers[name.strip()] = value.strip()
-    return headers
+_BLOCK_START = b"NATS/1.0\r\n"
+_BLOCK_END = b"\r\n\r\n"
+
+
+_READ = re.compile(
+    rb"\r\n(Nats-Subject|Nats-Sequence|Nats-Time-Stamp|Aggregen-Position): *([^\r]*)"
+)
+
+
+def read_headers(raw: bytes | None) -> dict[bytes, bytes]:
+    """The headers the store reads (`Nats-Subject`, `Nats-Sequence`, `Nats-Time-Stamp`,
+    `Aggregen-Position`) that a NATS header block holds, by name.
+
+    A block is `NATS/1.0`, `Name: value` lines, an empty line; only the four lines
+    are read (a direct get has nine; nats-py parses every character of each).
+    Raises `ValueError` for no block, a status block (`NATS/1.0 204 EOB`), or a
+    block cut short.
+    """
+    if raw is None or not raw.startswith(_BLOCK_START) or not raw.endswith(_BLOCK_END):
+        raise ValueError(f"not a NATS header block: {(raw or b'')[:60]!r}")
+    return dict(_READ.findall(raw))
 
 
 def stored_time(stamp: str) -> datetime.datetime:
-    """A JetStream timestamp (RFC 3339, nanoseconds, `Z`) as an aware datetime."""
-    main, _, fraction = stamp.rstrip("Z").partition(".")
+    """A JetStream timestamp (RFC 3339, nanoseconds, `Z`) as an aware datetime.
+
+    Raises `ValueError` for another form.
+    """
+    if len(stamp) == 30 and stamp[19] == "." and stamp[29] == "Z":  # all nine digits
+        return datetime.datetime.fromisoformat(f"{stamp[:26]}+00:00")
+    main, _, fraction = stamp.removesuffix("Z").partition(".")
     return datetime.datetime.fromisoformat(f"{main}.{fraction[:6].ljust(6, '0')}+00:00")
 
 
-def decode(page: Sequence[Msg]) -> list[RecordedMessage]:
-    """Messages of a direct get page, their payloads parsed in one JSON parse."""
+def decode(raw: bytes | None, payload: bytes, names: dict[bytes, str]) -> RecordedMessage:
+    """One message of a direct get as received: its header block and payload.
+
+    `names` maps subjects to stream names, filled here (a page mostly holds one
+    stream). Raises `StreamDataError`, naming the stream and position as far as
+    they can be read, for a header block that cannot be read or lacks a header the
+    store needs, and for a payload that is not `[data, metadata, id, type]` as JSON.
+    """
     try:
-        bodies = orjson.loads(b"[" + b",".join([m.data for m in page]) + b"]")
-    except orjson.JSONDecodeError as error:
-        headers = page[0].headers or {}
-        raise StreamDataError(
-            stream_name_of(headers.get("Nats-Subject", "?.s.?._")),
-            int(headers.get(POSITION, -1)),
-            f"stored data is not readable JSON: {error}",
-        ) from None
-    decoded: list[RecordedMessage] = []
-    for message, body in zip(page, bodies, strict=True):
-        headers = message.headers or {}
-        name = stream_name_of(headers["Nats-Subject"])
-        position = int(headers[POSITION])
-        if type(body) is not list or len(body) != 4:
-            raise StreamDataError(
-                name, position, "stored payload is not [data, metadata, id, type]"
-            )
-        data, metadata, message_id, type_name = body
-        if type(data) is not dict or (metadata is not None and type(metadata) is not dict):
-            raise not_an_object(name, position, data, metadata)
-        decoded.append(
-            RecordedMessage(
-                message_id,
-                name,
-                type_name,
-                position,
-                int(headers["Nats-Sequence"]),
-                data,
-                metadata,
-                stored_time(headers["Nats-Time-Stamp"]),
-            )
+        headers = read_headers(raw)
+        subject = headers[b"Nats-Subject"]
+        name = names.get(subject)
+        if name is None:
+            name = names[subject] = stream_name_of(subject.decode().rstrip())
+        position = int(headers[b"Aggregen-Position"])
+        sequence = int(headers[b"Nats-Sequence"])
+        time = stored_time(headers[b"Nats-Time-Stamp"].decode().rstrip())
+    except (KeyError, ValueError) as error:
+        problem = (
+            f"missing header {error.args[0].decode()}"
+            if isinstance(error, KeyError)
+            else str(error)
         )
-    return decoded
+        raise StreamDataError(*_where(raw), f"unreadable headers: {problem}") from None
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as error:
+        problem = f"stored data is not readable JSON: {error}"
+        raise StreamDataError(name, position, problem) from None
+    if type(body) is not list or len(body) != 4:
+        raise StreamDataError(name, position, "stored payload is not [data, metadata, id, type]")
+    data, metadata, message_id, type_name = body
+    if type(data) is not dict or (metadata is not None and type(metadata) is not dict):
+        raise not_an_object(name, position, data, metadata)
+    return RecordedMessage(message_id, name, type_name, position, sequence, data, metadata, time)
+
+
+def _where(raw: bytes | None) -> tuple[str, int]:
+    """The stream name and position a header block holds, as far as they can be read
+    (`?` and -1 where not): for the error about a message that cannot be decoded."""
+    headers = dict(_READ.findall(raw or b""))
+    try:
+        name = stream_name_of(headers[b"Nats-Subject"].decode().rstrip())
+    except (KeyError, ValueError):
+        name = "?"
+    try:
+        return name, int(headers[b"Aggregen-Position"])
+    except (KeyError, ValueError):
+        return name, -1
 
 
 def correlation_category(message: RecordedMessage) -> str | None:

@@ -1,0 +1,125 @@
+"""The store's NATS connection: nats-py's client, with raw subscriptions for direct gets.
+
+nats-py turns every message it receives into a `Msg` and parses its header block
+one character at a time, and a callback subscription passes each message through
+a queue and a task: most of a 1,000-message read's time. A subscription made with
+`WireClient.subscribe_raw` skips all of that: each of its messages goes straight
+to a plain function, with the header block unparsed (`jetstream_messages` reads
+it). `_WireParser` reads the runs of such messages a direct get sends with a split
+of each `HMSG` line, and leaves everything else to nats-py's parser.
+
+Imports nats-py (the jetstream extra): import this module only when connecting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nats.aio.client import Client
+from nats.aio.subscription import Subscription
+from nats.protocol.parser import AWAITING_CONTROL_LINE, Parser
+
+from .errors import ConfigurationError
+
+__all__ = ["Take", "WireClient"]
+
+Take = Callable[[bytes | None, bytes], None]
+"""What a raw subscription calls with each message's header block and payload."""
+
+
+class WireClient(Client):
+    """A nats-py client whose raw subscriptions get their messages unparsed.
+
+    Raises `ConfigurationError` when made if nats-py no longer has the hook it
+    relies on (`Client._process_msg`, which its protocol parser calls per message).
+    """
+
+    def __init__(self) -> None:
+        if not callable(getattr(Client, "_process_msg", None)):
+            raise ConfigurationError(
+                "this nats-py version has no Client._process_msg: the JetStream store "
+                "cannot read raw messages with it"
+            )
+        super().__init__()
+        self._raw: dict[int, Take] = {}
+        self._ps = _WireParser(self, self._raw)
+
+    async def subscribe_raw(self, subject: str, take: Take) -> Subscription:
+        """Subscribe to `subject`; each message's header block and payload go to `take`,
+        called in the connection's reading task (so it must not block)."""
+        sub = await self.subscribe(subject)
+        self._raw[sub._id] = take
+        return sub
+
+    async def unsubscribe_raw(self, sub: Subscription) -> None:
+        """End a subscription `subscribe_raw` made."""
+        self._raw.pop(sub._id, None)
+        await sub.unsubscribe()
+
+    async def _process_msg(
+        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes
+    ) -> None:
+        take = self._raw.get(sid)
+        if take is None:
+            await super()._process_msg(sid, subject, reply, data, headers)
+            return
+        self.stats["in_msgs"] += 1
+        self.stats["in_bytes"] += len(data)
+        take(headers, data)
+
+
+_HMSG = b"HMSG "
+_CRLF = b"\r\n"
+
+
+class _WireParser(Parser):
+    """nats-py's protocol parser, with a fast path for messages to raw subscriptions.
+
+    While the buffer starts with whole `HMSG` frames (`HMSG subject sid [reply]
+    header-bytes total-bytes`, then the header block and payload) for a raw
+    subscription, each goes to its function here; a frame cut short waits for more
+    bytes; anything else (other messages, PING, INFO, errors) and the rest of the
+    buffer go to nats-py's parser, as do all bytes while it is inside a frame.
+    """
+
+    def __init__(self, nc: Client, raw: dict[int, Take]) -> None:
+        super().__init__(nc)
+        self._raw_subs = raw
+
+    async def parse(self, data: bytes = b"") -> None:
+        self.buf.extend(data)
+        if self.state == AWAITING_CONTROL_LINE and self._raw_subs and self._take_raw():
+            return
+        await super().parse()
+
+    def _take_raw(self) -> bool:
+        """Hand the whole raw frames at the buffer's start to their subscriptions; True
+        when the buffer ends inside one (wait for more bytes), False when what
+        follows is for nats-py's parser."""
+        buf = self.buf
+        if not buf.startswith(_HMSG):
+            return False
+        frames = bytes(buf)
+        at = 0
+        waiting = False
+        while frames.startswith(_HMSG, at):
+            line_end = frames.find(_CRLF, at)
+            if line_end < 0:
+                waiting = len(frames) - at < 1024  # a control line longer than that: not ours
+                break
+            fields = frames[at + len(_HMSG) : line_end].split()
+            if len(fields) not in (4, 5) or not fields[-1].isdigit() or not fields[1].isdigit():
+                break
+            take = self._raw_subs.get(int(fields[1]))
+            if take is None or not fields[-2].isdigit() or int(fields[-2]) > int(fields[-1]):
+                break
+            start = line_end + 2
+            header_end = start + int(fields[-2])
+            end = start + int(fields[-1])
+            if len(frames) < end + 2:
+                waiting = True
+                break
+            at = end + 2
+            take(frames[start:header_end] or None, frames[header_end:end])
+        del buf[:at]
+        return waiting or not buf

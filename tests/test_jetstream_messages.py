@@ -1,0 +1,141 @@
+"""Decoding direct get pages as the connection receives them (`jetstream_messages`).
+
+No server: the header blocks are written here the way nats-server sends them.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from aggregen.runtime import RecordedMessage, StreamDataError
+from aggregen.runtime.jetstream_messages import (
+    POSITION,
+    decode,
+    read_headers,
+    stored_time,
+)
+from aggregen.runtime.jetstream_subjects import subject_of
+
+STREAM = "account-4f2a"
+STAMP = "2026-11-30T14:45:11.123456789Z"
+BODY = b'[{"amount":5},null,"0b1f8c1e-77d2-4e4e-9d1f-1b7a0b7c5d10","Deposited"]'
+
+
+def decode_page(page: list[tuple[bytes | None, bytes]]) -> list[RecordedMessage]:
+    """The messages of a page, decoded one by one as the store does."""
+    names: dict[bytes, str] = {}
+    return [decode(raw, payload, names) for raw, payload in page]
+
+
+def block(*lines: str) -> bytes:
+    """A header block with `lines` (each `Name: value`)."""
+    return ("NATS/1.0\r\n" + "".join(f"{line}\r\n" for line in lines) + "\r\n").encode()
+
+
+def server_block(position: str = "3", sequence: str = "17", stamp: str = STAMP) -> bytes:
+    """A direct get's header block: the store's header, the batch's two, the server's six."""
+    return block(
+        f"{POSITION}: {position}",
+        "Nats-Batch-Id: 0c5f0e7e3c9a4b0b8a1d2e3f4a5b6c7d",
+        "Nats-Batch-Sequence: 1",
+        "Nats-Stream: aggregen",
+        f"Nats-Subject: {subject_of('aggregen', STREAM)}",
+        f"Nats-Sequence: {sequence}",
+        f"Nats-Time-Stamp: {stamp}",
+        "Nats-Num-Pending: 0",
+        f"Nats-Last-Sequence: {sequence}",
+    )
+
+
+def test_a_page_decodes_to_recorded_messages() -> None:
+    later = server_block(position="4", sequence="19", stamp="2026-11-30T14:45:12Z")
+    first, second = decode_page([(server_block(), BODY), (later, BODY)])
+    assert first.stream_name == STREAM
+    assert (first.position, first.global_position) == (3, 17)
+    assert (first.type, first.data, first.metadata) == ("Deposited", {"amount": 5}, None)
+    assert first.id == "0b1f8c1e-77d2-4e4e-9d1f-1b7a0b7c5d10"
+    assert first.time == datetime.datetime(2026, 11, 30, 14, 45, 11, 123456, tzinfo=datetime.UTC)
+    assert (second.position, second.global_position) == (4, 19)
+    assert second.time == datetime.datetime(2026, 11, 30, 14, 45, 12, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "microseconds"),
+    [(STAMP, 123456), ("2026-11-30T14:45:11.5Z", 500000), ("2026-11-30T14:45:11Z", 0)],
+)
+def test_time_stamps_with_trimmed_digits_are_read(stamp: str, microseconds: int) -> None:
+    assert stored_time(stamp).microsecond == microseconds
+
+
+def test_a_header_written_without_a_space_is_read() -> None:
+    headers = read_headers(block("Aggregen-Position:7", "Nats-Sequence: 9"))
+    assert headers == {b"Aggregen-Position": b"7", b"Nats-Sequence": b"9"}
+
+
+def test_only_the_headers_the_store_needs_are_read_and_matched_whole() -> None:
+    headers = read_headers(block("X-Nats-Sequence: 1", "Nats-Stream: s", "Nats-Sequence: 2"))
+    assert headers == {b"Nats-Sequence": b"2"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [None, b"NATS/1.0 204 EOB\r\n\r\n", b"NATS/1.0\r\nNats-Sequence: 1\r\n", b"HTTP/1.1\r\n\r\n"],
+)
+def test_what_is_not_a_header_block_is_refused(raw: bytes | None) -> None:
+    with pytest.raises(ValueError, match="not a NATS header block"):
+        read_headers(raw)
+
+
+def malformed(raw: bytes | None) -> StreamDataError:
+    with pytest.raises(StreamDataError) as caught:
+        decode_page([(server_block(), BODY), (raw, BODY)])
+    return caught.value
+
+
+def test_a_cut_block_names_the_stream_and_position() -> None:
+    error = malformed(server_block(position="8")[:-2])
+    assert (error.stream_name, error.position) == (STREAM, 8)
+    assert "not a NATS header block" in error.problem
+
+
+def test_a_missing_store_header_names_the_stream() -> None:
+    raw = server_block().replace(f"{POSITION}: 3\r\n".encode(), b"")
+    error = malformed(raw)
+    assert (error.stream_name, error.position) == (STREAM, -1)
+    assert f"missing header {POSITION}" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (server_block(sequence="seventeen"), "invalid literal for int()"),
+        (server_block(stamp="yesterday"), "yesterday"),
+        (server_block().replace(b"Nats-Sequence", b"Nats-Sequense"), "Nats-Sequence"),
+        (server_block().replace(b"9Z\r\n", b"9\xffZ\r\n"), "utf-8"),
+    ],
+)
+def test_unreadable_server_headers_name_the_stream_and_position(raw: bytes, problem: str) -> None:
+    error = malformed(raw)
+    assert (error.stream_name, error.position) == (STREAM, 3)
+    assert problem in error.problem
+
+
+def test_a_message_without_headers_is_an_error() -> None:
+    error = malformed(None)
+    assert (error.stream_name, error.position) == ("?", -1)
+    assert "unreadable headers" in str(error)
+
+
+def test_a_bad_subject_is_an_error_not_a_crash() -> None:
+    raw = server_block().replace(subject_of("aggregen", STREAM).encode(), b"nonsense")
+    error = malformed(raw)
+    assert error.position == 3
+    assert "unreadable headers" in error.problem
+
+
+def test_a_payload_that_is_not_json_names_the_stream() -> None:
+    with pytest.raises(StreamDataError, match="not readable JSON") as caught:
+        decode_page([(server_block(), b"[{")])
+    assert (caught.value.stream_name, caught.value.position) == (STREAM, 3)
