@@ -158,7 +158,8 @@ async def _until_deadline(seconds: float, attempt: Callable[[], Awaitable[T]]) -
                     # quorum holds it in flight, refusing the next ones with 10164).
                     raise _given_up(error, loop.time() - started, seconds, retries) from error
                 raise
-            if loop.time() + pause >= started + seconds:
+            remaining = started + seconds - loop.time()
+            if remaining <= 0:  # the last attempt ran at the deadline
                 if unknown:
                     raise _given_up(error, loop.time() - started, seconds, retries) from error
                 raise EventStoreError(
@@ -167,6 +168,7 @@ async def _until_deadline(seconds: float, attempt: Callable[[], Awaitable[T]]) -
                 ) from error
             retries += 1
             _timeout_now.set(RETRY_TIMEOUT)
+            pause = min(pause, remaining)  # one more attempt when the deadline comes
             logger.warning("JetStream request failed, retrying in %.2f s: %s", pause, error)
             await asyncio.sleep(pause)
             pause = min(2 * pause, LONGEST_PAUSE)
