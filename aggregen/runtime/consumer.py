@@ -21,7 +21,7 @@ from .causation import cause_in_effect
 from .errors import AggregenError, StreamNameError
 from .message import RecordedMessage
 from .position_store import PositionStore
-from .read_ahead import ReadAhead
+from .read_ahead import ReadAhead, draining
 from .store import EventStore
 
 __all__ = [
@@ -340,13 +340,16 @@ class Consumer(CategoryLoop):
 
     def _handle_batch(self) -> tuple[int, bool]:
         batch = self._read_batch(self._tracker.position)
+        last = self._is_last(batch)
+        messages = draining(batch)
+        del batch  # the messages live only while handled (see `draining`)
         handle = self.handler.handle
         handled_one = self._tracker.handled
         handled = 0
         set_cause = cause_in_effect.set
         token = set_cause(None)  # the cause before the batch, restored after it
         try:
-            for message in batch:
+            for message in messages:
                 # Events the handler raises are caused by it. One set per message, one
                 # reset per batch: a context copied while handling a message (a task,
                 # a thread) keeps that message as its cause.
@@ -365,7 +368,7 @@ class Consumer(CategoryLoop):
                     return handled, True
         finally:
             cause_in_effect.reset(token)
-        return handled, self._is_last(batch)
+        return handled, last
 
     def _record(self) -> None:
         """Record the position if it moved since it was last recorded."""
