@@ -26,6 +26,7 @@ from .causation import cause_in_effect
 from .consumer import CategoryReading, PositionTracker, handler_failed, member_name
 from .message import RecordedMessage
 from .position_store import AsyncPositionStore
+from .read_ahead import draining
 from .store import AsyncEventStore
 
 __all__ = ["AsyncCategoryLoop", "AsyncConsumer", "AsyncMessageHandler"]
@@ -171,11 +172,14 @@ class AsyncConsumer(AsyncCategoryLoop):
 
     async def _handle_batch(self) -> tuple[int, bool]:
         batch = await self._read_batch(self._tracker.position)
+        last = self._is_last(batch)
+        messages = draining(batch)
+        del batch  # the messages live only while handled (see `draining`)
         handle = self.handler.handle
         handled_one = self._tracker.handled
         handled = 0
         cause = cause_in_effect
-        for message in batch:
+        for message in messages:
             token = cause.set(message)  # events the handler raises are caused by it
             try:
                 await handle(message)
@@ -191,7 +195,7 @@ class AsyncConsumer(AsyncCategoryLoop):
                 await self._record()
             if self._stopping.is_set():
                 return handled, True
-        return handled, self._is_last(batch)
+        return handled, last
 
     async def _record(self) -> None:
         """Record the position if it moved since it was last recorded."""
