@@ -114,6 +114,14 @@ class CategoryReading(Generic[S, F]):
         """Whether `batch` reached the end of the category, for now (a short batch)."""
         return len(batch) < self.batch_size
 
+    def _handing_out(self, batch: list[RecordedMessage]) -> tuple[Iterator[RecordedMessage], bool]:
+        """The messages of `batch`, each let go once handled (`draining`), and `_is_last`.
+
+        Pass the batch straight from the read, keeping no reference to it, so that
+        handled messages are freed while the rest of the batch is handled.
+        """
+        return draining(batch), self._is_last(batch)
+
 
 class CategoryLoop(CategoryReading[EventStore, threading.Event]):
     """What every synchronous reader of a category shares: `catch_up`, `run` and `stop`.
@@ -339,10 +347,7 @@ class Consumer(CategoryLoop):
             self._tracker.start(self.positions.get())
 
     def _handle_batch(self) -> tuple[int, bool]:
-        batch = self._read_batch(self._tracker.position)
-        last = self._is_last(batch)
-        messages = draining(batch)
-        del batch  # the messages live only while handled (see `draining`)
+        messages, last = self._handing_out(self._read_batch(self._tracker.position))
         handle = self.handler.handle
         handled_one = self._tracker.handled
         handled = 0

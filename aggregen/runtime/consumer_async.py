@@ -26,7 +26,6 @@ from .causation import cause_in_effect
 from .consumer import CategoryReading, PositionTracker, handler_failed, member_name
 from .message import RecordedMessage
 from .position_store import AsyncPositionStore
-from .read_ahead import draining
 from .store import AsyncEventStore
 
 __all__ = ["AsyncCategoryLoop", "AsyncConsumer", "AsyncMessageHandler"]
@@ -171,10 +170,7 @@ class AsyncConsumer(AsyncCategoryLoop):
             self._tracker.start(await self.positions.get())
 
     async def _handle_batch(self) -> tuple[int, bool]:
-        batch = await self._read_batch(self._tracker.position)
-        last = self._is_last(batch)
-        messages = draining(batch)
-        del batch  # the messages live only while handled (see `draining`)
+        messages, last = self._handing_out(await self._read_batch(self._tracker.position))
         handle = self.handler.handle
         handled_one = self._tracker.handled
         handled = 0
