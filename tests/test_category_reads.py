@@ -240,13 +240,16 @@ def test_both_stores_give_each_member_the_same_streams(
         ('{"n": 1e400}', None, "not readable JSON"),
     ],
 )
+@pytest.mark.parametrize("reader", ["plain", "member", "async"])
 def test_a_corrupt_row_in_a_category_is_a_stream_data_error_naming_it(
     messagedb_store: MessageDBEventStore,
     messagedb_uri: str,
     data: str | None,
     metadata: str | None,
     problem: str,
+    reader: str,
 ) -> None:
+    """A batch decoded at once falls back to row by row, which names the bad row."""
     import psycopg
 
     category = new_category()
@@ -257,10 +260,46 @@ def test_a_corrupt_row_in_a_category_is_a_stream_data_error_naming_it(
             "VALUES (gen_random_uuid(), %s, 'Happened', 0, %s::jsonb, %s::jsonb)",
             (f"{category}-2", data, metadata),
         )
+    write(messagedb_store, f"{category}-3", message(n=3))
+
+    async def read_async() -> None:
+        async with AsyncMessageDBEventStore(messagedb_uri, max_size=1) as store:
+            await store.read_category(category)
 
     with pytest.raises(StreamDataError, match=problem) as caught:
-        messagedb_store.read_category(category)
+        if reader == "async":
+            asyncio.run(read_async())
+        else:
+            group = ConsumerGroup(0, 1) if reader == "member" else None
+            messagedb_store.read_category(category, consumer_group=group)
     assert (caught.value.stream_name, caught.value.position) == (f"{category}-2", 0)
+
+
+@pytest.mark.messagedb
+def test_a_category_batch_decoded_at_once_keeps_every_rows_fields(
+    messagedb_store: MessageDBEventStore,
+) -> None:
+    """Rows of several streams, metadata stored or not, read as written, in order."""
+    category = new_category()
+    written = [
+        (f"{category}-{i % 3}", message(None if i % 2 else {"correlationId": f"c{i}"}, n=i))
+        for i in range(7)
+    ]
+    for stream, new in written:
+        write(messagedb_store, stream, new)
+
+    read = messagedb_store.read_category(category)
+    assert [(m.stream_name, m.id, m.data, m.metadata) for m in read] == [
+        (stream, new.id, new.data, new.metadata) for stream, new in written
+    ]
+    assert [m.position for m in read] == [0, 0, 0, 1, 1, 1, 2]
+    assert read == list(_messages(messagedb_store._fetch(_PLAIN_READ, (category,))))
+
+
+_PLAIN_READ = (
+    "SELECT id, stream_name, type, position, global_position, data, metadata, "
+    "time AT TIME ZONE 'UTC' FROM get_category_messages(%s)"
+)
 
 
 member_stream_ids = st.one_of(

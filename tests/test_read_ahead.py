@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime
 import threading
+import weakref
 
 import pytest
 
 from aggregen.runtime import RecordedMessage
-from aggregen.runtime.read_ahead import ReadAhead
+from aggregen.runtime.read_ahead import ReadAhead, draining
 
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
@@ -98,3 +99,32 @@ def test_not_enabled_it_reads_only_when_asked() -> None:
         assert not any(name.startswith("aggregen-read-ahead") for name in category.threads)
     finally:
         reader.close()
+
+
+class Data(dict[str, int]):
+    """Message data a weak reference can watch (a plain dict cannot be)."""
+
+
+def test_draining_hands_out_the_batch_in_order_and_leaves_it_as_it_was() -> None:
+    batch = Category(5).read(1, batch_size=5)
+    original = list(batch)
+    assert list(draining(batch)) == original
+    assert batch == original
+
+
+def test_draining_lets_a_message_go_once_the_next_is_asked_for() -> None:
+    watched = [Data(n=n) for n in range(3)]
+    alive = [weakref.ref(data) for data in watched]
+    batch = [
+        RecordedMessage(f"id{n}", "c-1", "T", n, n + 1, data, None, EPOCH)
+        for n, data in enumerate(watched)
+    ]
+    del watched
+    messages = draining(batch)
+    del batch  # as a consumer does: the generator holds the only reference
+    first = next(messages)
+    assert first.data == {"n": 0}
+    del first
+    second = next(messages)
+    assert second.data == {"n": 1}
+    assert [ref() is None for ref in alive] == [True, False, False]

@@ -21,7 +21,7 @@ from .causation import cause_in_effect
 from .errors import AggregenError, StreamNameError
 from .message import RecordedMessage
 from .position_store import PositionStore
-from .read_ahead import ReadAhead
+from .read_ahead import ReadAhead, draining
 from .store import EventStore
 
 __all__ = [
@@ -113,6 +113,14 @@ class CategoryReading(Generic[S, F]):
     def _is_last(self, batch: list[RecordedMessage]) -> bool:
         """Whether `batch` reached the end of the category, for now (a short batch)."""
         return len(batch) < self.batch_size
+
+    def _handing_out(self, batch: list[RecordedMessage]) -> tuple[Iterator[RecordedMessage], bool]:
+        """The messages of `batch`, each let go once handled (`draining`), and `_is_last`.
+
+        Pass the batch straight from the read, keeping no reference to it, so that
+        handled messages are freed while the rest of the batch is handled.
+        """
+        return draining(batch), self._is_last(batch)
 
 
 class CategoryLoop(CategoryReading[EventStore, threading.Event]):
@@ -339,14 +347,14 @@ class Consumer(CategoryLoop):
             self._tracker.start(self.positions.get())
 
     def _handle_batch(self) -> tuple[int, bool]:
-        batch = self._read_batch(self._tracker.position)
+        messages, last = self._handing_out(self._read_batch(self._tracker.position))
         handle = self.handler.handle
         handled_one = self._tracker.handled
         handled = 0
         set_cause = cause_in_effect.set
         token = set_cause(None)  # the cause before the batch, restored after it
         try:
-            for message in batch:
+            for message in messages:
                 # Events the handler raises are caused by it. One set per message, one
                 # reset per batch: a context copied while handling a message (a task,
                 # a thread) keeps that message as its cause.
@@ -365,7 +373,7 @@ class Consumer(CategoryLoop):
                     return handled, True
         finally:
             cause_in_effect.reset(token)
-        return handled, self._is_last(batch)
+        return handled, last
 
     def _record(self) -> None:
         """Record the position if it moved since it was last recorded."""

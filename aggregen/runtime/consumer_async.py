@@ -170,12 +170,12 @@ class AsyncConsumer(AsyncCategoryLoop):
             self._tracker.start(await self.positions.get())
 
     async def _handle_batch(self) -> tuple[int, bool]:
-        batch = await self._read_batch(self._tracker.position)
+        messages, last = self._handing_out(await self._read_batch(self._tracker.position))
         handle = self.handler.handle
         handled_one = self._tracker.handled
         handled = 0
         cause = cause_in_effect
-        for message in batch:
+        for message in messages:
             token = cause.set(message)  # events the handler raises are caused by it
             try:
                 await handle(message)
@@ -191,7 +191,7 @@ class AsyncConsumer(AsyncCategoryLoop):
                 await self._record()
             if self._stopping.is_set():
                 return handled, True
-        return handled, self._is_last(batch)
+        return handled, last
 
     async def _record(self) -> None:
         """Record the position if it moved since it was last recorded."""

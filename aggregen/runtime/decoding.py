@@ -2,12 +2,14 @@
 
 `decode_event` is what handlers and `Repository.history` use. The repository's replay
 loop does the same steps inlined for speed (a function call per event would cost
-about a tenth of a replay); it shares `upcast` and `read_schema_version`, and
-`tests/test_decoding_paths.py` proves that both give the same events.
+about a tenth of a replay); it shares `upcast`, `read_schema_version` and
+`caused_metadata`, and `tests/test_decoding_paths.py` proves that both give the same
+events.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,12 +17,16 @@ from .errors import StreamDataError
 from .event import Event, Metadata, read_schema_version
 from .message import RecordedMessage
 
-__all__ = ["UnknownEventTypeError", "decode_event", "metadata_of", "upcast"]
+__all__ = [
+    "UnknownEventTypeError",
+    "caused_metadata",
+    "decode_event",
+    "metadata_of",
+    "upcast",
+]
 
 _new_tuple = tuple.__new__  # builds Metadata without its Python-level __new__
 _NO_METADATA: dict[str, Any] = {}
-_NO_CAUSATION = (None, None, None, None, None, None)
-"""The six causation and correlation fields of `Metadata` when none were stored."""
 
 
 class UnknownEventTypeError(StreamDataError):
@@ -46,28 +52,35 @@ def upcast(event_class: type[Event], data: dict[str, Any], version: object) -> d
 
 def metadata_of(message: RecordedMessage, schema_version: int) -> Metadata:
     """The `Metadata` of a stored message (ids, position, time, causation)."""
-    extra = message.metadata
-    if not extra or (len(extra) == 1 and "schemaVersion" in extra):  # most messages
-        return _new_tuple(
-            Metadata,
-            (
-                message.id,
-                message.time,
-                message.stream_name,
-                message.position,
-                message.global_position,
-                schema_version,
-                *_NO_CAUSATION,
-            ),
-        )
+    message_id, stream_name, _, position, global_position, _, extra, time = message
+    return caused_metadata(
+        message_id, time, stream_name, position, global_position, schema_version, extra or {}
+    )
+
+
+def caused_metadata(
+    message_id: str,
+    time: datetime.datetime,
+    stream_name: str,
+    position: int,
+    global_position: int,
+    schema_version: int,
+    extra: Mapping[str, Any],
+) -> Metadata:
+    """The `Metadata` of a stored message, its correlation and causation read from `extra`.
+
+    `extra` is the message's metadata, under Eventide's keys. The decoders build the
+    metadata of a message with nothing but a schema version inline (most messages:
+    a call costs) and call this for the others.
+    """
     return _new_tuple(
         Metadata,
         (
-            message.id,
-            message.time,
-            message.stream_name,
-            message.position,
-            message.global_position,
+            message_id,
+            time,
+            stream_name,
+            position,
+            global_position,
             schema_version,
             extra.get("correlationId"),
             extra.get("causationId"),
@@ -87,30 +100,53 @@ def decode_event(events: Mapping[str, type[Event]], owner: str, message: Recorde
     `StreamDataError` (naming stream and position) for metadata or data that does not
     fit.
     """
-    stream, position = message.stream_name, message.position
-    event_class = events.get(message.type)
+    # Unpacked rather than read by attribute, as the replay does: a call an attribute.
+    message_id, stream_name, type_name, position, global_position, data, extra, time = message
+    event_class = events.get(type_name)
     if event_class is None:
         raise UnknownEventTypeError(
-            stream, position, f"unknown event type {message.type!r} for {owner}"
+            stream_name, position, f"unknown event type {type_name!r} for {owner}"
         )
-    extra = message.metadata
-    if extra is not None and not isinstance(extra, dict):
-        raise StreamDataError(stream, position, f"metadata must be an object, not {extra!r}")
-    data = message.data
+    if extra is None:
+        extra = _NO_METADATA
+    elif not isinstance(extra, dict):
+        raise StreamDataError(stream_name, position, f"metadata must be an object, not {extra!r}")
     if not isinstance(data, dict):
-        raise StreamDataError(stream, position, f"data must be an object, not {data!r}")
-    schema_version = (extra or _NO_METADATA).get("schemaVersion")
+        raise StreamDataError(stream_name, position, f"data must be an object, not {data!r}")
+    schema_version = extra.get("schemaVersion")
     try:
         if schema_version.__class__ is not int:  # Eventide writes "1", or nothing
             schema_version = read_schema_version(schema_version)
         if schema_version != event_class.__schema_version__:
             data = upcast(event_class, data, schema_version)
-        return event_class.from_data(data, metadata_of(message, schema_version))
+        if not extra or (len(extra) == 1 and "schemaVersion" in extra):  # most messages
+            metadata = _new_tuple(
+                Metadata,
+                (
+                    message_id,
+                    time,
+                    stream_name,
+                    position,
+                    global_position,
+                    schema_version,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ),
+            )
+        else:
+            metadata = caused_metadata(
+                message_id, time, stream_name, position, global_position, schema_version, extra
+            )
+        return event_class.from_data(data, metadata)
     except KeyError as error:
         raise StreamDataError(
-            stream, position, f"{message.type} lacks its field {error}"
+            stream_name, position, f"{type_name} lacks its field {error}"
         ) from error
     except Exception as error:  # whatever decoding or an upcaster raised: not this class
         raise StreamDataError(
-            stream, position, f"{message.type} does not fit its class: {error}"
+            stream_name, position, f"{type_name} does not fit its class: {error}"
         ) from error

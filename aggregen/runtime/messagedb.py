@@ -84,8 +84,11 @@ _READ = (
     "WHERE stream_name = %s::text AND position >= %s::bigint ORDER BY position LIMIT %s::bigint"
 )
 _READ_LAST = f"SELECT {_COLUMNS} FROM get_last_stream_message(%s::varchar)"
+# Category reads select `_COLUMNS` with SQL NULL metadata as JSON `null`, as `_READ`
+# does, so that `_category_messages` can join a batch's metadata into one array.
+_CATEGORY_COLUMNS = _COLUMNS.replace("metadata,", "coalesce(metadata, 'null'),")
 _READ_CATEGORY = (
-    f"SELECT {_COLUMNS} FROM get_category_messages("
+    f"SELECT {_CATEGORY_COLUMNS} FROM get_category_messages("
     "%s::varchar, %s::bigint, %s::bigint, %s::varchar, %s::bigint, %s::bigint)"
 )
 # A consumer-group member's read, MessageDB's partition computed inline. MessageDB's
@@ -106,7 +109,7 @@ _CARDINAL_ID = "split_part(substr(stream_name, strpos(stream_name, '-') + 1), '+
 _MEMBER = f"mod(@(left('x' || md5({_CARDINAL_ID}), 17)::bit(64)::bigint), %s::bigint)"
 _READ_CATEGORY_TABLE = (
     "SELECT id::varchar, stream_name, type, position, global_position, data::varchar, "
-    "metadata::varchar, time AT TIME ZONE 'UTC' FROM messages "
+    "coalesce(metadata::varchar, 'null'), time AT TIME ZONE 'UTC' FROM messages "
     "WHERE category(stream_name::varchar) = %s::varchar AND global_position >= %s::bigint"
     "{condition} ORDER BY global_position LIMIT %s::bigint"
 )
@@ -308,7 +311,7 @@ class MessageDBEventStore(ClosingStore):
             lambda conn: conn.execute(query, params, prepare=prepare, binary=True).fetchall(),
             self._routes.categories,
         )
-        return list(_messages(rows))
+        return _category_messages(rows)
 
     def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None."""
@@ -459,41 +462,77 @@ _OBJECT_OR_NULL = frozenset({dict, type(None)})
 def _decoded(stream_name: str, rows: list[tuple[Any, ...]]) -> Iterable[RecordedMessage]:
     """Rows of `_READ` (a page of `stream_name`) as messages, as `_messages` makes them.
 
-    The data of all rows is decoded with one JSON parse of their texts joined into an
-    array, the metadata with another, their types checked in one pass, and the
-    messages built without a Python loop: a third of a page's decoding time. Any
-    surprise (SQL NULL data, JSON orjson refuses, a value that is not an object, a
-    time `datetime` cannot hold) sends the page through `_row_by_row`, which raises
-    the `StreamDataError` naming the row. Each text is one JSON value as PostgreSQL
-    prints jsonb, so joining them cannot change what a row holds.
+    The page is decoded at once (see `_parsed`) and the messages built without a
+    Python loop: a third of a page's decoding time. Any surprise (SQL NULL data, JSON
+    orjson refuses, a value that is not an object, a time `datetime` cannot hold)
+    sends the page through `_row_by_row`, which raises the `StreamDataError` naming
+    the row.
     """
     if not rows:
         return ()
     ids, types, positions, global_positions, raw_data, raw_metadata, times = zip(*rows, strict=True)
+    parsed = _parsed(raw_data, raw_metadata)
+    if parsed is not None:
+        try:
+            moments = list(map(_read_time, times))
+        except (TypeError, ValueError):  # 'infinity', a year beyond 9999
+            pass
+        else:
+            return _built(
+                zip(ids, repeat(stream_name), types, positions, global_positions, *parsed, moments)
+            )
+    return _messages(_row_by_row(stream_name, rows))  # lazily, as far as the bad row
+
+
+def _category_messages(rows: list[tuple[Any, ...]]) -> list[RecordedMessage]:
+    """Rows of a category read (`_CATEGORY_COLUMNS`) as messages, as `_messages` makes them.
+
+    Decoded as `_decoded` decodes a stream's page; a batch with any surprise goes
+    through `_messages` row by row, which raises the `StreamDataError` naming the
+    row's stream and position.
+    """
+    if not rows:
+        return []
+    ids, streams, types, positions, global_positions, raw_data, raw_metadata, times = zip(
+        *rows, strict=True
+    )
+    parsed = _parsed(raw_data, raw_metadata)
+    if parsed is None:
+        return list(_messages(rows))
+    return _built(
+        zip(ids, streams, types, positions, global_positions, *parsed, times, strict=True)
+    )
+
+
+def _parsed(
+    raw_data: tuple[Any, ...], raw_metadata: tuple[Any, ...]
+) -> tuple[list[Any], list[Any]] | None:
+    """The data and the metadata of a batch's rows, or None when any row is unusual.
+
+    Each is decoded with one JSON parse of the rows' texts joined into an array, and
+    their types checked in one pass. None for SQL NULL data or metadata, JSON orjson
+    refuses, data that is not an object or metadata that is neither an object nor
+    null. Each text is one JSON value as PostgreSQL prints jsonb, so joining them
+    cannot change what a row holds.
+    """
     try:
         data = orjson.loads("[" + ",".join(raw_data) + "]")
         metadata = orjson.loads("[" + ",".join(raw_metadata) + "]")
-        if (
-            len(data) == len(rows)
-            and len(metadata) == len(rows)
-            and _OBJECT.issuperset(map(type, data))
-            and _OBJECT_OR_NULL.issuperset(map(type, metadata))
-        ):
-            fields = zip(
-                ids,
-                repeat(stream_name),
-                types,
-                positions,
-                global_positions,
-                data,
-                metadata,
-                map(_read_time, times),
-            )
-            # the named tuple without its Python-level __new__, mapped in C
-            return list(map(tuple.__new__, repeat(RecordedMessage), fields))
-    except (TypeError, ValueError):  # SQL NULL (None), JSON orjson refuses, 'infinity'
-        pass
-    return _messages(_row_by_row(stream_name, rows))  # lazily, as far as the bad row
+    except (TypeError, ValueError):  # SQL NULL (None), JSON orjson refuses
+        return None
+    if (
+        len(data) == len(raw_data)
+        and len(metadata) == len(raw_metadata)
+        and _OBJECT.issuperset(map(type, data))
+        and _OBJECT_OR_NULL.issuperset(map(type, metadata))
+    ):
+        return data, metadata
+    return None
+
+
+def _built(fields: Iterable[tuple[Any, ...]]) -> list[RecordedMessage]:
+    """Messages of their fields: the named tuple without its Python-level __new__, in C."""
+    return list(map(tuple.__new__, repeat(RecordedMessage), fields))
 
 
 _read_time = datetime.datetime.fromisoformat

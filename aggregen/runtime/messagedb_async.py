@@ -28,6 +28,7 @@ from .messagedb import (
     _VERSION,
     _WRITE,
     _category,
+    _category_messages,
     _category_read,
     _connection_lost,
     _decoded,
@@ -181,7 +182,7 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
             cursor = await conn.execute(query, params, prepare=prepare, binary=True)
             return await cursor.fetchall()
 
-        return list(_messages(await self._run(fetch, self._routes.categories)))
+        return _category_messages(await self._run(fetch, self._routes.categories))
 
     async def read_last(self, stream_name: str) -> RecordedMessage | None:
         """The stream's last message, or None."""

@@ -142,12 +142,12 @@ class Projector(CategoryLoop):
         handle = self.projection.handle
         handled = 0
         with self.target.transaction(self.position_name) as transaction:
-            batch = self._read_batch(transaction.position)
+            messages, last = self._handing_out(self._read_batch(transaction.position))
             session = transaction.session
             set_cause = cause_in_effect.set
             token = set_cause(None)  # restored after the batch; one set per message
             try:
-                for message in batch:
+                for message in messages:
                     set_cause(message)  # events the projection raises are caused by it
                     try:
                         handle(message, session)
@@ -161,4 +161,4 @@ class Projector(CategoryLoop):
                         return handled, True
             finally:
                 cause_in_effect.reset(token)
-        return handled, self._is_last(batch)
+        return handled, last

@@ -144,10 +144,10 @@ class AsyncProjector(AsyncCategoryLoop):
         handle = self.projection.handle
         handled = 0
         async with self.target.transaction(self.position_name) as transaction:
-            batch = await self._read_batch(transaction.position)
+            messages, last = self._handing_out(await self._read_batch(transaction.position))
             session = transaction.session
             cause = cause_in_effect
-            for message in batch:
+            for message in messages:
                 token = cause.set(message)  # events the projection raises are caused by it
                 try:
                     await handle(message, session)
@@ -161,4 +161,4 @@ class AsyncProjector(AsyncCategoryLoop):
                 transaction.position = message.global_position
                 if self._stopping.is_set():
                     return handled, True
-        return handled, self._is_last(batch)
+        return handled, last

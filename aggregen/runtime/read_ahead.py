@@ -13,12 +13,12 @@ read that repeats it). Reading ahead changes no position, so delivery is as befo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from .message import RecordedMessage
 
-__all__ = ["ReadAhead"]
+__all__ = ["ReadAhead", "draining"]
 
 
 class ReadAhead:
@@ -80,3 +80,20 @@ class ReadAhead:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+
+
+def draining(batch: list[RecordedMessage]) -> Iterator[RecordedMessage]:
+    """The messages of `batch` in order, each let go as soon as the next is asked for.
+
+    A reader that holds a whole batch while it handles it keeps every message alive
+    through the garbage collector's young collections, which move them to the oldest
+    generation, whose growth sets off full collections (about 0.3 us a message at
+    100,000 messages). Handed out from a copy that drops each one, a message lives
+    only while it is handled. The caller drops its own reference to `batch` (`batch`
+    itself is not changed: a store may keep the list it returned).
+    """
+    pending = batch[::-1]
+    del batch
+    take = pending.pop
+    while pending:
+        yield take()

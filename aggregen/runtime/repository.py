@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .aggregate import Aggregate
 from .config import check_threshold, snapshot_threshold
-from .decoding import UnknownEventTypeError, decode_event, upcast
+from .decoding import UnknownEventTypeError, caused_metadata, decode_event, upcast
 from .errors import AggregateNotFoundError, StreamDataError
 from .event import Event, Metadata, read_schema_version
 from .message import NewMessage, RecordedMessage, StreamWrite, uuid4_string
@@ -350,22 +350,8 @@ def _replay(aggregate: Aggregate, stream: str, messages: Iterable[RecordedMessag
                     ),
                 )
             else:
-                metadata = new_tuple(
-                    Metadata,
-                    (
-                        message_id,
-                        time,
-                        stream_name,
-                        position,
-                        global_position,
-                        schema_version,
-                        extra.get("correlationId"),
-                        extra.get("causationId"),
-                        extra.get("causationMessageStreamName"),
-                        extra.get("causationMessagePosition"),
-                        extra.get("causationMessageGlobalPosition"),
-                        extra.get("correlationStreamName"),
-                    ),
+                metadata = caused_metadata(
+                    message_id, time, stream_name, position, global_position, schema_version, extra
                 )
             event = from_data(data, metadata)
         except KeyError as error:
