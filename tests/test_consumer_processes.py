@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,13 @@ from tests.conftest import ROOT
 from tests.projection_support import Tally, app_database_uri
 
 pytestmark = pytest.mark.messagedb
+
+
+@pytest.fixture
+def store(messagedb_uri: str) -> Iterator[EventStore]:
+    """The test's own connection to MessageDB, closed even when the test fails."""
+    with connect(messagedb_uri) as opened:
+        yield opened
 
 
 def new_category() -> str:
@@ -92,9 +100,8 @@ def handled(output: Path) -> list[tuple[int, str, int]]:
 
 
 def test_sigterm_finishes_the_message_records_the_position_and_exits_cleanly(
-    messagedb_uri: str, tmp_path: Path
+    messagedb_uri: str, tmp_path: Path, store: EventStore
 ) -> None:
-    store = connect(messagedb_uri)
     category = new_category()
     fill(store, category, streams=4, per_stream=100)
     output = tmp_path / "handled.txt"
@@ -111,16 +118,16 @@ def test_sigterm_finishes_the_message_records_the_position_and_exits_cleanly(
     seen = handled(output)
     assert 30 <= len(seen) < 400, "stopped part-way"
     assert PositionStore(store, category, "stopper").get() == seen[-1][0]
-    store.close()
 
 
 def test_a_consumer_killed_at_random_moments_handles_everything_with_bounded_repeats(
-    messagedb_uri: str, tmp_path: Path
+    messagedb_uri: str, tmp_path: Path, store: EventStore
 ) -> None:
-    store = connect(messagedb_uri)
     category = new_category()
     interval = 10
-    everything = fill(store, category, streams=10, per_stream=60)
+    # 2,000 messages at 2 ms each: more work than 20 runs of at most 0.4 s can finish,
+    # so that the kills land while the consumer works, however fast it gets.
+    everything = fill(store, category, streams=10, per_stream=200)
     output = tmp_path / "handled.txt"
     chooser = random.Random(20261130)
     kills = 0
@@ -156,13 +163,11 @@ def test_a_consumer_killed_at_random_moments_handles_everything_with_bounded_rep
     print(
         f"\n{kills} SIGKILLs: {len(everything)} messages, {repeats} handled twice (bound {bound})"
     )
-    store.close()
 
 
 def test_four_group_members_in_four_processes_split_the_category(
-    messagedb_uri: str, tmp_path: Path
+    messagedb_uri: str, tmp_path: Path, store: EventStore
 ) -> None:
-    store = connect(messagedb_uri)
     category = new_category()
     everything = fill(store, category, streams=40, per_stream=10)
     outputs = [tmp_path / f"member-{m}.txt" for m in range(4)]
@@ -194,13 +199,11 @@ def test_four_group_members_in_four_processes_split_the_category(
     assert sorted(seen) == sorted(everything), "none missed, none twice"
     assert len(owner) == 40
     assert len(set(owner.values())) == 4, "40 streams spread over all four members"
-    store.close()
 
 
 def test_a_projection_killed_at_random_moments_equals_a_clean_rebuild(
-    messagedb_uri: str,
+    messagedb_uri: str, store: EventStore
 ) -> None:
-    store = connect(messagedb_uri)
     category = new_category()
     fill(store, category, streams=12, per_stream=50)
     app_uri = app_database_uri(messagedb_uri)
@@ -246,4 +249,3 @@ def test_a_projection_killed_at_random_moments_equals_a_clean_rebuild(
     assert after_kills == rebuilt
     print(f"\n{kills} SIGKILLs of a projection: read model equals a clean rebuild (600 events)")
     target.close()
-    store.close()

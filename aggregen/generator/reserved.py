@@ -103,7 +103,16 @@ EVENT_METHODS = frozenset({"upcast"})
 PYTHON_BUILTINS = frozenset(dir(builtins))
 
 RUNTIME_IMPORTS = frozenset(
-    {"orjson", "psycopg", "psycopg_binary", "psycopg_c", "psycopg_pool", "typing_extensions"}
+    {
+        "orjson",
+        "psycopg",
+        "psycopg_binary",
+        "psycopg_c",
+        "psycopg_pool",
+        "typing_extensions",
+        # the jetstream extra: nats-py
+        "nats",
+    }
 )
 """Top-level modules the runtime (so every app using generated code) imports."""
 
