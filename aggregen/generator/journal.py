@@ -51,6 +51,7 @@ __all__ = [
     "check_relative",
     "commit",
     "locked",
+    "read_if_present",
     "recover",
     "stage",
     "staging_directory",
@@ -104,12 +105,9 @@ class Journal:
     def read(cls, out: Path) -> Journal | None:
         """The journal in `out`, None if there is none; raises `OutputError` if unreadable."""
         path = out / JOURNAL
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+        raw = read_if_present(path)
+        if raw is None:
             return None
-        except OSError as error:
-            raise OutputError(f"cannot read {path}: {error.strerror or error}") from error
         try:
             data = json.loads(raw)
             staging = data["staging"]
@@ -299,3 +297,13 @@ def recover(out: Path, *, lock: bool = True) -> bool:
         if not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
     return True
+
+
+def read_if_present(path: Path) -> bytes | None:
+    """The bytes of `path`, None if it does not exist; raises `OutputError` if unreadable."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise OutputError(f"cannot read {path}: {error.strerror or error}") from error

@@ -35,6 +35,7 @@ from .journal import (
     check_relative,
     commit,
     locked,
+    read_if_present,
     recover,
     stage,
     staging_directory,
@@ -85,12 +86,9 @@ class Manifest:
     def read(cls, out: Path) -> Manifest | None:
         """The manifest in `out`, None if there is none; raises `OutputError` if unreadable."""
         path = out / MANIFEST
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+        raw = read_if_present(path)
+        if raw is None:
             return None
-        except OSError as error:
-            raise OutputError(f"cannot read {path}: {error.strerror or error}") from error
         try:
             data = json.loads(raw)
             files = data["files"]
