@@ -73,7 +73,7 @@ LONGEST = (
     "test_valid_schemas_give_code_that_compiles_imports_and_runs",
     "tests/generator/test_black_stable.py::test_every_generated_file_is_black_stable",
     "tests/test_distribution.py::test_the_domain_wheel_runs_on_messagedb_with_the_runtime_alone",
-    "tests/test_ci_kit.py::test_pre_commit_try_repo_runs_the_hooks",
+    "tests/test_ci_kit.py::test_the_pre_commit_hooks_run_from_a_projects_configuration",
     "tests/reliability/test_schema_properties.py::test_a_sample_of_valid_outputs_passes_mypy_strict",
 )
 """Longest first (seconds of a 2-worker run, 2026-11-30: 179, 124, 103, 44, 38, 28);
