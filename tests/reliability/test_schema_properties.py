@@ -5,7 +5,7 @@ give packages that compile, import and create an aggregate (events survive
 `to_data`/`from_data` and a round trip through the in-memory store); every broken
 one must give only `path:line:col: message` lines, exit status 1, no traceback and
 no output at all. A sample of 50 valid outputs passes `mypy --strict` in one run.
-Hypothesis is derandomized so that CI tries the same schemas every time; set
+Each property runs as seeded shards so that CI tries the same schemas every time; set
 AGGREGEN_RELIABILITY_SCALE=10 locally to try ten times as many (and
 AGGREGEN_RELIABILITY_SHRINK=0 to skip the minutes Hypothesis spends shrinking a failure).
 """
@@ -18,10 +18,11 @@ import io
 import itertools
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from aggregen.generator import pipeline
@@ -138,15 +139,23 @@ def _assert_rejected(schema_path: Path, out: Path, via_cli: bool, command: str) 
     assert _tree(out) == before, "output written for an invalid schema"
 
 
-@_profile(850)
-@given(
-    broken=invalid_schemas(),
-    via_cli=st.booleans(),
-    command=st.sampled_from(["generate", "validate"]),
-)
-def test_invalid_schemas_give_positioned_errors_and_no_output(
-    workspace: Path, broken: InvalidSchema, via_cli: bool, command: str
-) -> None:
+SHARDS = 5
+"""Each property runs as this many tests, each on its own seed with a fifth of the
+examples: the same number of schemas, spread over the xdist workers instead of
+keeping one busy for minutes."""
+
+
+def _sharded(examples: int, check: Callable[..., None], **strategies: object) -> list[object]:
+    """`SHARDS` hypothesis tests of `check` over `strategies`, `examples` in all (times
+    `SCALE`), each seeded with its number so that CI tries the same schemas every time."""
+    shards: list[object] = []
+    for number in range(SHARDS):
+        test = _profile(examples // SHARDS)(given(**strategies)(check))
+        shards.append(seed(number)(test))
+    return shards
+
+
+def _check_invalid(workspace: Path, broken: InvalidSchema, via_cli: bool, command: str) -> None:
     directory = _fresh_directory(workspace, "invalid")
     schema_path = directory / "schema.yaml"
     schema_path.write_text(broken.text, encoding="utf-8")
@@ -157,6 +166,21 @@ def test_invalid_schemas_give_positioned_errors_and_no_output(
     _assert_rejected(schema_path, out, via_cli, command)
     TALLY["invalid"] += 1
     TALLY["invalid via CLI"] += via_cli
+
+
+(
+    test_invalid_schemas_give_positioned_errors_and_no_output_0,
+    test_invalid_schemas_give_positioned_errors_and_no_output_1,
+    test_invalid_schemas_give_positioned_errors_and_no_output_2,
+    test_invalid_schemas_give_positioned_errors_and_no_output_3,
+    test_invalid_schemas_give_positioned_errors_and_no_output_4,
+) = _sharded(
+    850,
+    _check_invalid,
+    broken=invalid_schemas(),
+    via_cli=st.booleans(),
+    command=st.sampled_from(["generate", "validate"]),
+)
 
 
 # -- valid schemas -------------------------------------------------------------
@@ -208,11 +232,7 @@ def _exercise(schema: ValidSchema, out: Path) -> None:
             )
 
 
-@_profile(170)
-@given(schema=valid_schemas(), via_cli=st.integers(0, 4), allow_unicode=st.booleans())
-def test_valid_schemas_give_code_that_compiles_imports_and_runs(
-    workspace: Path, schema: ValidSchema, via_cli: int, allow_unicode: bool
-) -> None:
+def _check_valid(workspace: Path, schema: ValidSchema, via_cli: int, allow_unicode: bool) -> None:
     directory = _fresh_directory(workspace, "valid")
     number = directory.name.removeprefix("valid")
     schema = schema.renamed(f"{schema.data['domain']}_{number}")
@@ -220,6 +240,21 @@ def test_valid_schemas_give_code_that_compiles_imports_and_runs(
     _exercise(schema, out)
     TALLY["valid"] += 1
     TALLY["valid via CLI"] += via_cli == 0
+
+
+(
+    test_valid_schemas_give_code_that_compiles_imports_and_runs_0,
+    test_valid_schemas_give_code_that_compiles_imports_and_runs_1,
+    test_valid_schemas_give_code_that_compiles_imports_and_runs_2,
+    test_valid_schemas_give_code_that_compiles_imports_and_runs_3,
+    test_valid_schemas_give_code_that_compiles_imports_and_runs_4,
+) = _sharded(
+    170,
+    _check_valid,
+    schema=valid_schemas(),
+    via_cli=st.integers(0, 4),
+    allow_unicode=st.booleans(),
+)
 
 
 # -- mypy --strict on a sample ---------------------------------------------------
