@@ -426,6 +426,42 @@ def test_the_command_names_differences_refusals_and_never_a_password(
         assert secret not in done.stdout + done.stderr
 
 
+@pytest.mark.messagedb
+def test_a_database_without_messagedb_is_named_and_nothing_is_written(
+    admin_uri: str, new_database: Callable[[], str]
+) -> None:
+    secret = "plain-s3cret"
+    with own_database(admin_uri, "template0", "aggregen_plain") as plain_uri:
+        plain = urlsplit(plain_uri)
+        shown = plain._replace(netloc="postgres:***@127.0.0.1:5432").geturl()
+        with_password = plain._replace(netloc=f"postgres:{secret}@127.0.0.1:5432").geturl()
+        installed_uri = new_database()
+        with connect(installed_uri) as installed:
+            fill(installed)
+            before = {c: content(category_messages(installed, c)) for c in CATEGORIES}
+
+            from_plain = run_copy(with_password, installed_uri)
+            from_plain_named = run_copy(with_password, installed_uri, "--category", "order")
+            to_plain = run_copy(installed_uri, with_password)
+
+            assert {c: content(category_messages(installed, c)) for c in CATEGORIES} == before
+        with psycopg.connect(plain_uri) as conn:  # nothing created in the plain target either
+            tables = conn.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+            ).fetchone()
+        assert tables == (0,)
+    named = [(from_plain, "FROM_URI"), (from_plain_named, "FROM_URI"), (to_plain, "TO_URI")]
+    for done, side in named:
+        assert done.returncode == 1, done.stderr
+        assert (
+            f"aggregen copy: error: {side} {shown}: MessageDB is not installed in this database"
+            in done.stderr
+        ), done.stderr
+        assert "Traceback" not in done.stderr
+        assert secret not in done.stdout + done.stderr
+
+
 def test_aggregen_copy_runs_without_the_generator() -> None:
     hidden = "import sys\n" + "".join(
         f"sys.modules[{name!r}] = None\n" for name in ("yaml", "jinja2", "black")
