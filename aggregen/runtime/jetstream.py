@@ -72,10 +72,12 @@ from .jetstream_messages import (
 from .jetstream_retry import ApiRefusal, request_timeout, retrying
 from .jetstream_subjects import (
     category_filter,
+    category_of_subject,
     check_prefix,
     id_subject,
     partition_filter,
     stream_name_of,
+    streams_filter,
     subject_of,
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
@@ -267,9 +269,12 @@ class AsyncJetStreamEventStore:
         *,
         nc: WireClient | None = None,
         allow: frozenset[int] | set[int] = frozenset(),
+        timeout: float | None = None,
     ) -> dict[str, Any]:
-        """The answer of a JetStream API request; an error not in `allow` is raised."""
-        reply = await self._request(subject, orjson.dumps(body), nc=nc)
+        """The answer of a JetStream API request; an error not in `allow` is raised.
+
+        `timeout`: the wait for the answer, instead of `request_timeout`'s."""
+        reply = await self._request(subject, orjson.dumps(body), nc=nc, timeout=timeout)
         answer: dict[str, Any] = orjson.loads(reply.data)
         error = api_error(answer)
         if error is not None and error.err_code not in allow:
@@ -284,14 +289,15 @@ class AsyncJetStreamEventStore:
         headers: dict[str, str] | None = None,
         nc: WireClient | None = None,
         commit: bool = False,
+        timeout: float | None = None,
     ) -> Msg:
         import nats.errors
 
         connection = nc or await self._connection()
+        if timeout is None:
+            timeout = request_timeout(self._timeout)
         try:
-            return await connection.request(
-                subject, payload, timeout=request_timeout(self._timeout), headers=headers
-            )
+            return await connection.request(subject, payload, timeout=timeout, headers=headers)
         except (OSError, nats.errors.Error) as error:
             raise transport_error(error, commit=commit) from error
 
@@ -574,6 +580,32 @@ class AsyncJetStreamEventStore:
         """The position of the stream's last message; -1 for an empty stream."""
         return (await self._last(subject_of(self._prefix, stream_name))).position
 
+    @retrying
+    async def categories(self) -> list[str]:
+        """Every category with a message, sorted (`aggregen.runtime.copy.CategoryListing`).
+
+        Read from the JetStream stream's subjects, one per MessageDB stream: stream info
+        with a subject filter, which the stream leader answers from its subject index
+        in pages of up to 100,000 subjects, sorted. Its cost grows with the number of
+        streams, not of messages; the leader holds its store's read lock while it
+        counts them. A stream's subject is never removed (the JetStream stream denies
+        deletes and purges), so paging by offset misses none (a subject added meanwhile
+        can only show one twice).
+        """
+        found: set[str] = set()
+        offset = 0
+        while True:
+            request = {"subjects_filter": streams_filter(self._prefix), "offset": offset}
+            # The store's whole `timeout`: counting a large stream's subjects takes time.
+            answer = await self._api(
+                f"$JS.API.STREAM.INFO.{self._prefix}", request, timeout=self._timeout
+            )
+            subjects = answer.get("state", {}).get("subjects") or {}
+            found.update(category_of_subject(subject) for subject in subjects)
+            offset += len(subjects)
+            if not subjects or offset >= int(answer.get("total", 0)):
+                return sorted(found)  # Python's order, as MessageDB's store gives them
+
     async def _direct(
         self, subject: str, sequence: int, batch: int, last: _Last
     ) -> list[RecordedMessage]:
@@ -723,6 +755,10 @@ class JetStreamEventStore:
     def stream_version(self, stream_name: str) -> int:
         """The position of the stream's last message; -1 for an empty stream."""
         return self._run(self.inner.stream_version(stream_name))
+
+    def categories(self) -> list[str]:
+        """Every category with a message, sorted; see `AsyncJetStreamEventStore.categories`."""
+        return self._run(self.inner.categories())
 
     def close(self) -> None:
         """Close the connection and stop the store's thread."""
