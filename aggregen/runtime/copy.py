@@ -321,7 +321,7 @@ def _parser() -> argparse.ArgumentParser:
             "Copy every stream of the given categories (default: all) from one event "
             "store to another, keeping message ids, types, data, metadata and stream "
             "positions; run it again after a crash to continue. URIs as connect() "
-            "takes them: memory://, postgresql://..."
+            "takes them: memory://, postgresql://..., nats://..."
         ),
     )
     parser.add_argument("source", metavar="FROM_URI", help="the store to copy from")
