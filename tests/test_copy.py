@@ -7,6 +7,7 @@ own. A new store joins the pairs through `STORES` and `PAIRS`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import re
@@ -66,8 +67,8 @@ PAIRS = [
     pytest.param(("memory", "messagedb"), id="memory-messagedb", marks=pytest.mark.messagedb),
     pytest.param(("messagedb", "memory"), id="messagedb-memory", marks=pytest.mark.messagedb),
     pytest.param(("messagedb", "messagedb"), id="messagedb-messagedb", marks=pytest.mark.messagedb),
-    # what a team moving to JetStream runs (JetStream lists no categories: a source needs
-    # --category, so it is a target here)
+    # what a team moving to JetStream runs (JetStream as a source:
+    # test_a_jetstream_source_is_copied_without_naming_categories)
     pytest.param(("memory", "jetstream"), id="memory-jetstream", marks=pytest.mark.jetstream),
     pytest.param(
         ("messagedb", "jetstream"),
@@ -240,14 +241,57 @@ def test_a_message_id_stored_under_another_target_stream_is_refused_by_name(
         copy_streams(source, target)
 
 
-@pytest.mark.parametrize("kind", ["memory", pytest.param("messagedb", marks=pytest.mark.messagedb)])
-def test_the_memory_and_messagedb_stores_list_their_categories(
-    kind: str, request: pytest.FixtureRequest
-) -> None:
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "memory",
+        pytest.param("messagedb", marks=pytest.mark.messagedb),
+        pytest.param("jetstream", marks=pytest.mark.jetstream),
+    ],
+)
+def test_every_store_lists_its_categories(kind: str, request: pytest.FixtureRequest) -> None:
     with connect(STORES[kind](request)) as store:
         assert list_categories(store) == []
         fill(store)
-        assert list_categories(store) == sorted([*CATEGORIES, POSITIONS])
+        odd = ["", "Ordér.1*>%", "x:position"]  # empty, escaped, without an id
+        store.append([StreamWrite(f"{name}-1", None, [message(1)]) for name in odd[:2]])
+        store.append([StreamWrite(odd[2], None, [message(2)])])
+        assert list_categories(store) == sorted([*CATEGORIES, POSITIONS, *odd])
+
+
+@pytest.mark.jetstream
+def test_the_async_jetstream_store_lists_its_categories(nats_uri: str) -> None:
+    from aggregen.runtime import AsyncJetStreamEventStore
+
+    async def listed() -> tuple[list[str], list[str]]:
+        async with AsyncJetStreamEventStore(_jetstream_prefix(nats_uri)) as store:
+            empty = await store.categories()
+            await store.append([StreamWrite(name, None, [message(1)]) for name in STREAMS])
+            return empty, await store.categories()
+
+    assert asyncio.run(listed()) == ([], ["account", "account:snapshot", "order"])
+
+
+STREAMS = ["order-1", "account-2", "account:snapshot-2", "account-3+x"]
+
+
+@pytest.mark.messagedb
+@pytest.mark.jetstream
+def test_a_jetstream_source_is_copied_without_naming_categories(
+    request: pytest.FixtureRequest,
+) -> None:
+    with (
+        connect(STORES["jetstream"](request)) as source,
+        connect(STORES["messagedb"](request)) as target,
+    ):
+        total = fill(source)
+
+        report = copy_streams(source, target)
+
+        assert (report.categories, report.left_out) == (CATEGORIES, [POSITIONS])
+        assert report.copied == total
+        assert_same_history(source, target)
+        assert verify_streams(source, target) == []
 
 
 class NoListing:
@@ -423,6 +467,42 @@ def test_the_command_names_differences_refusals_and_never_a_password(
     assert differing.stdout.endswith("streams differ\n")
     assert "postgres:***@127.0.0.1" in refused.stderr
     for done in (refused, differing):
+        assert secret not in done.stdout + done.stderr
+
+
+@pytest.mark.messagedb
+def test_a_database_without_messagedb_is_named_and_nothing_is_written(
+    admin_uri: str, new_database: Callable[[], str]
+) -> None:
+    secret = "plain-s3cret"
+    with own_database(admin_uri, "template0", "aggregen_plain") as plain_uri:
+        plain = urlsplit(plain_uri)
+        shown = plain._replace(netloc="postgres:***@127.0.0.1:5432").geturl()
+        with_password = plain._replace(netloc=f"postgres:{secret}@127.0.0.1:5432").geturl()
+        installed_uri = new_database()
+        with connect(installed_uri) as installed:
+            fill(installed)
+            before = {c: content(category_messages(installed, c)) for c in CATEGORIES}
+
+            from_plain = run_copy(with_password, installed_uri)
+            from_plain_named = run_copy(with_password, installed_uri, "--category", "order")
+            to_plain = run_copy(installed_uri, with_password)
+
+            assert {c: content(category_messages(installed, c)) for c in CATEGORIES} == before
+        with psycopg.connect(plain_uri) as conn:  # nothing created in the plain target either
+            tables = conn.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+            ).fetchone()
+        assert tables == (0,)
+    named = [(from_plain, "FROM_URI"), (from_plain_named, "FROM_URI"), (to_plain, "TO_URI")]
+    for done, side in named:
+        assert done.returncode == 1, done.stderr
+        assert (
+            f"aggregen copy: error: {side} {shown}: MessageDB is not installed in this database"
+            in done.stderr
+        ), done.stderr
+        assert "Traceback" not in done.stderr
         assert secret not in done.stdout + done.stderr
 
 

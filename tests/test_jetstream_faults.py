@@ -6,7 +6,9 @@ directory, so its own ports and data), never on the cluster other tests share.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,13 +17,14 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aggregen.runtime import (
+    AsyncJetStreamEventStore,
     CommitOutcomeUnknownError,
     EventStoreError,
     JetStreamEventStore,
@@ -163,11 +166,16 @@ def test_stream_leader_killed_ten_times_under_contended_writes(
             wait_for(lambda: len(set(cluster.stream_states("jsfault").values())) == 1, "catch-up")
     finally:
         stop.touch()
+        ends = []
         for writer in writers:
             writer.wait(60)
             assert writer.stdout is not None
+            ends.append(writer.stdout.read())
             writer.stdout.close()
     assert [writer.returncode for writer in writers] == [0] * WRITERS
+    # Requests waiting for a dead leader's answer are given up when JetStream announces
+    # the new leader, not when their timeout ends.
+    assert sum(int(end.split()[-1]) for end in ends) > 0, ends
     lines = acknowledged(outputs)
     assert [line for line in lines if "error" in line] == []
 
@@ -194,7 +202,7 @@ def test_a_commit_without_a_quorum_ends_with_commit_outcome_unknown_at_the_deadl
     cluster: Cluster,
 ) -> None:
     uri = f"{cluster.script('uri')}/jsquorum"
-    with JetStreamEventStore(uri, retry_deadline=3, timeout=1) as store:
+    with JetStreamEventStore(uri, retry_deadline=3) as store:  # timeout: 5 s
         store.append([StreamWrite("jsqAccount-1", -1, [_message()])])
         stream_leader = wait_for(lambda: leader(store), "stream leader")
         for name in ("n1", "n2", "n3"):
@@ -207,6 +215,62 @@ def test_a_commit_without_a_quorum_ends_with_commit_outcome_unknown_at_the_deadl
             store.append([StreamWrite("jsqAccount-1", 0, [_message()])])
         assert time.monotonic() - started >= 3
         assert isinstance(raised.value, CommitOutcomeUnknownError)
+        # The first request waited 1 s for the commit's answer, not the whole 5 s
+        # `timeout`: there was time left to run the append again.
+        assert "retried 0 times" not in str(raised.value)
+        # One deadline for the whole call: the wait for a write in flight (10164) is not
+        # given a deadline of its own once the call's has passed.
+        assert one_deadline_for_the_call(uri) == 1
+
+
+class _SkewedLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock the test can move forward (`skew` seconds ahead)."""
+
+    skew = 0.0
+
+    def time(self) -> float:
+        return super().time() + self.skew
+
+
+class _OnFirstRetry(logging.Handler):
+    """Moves `loop`'s clock `seconds` ahead when the store first says it retries."""
+
+    def __init__(self, loop: _SkewedLoop, seconds: float) -> None:
+        super().__init__()
+        self.loop, self.seconds, self.done = loop, seconds, False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.done and record.getMessage().startswith("JetStream request failed"):
+            self.done = True
+            self.loop.skew += self.seconds
+
+
+def one_deadline_for_the_call(uri: str) -> int:
+    """How many times an append waiting out its own write in flight (10164) diagnosed the
+    refusal once its call's retry deadline had passed (the clock moved past it when the
+    first attempt timed out)."""
+    loop = _SkewedLoop()
+    store = AsyncJetStreamEventStore(uri, retry_deadline=3, timeout=1)
+    diagnoses = 0
+    diagnose = store._diagnose
+
+    async def counted(writes: Sequence[StreamWrite]) -> bool:
+        nonlocal diagnoses
+        diagnoses += 1
+        return await diagnose(writes)
+
+    store._diagnose = counted  # type: ignore[method-assign]  # counted, still the store's
+    handler = _OnFirstRetry(loop, 3)
+    logging.getLogger("aggregen.jetstream").addHandler(handler)
+    try:
+        with pytest.raises(CommitOutcomeUnknownError):
+            loop.run_until_complete(store.append([StreamWrite("jsqAccount-2", -1, [_message()])]))
+    finally:
+        logging.getLogger("aggregen.jetstream").removeHandler(handler)
+        loop.run_until_complete(store.close())
+        loop.close()
+    assert handler.done
+    return diagnoses
 
 
 def _message() -> NewMessage:
@@ -226,5 +290,7 @@ def test_what_is_retried() -> None:
     assert retryable(caused_by(ApiRefusal(ApiError(503, 10008, "temporarily unavailable"))))
     assert retryable(caused_by(ApiRefusal(ApiError(400, 10176, "batch is incomplete"))))
     assert not retryable(caused_by(ApiRefusal(ApiError(400, 10059, "stream not found"))))
+    assert retryable(caused_by(ConnectionRefusedError(111, "Connect call failed")))
+    assert retryable(caused_by(nats.errors.NoServersError()))
     assert not retryable(caused_by(nats.errors.ConnectionClosedError()))
     assert not retryable(EventStoreError("no cause"))

@@ -6,6 +6,9 @@ these tests cover what JetStream adds or lacks.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -20,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregen.runtime import (
+    AsyncJetStreamEventStore,
     ConfigurationError,
     ConsumerGroup,
     DuplicateMessageError,
@@ -39,6 +43,7 @@ from aggregen.runtime.jetstream_subjects import (
     stream_name_of,
     subject_of,
 )
+from tests.conftest import ROOT
 
 
 def message(n: int = 0) -> NewMessage:
@@ -209,6 +214,77 @@ def old_nats_server(tmp_path: Path) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.jetstream
+def test_a_first_connection_refused_to_the_deadline_names_the_servers() -> None:
+    """Nothing listens: the connection is tried again until `retry_deadline` (nats-py
+    alone would try for ever), then an error names the servers."""
+    ports = [_free_port(), _free_port()]
+    servers = [f"nats://127.0.0.1:{port}" for port in ports]
+
+    async def version() -> int:
+        async with AsyncJetStreamEventStore(
+            f"{servers[0]},{servers[1][7:]}/down", retry_deadline=1
+        ) as store:
+            return await asyncio.wait_for(store.stream_version("a-1"), 30)
+
+    with pytest.raises(EventStoreError) as raised:
+        asyncio.run(version())
+    text = str(raised.value)
+    assert f"no NATS server could be reached at {', '.join(servers)} (" in text
+    assert "the last with ConnectionRefusedError" in text
+    assert text.endswith("retry_deadline 1 s)")
+
+
+class _Noted(logging.Handler):
+    """Sets `event` on the first record about a failed NATS connection."""
+
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__()
+        self.event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(("nats", "aggregen.jetstream")):
+            self.event.set()
+
+
+@pytest.mark.jetstream
+def test_a_first_connection_refused_while_the_server_starts_is_retried(tmp_path: Path) -> None:
+    port = _free_port()
+    refused = threading.Event()
+    noted = _Noted(refused)
+    logging.getLogger().addHandler(noted)
+    done: list[object] = []
+    store = JetStreamEventStore(f"nats://127.0.0.1:{port}/late", replicas=1)
+
+    def append() -> None:
+        try:
+            store.append([StreamWrite("late-1", -1, [message()])])
+            done.append(store.stream_version("late-1"))
+        except Exception as error:  # the test's assertion shows it
+            done.append(error)
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    server = None
+    try:
+        assert refused.wait(30), "no connection was refused"
+        binary = os.environ.get("NATS_SERVER", str(ROOT / ".venv" / "bin" / "nats-server"))
+        server = subprocess.Popen(
+            [binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        writer.join(60)
+        assert done == [0]
+    finally:
+        logging.getLogger().removeHandler(noted)
+        writer.join(60)
+        store.close()
+        if server is not None:
+            server.terminate()
+            server.wait(10)
 
 
 @pytest.mark.jetstream

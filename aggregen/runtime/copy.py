@@ -37,7 +37,13 @@ from .copy_categories import (
 )
 from .copy_positions import position_translation
 from .copy_verify import Difference, stream_difference, verify_streams
-from .errors import AggregenError, CopyError, DuplicateMessageError, ExpectedVersionError
+from .errors import (
+    AggregenError,
+    CopyError,
+    DuplicateMessageError,
+    EventStoreError,
+    ExpectedVersionError,
+)
 from .message import NewMessage, RecordedMessage, StreamWrite
 from .store import EventStore
 
@@ -239,10 +245,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     source_uri, target_uri = arguments.source, arguments.target
     arguments.source = arguments.target = None  # no password in a frame's locals
     out, err = sys.stdout, sys.stderr
-    shown = f"{redact_uri(source_uri)} to {redact_uri(target_uri)}"
+    shown_source, shown_target = redact_uri(source_uri), redact_uri(target_uri)
+    shown = f"{shown_source} to {shown_target}"
     try:
         with connect(source_uri) as source, connect(target_uri) as target:
             source_uri = target_uri = ""
+            # The source first: a source that cannot be read leaves the target untouched.
+            _check_usable(source, f"FROM_URI {shown_source}")
+            _check_usable(target, f"TO_URI {shown_target}")
             if arguments.verify:
                 err.write(f"aggregen copy: comparing {shown}\n")
                 differences = verify_streams(
@@ -273,6 +283,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+_PROBE = "aggregen:copy-probe"
+"""A stream name whose version is read to find out whether a store can be used."""
+
+
+def _check_usable(store: EventStore, named: str) -> None:
+    """Read a stream version from `store`, so that a store that cannot be used (a
+    database without MessageDB, a server out of reach) is named before anything is
+    copied. Raises `EventStoreError` starting with `named` (a URI without password)."""
+    try:
+        store.stream_version(_PROBE)
+    except EventStoreError as error:
+        raise EventStoreError(f"{named}: {error}") from error
+
+
 class _Progress:
     """Writes the copy's progress to `stream`, at most once a second."""
 
@@ -297,7 +321,7 @@ def _parser() -> argparse.ArgumentParser:
             "Copy every stream of the given categories (default: all) from one event "
             "store to another, keeping message ids, types, data, metadata and stream "
             "positions; run it again after a crash to continue. URIs as connect() "
-            "takes them: memory://, postgresql://..."
+            "takes them: memory://, postgresql://..., nats://..."
         ),
     )
     parser.add_argument("source", metavar="FROM_URI", help="the store to copy from")

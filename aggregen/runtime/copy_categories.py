@@ -37,7 +37,8 @@ _BUFFERED = 200_000
 
 @runtime_checkable
 class CategoryListing(Protocol):
-    """A store that can name its categories: `InMemoryEventStore`, `MessageDBEventStore`.
+    """A store that can name its categories: `InMemoryEventStore`, `MessageDBEventStore`,
+    `JetStreamEventStore`.
 
     The store protocol has no such read (MessageDB offers none of its own); a store
     without it is copied by naming its categories.

@@ -35,6 +35,8 @@ its own subject (see `jetstream_subjects`); messages as NATS carries them are
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
@@ -56,6 +58,7 @@ from .jetstream_errors import (
     NOT_FOUND,
     STREAM_NOT_FOUND,
     ApiError,
+    LeaderElected,
     api_error,
     transport_error,
 )
@@ -69,13 +72,15 @@ from .jetstream_messages import (
     encode,
     read_headers,
 )
-from .jetstream_retry import ApiRefusal, request_timeout, retrying
+from .jetstream_retry import ApiRefusal, deadline, request_timeout, retrying
 from .jetstream_subjects import (
     category_filter,
+    category_of_subject,
     check_prefix,
     id_subject,
     partition_filter,
     stream_name_of,
+    streams_filter,
     subject_of,
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
@@ -88,6 +93,8 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BATCH", "AsyncJetStreamEventStore", "JetStreamEventStore", "parse_uri"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("aggregen.jetstream")
 
 MAX_BATCH = 1000
 """Messages in one atomic batch, at most (nats-server's default limit)."""
@@ -140,11 +147,11 @@ class AsyncJetStreamEventStore:
     `uri` is `nats://host1:4222,host2:4222,host3:4222/prefix`. The JetStream stream
     `prefix` is created on first use with `replicas` replicas when it is missing;
     an existing one must allow atomic batches and direct gets. `timeout` bounds each
-    request (seconds); `retry_deadline` bounds how long an operation is retried
-    through a leader election (`jetstream_retry`), or an append refused for a write
-    in flight that then left no trace. Raises
-    `ConfigurationError` for a URI that cannot be read; operations raise what
-    `EventStore`'s do. Use one store per event loop.
+    request (seconds; most wait 1 s at first, see `jetstream_retry.FIRST_TIMEOUT`);
+    `retry_deadline` bounds each operation as a whole: the first connection, retries
+    through a leader election or a node restart (`jetstream_retry`), and the wait for
+    a write in flight. Raises `ConfigurationError` for a URI that cannot be read;
+    operations raise what `EventStore`'s do. Use one store per event loop.
     """
 
     def __init__(
@@ -169,6 +176,8 @@ class AsyncJetStreamEventStore:
         self._retry_deadline = retry_deadline
         self._batch_size = check_batch_size(batch_size)
         self._nc: WireClient | None = None
+        self._elected: asyncio.Future[None] | None = None
+        """Done when the stream next elects a leader (`_leader_elected`)."""
         self._ready: asyncio.Lock | None = None
         self._closed = False
 
@@ -212,16 +221,37 @@ class AsyncJetStreamEventStore:
                 from .jetstream_wire import WireClient
 
                 nc = WireClient()
+                failures: list[Exception] = []
+
+                async def failed(error: Exception) -> None:
+                    # nats-py's own default logs each with its traceback, as an error.
+                    failures.append(error)
+                    logger.warning("NATS connection: %s: %s", type(error).__name__, error)
+
+                # nats-py tries the servers in turn until one answers (for ever, with
+                # max_reconnect_attempts=-1, the reconnecting an election needs): the
+                # first connection is bounded by the call's retry deadline instead.
+                loop = asyncio.get_running_loop()
                 try:
-                    await nc.connect(
-                        self._servers,
-                        name="aggregen",
-                        connect_timeout=max(1, int(self._timeout)),
-                        max_reconnect_attempts=-1,
+                    await asyncio.wait_for(
+                        nc.connect(
+                            self._servers,
+                            name="aggregen",
+                            connect_timeout=max(1, int(self._timeout)),
+                            max_reconnect_attempts=-1,
+                            error_cb=failed,
+                        ),
+                        max(0.0, deadline(self._retry_deadline) - loop.time()),
                     )
                 except (OSError, nats.errors.Error) as error:
-                    raise transport_error(error, commit=False) from error
+                    await _closed(nc)
+                    raise _unreachable(self._servers, failures, error) from error
                 try:
+                    self._elected = loop.create_future()
+                    await nc.subscribe_raw(
+                        f"$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.{self._prefix}",
+                        self._leader_elected,
+                    )
                     await self._ensure_stream(nc)
                 except BaseException:
                     await nc.close()
@@ -230,10 +260,47 @@ class AsyncJetStreamEventStore:
         assert self._nc is not None
         return self._nc
 
+    def _leader_elected(self, headers: bytes | None, payload: bytes) -> None:
+        """On JetStream's advisory that the stream elected a leader: every request waiting
+        for an answer gives up at once (`LeaderElected`) and its operation is retried,
+        instead of waiting out its timeout for an answer the old leader will not send."""
+        elected, self._elected = self._elected, asyncio.get_running_loop().create_future()
+        if elected is not None and not elected.done():
+            elected.set_result(None)
+        logger.info("JetStream stream %r elected a new leader", self._prefix)
+
+    async def _answered(
+        self, answer: asyncio.Future[T], timeout: float, *, setup: bool = False
+    ) -> T:
+        """The result of `answer`, a request's; `TimeoutError` after `timeout` seconds,
+        `LeaderElected` when the stream elects a leader first (see `_leader_elected`),
+        except for the requests that set the stream up (`setup`: creating it elects
+        its first leader)."""
+        elected = None if setup else self._elected
+        if elected is None:
+            return await asyncio.wait_for(answer, timeout)
+        done, _ = await asyncio.wait(
+            (answer, elected), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if answer in done:
+            return answer.result()
+        answer.cancel()
+        if elected in done:
+            raise LeaderElected
+        raise TimeoutError
+
     async def _ensure_stream(self, nc: WireClient) -> None:
         """Create the JetStream stream if missing; check it does atomic batches."""
         name = self._prefix
-        answer = await self._api(f"$JS.API.STREAM.INFO.{name}", {}, nc=nc, allow={STREAM_NOT_FOUND})
+        # Once per store, and creating a replicated stream takes time: the whole `timeout`.
+        answer = await self._api(
+            f"$JS.API.STREAM.INFO.{name}",
+            {},
+            nc=nc,
+            allow={STREAM_NOT_FOUND},
+            timeout=self._timeout,
+            setup=True,
+        )
         if "config" not in answer:
             config = {
                 "name": name,
@@ -247,7 +314,9 @@ class AsyncJetStreamEventStore:
                 "deny_delete": True,
                 "deny_purge": True,
             }
-            answer = await self._api(f"$JS.API.STREAM.CREATE.{name}", config, nc=nc)
+            answer = await self._api(
+                f"$JS.API.STREAM.CREATE.{name}", config, nc=nc, timeout=self._timeout, setup=True
+            )
         config = answer.get("config", {})
         if config.get("allow_atomic") is not True:
             raise ConfigurationError(
@@ -267,9 +336,16 @@ class AsyncJetStreamEventStore:
         *,
         nc: WireClient | None = None,
         allow: frozenset[int] | set[int] = frozenset(),
+        timeout: float | None = None,
+        setup: bool = False,
     ) -> dict[str, Any]:
-        """The answer of a JetStream API request; an error not in `allow` is raised."""
-        reply = await self._request(subject, orjson.dumps(body), nc=nc)
+        """The answer of a JetStream API request; an error not in `allow` is raised.
+
+        `timeout`: the wait for the answer, instead of `request_timeout`'s; `setup`:
+        see `_answered`."""
+        reply = await self._request(
+            subject, orjson.dumps(body), nc=nc, timeout=timeout, setup=setup
+        )
         answer: dict[str, Any] = orjson.loads(reply.data)
         error = api_error(answer)
         if error is not None and error.err_code not in allow:
@@ -284,14 +360,18 @@ class AsyncJetStreamEventStore:
         headers: dict[str, str] | None = None,
         nc: WireClient | None = None,
         commit: bool = False,
+        timeout: float | None = None,
+        setup: bool = False,
     ) -> Msg:
         import nats.errors
 
         connection = nc or await self._connection()
+        if timeout is None:
+            timeout = request_timeout(self._timeout)
         try:
-            return await connection.request(
-                subject, payload, timeout=request_timeout(self._timeout), headers=headers
-            )
+            # nats-py's own timeout a little later: this one is the one that counts.
+            request = connection.request(subject, payload, timeout=timeout + 1, headers=headers)
+            return await self._answered(asyncio.ensure_future(request), timeout, setup=setup)
         except (OSError, nats.errors.Error) as error:
             raise transport_error(error, commit=commit) from error
 
@@ -358,7 +438,7 @@ class AsyncJetStreamEventStore:
                 f"each), not {count}: nothing was stored"
             )
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._retry_deadline
+        ends = deadline(self._retry_deadline)  # the call's: not a deadline of its own
         while True:
             error = await self._try_append(writes, encoded)
             if error is None:
@@ -366,7 +446,9 @@ class AsyncJetStreamEventStore:
             # Refused: why? A retry of a stored append is a success; else MessageDB's error.
             if await self._diagnose(writes):
                 return
-            if loop.time() >= deadline:
+            # Nothing wrong now: a write to one of the streams was in flight (10164), or
+            # one came between the version look-up and the batch. Again, until the deadline.
+            if loop.time() >= ends:
                 raise EventStoreError(f"event store failed: {error}, retried until the deadline")
             await asyncio.sleep(0.01)
 
@@ -574,22 +656,48 @@ class AsyncJetStreamEventStore:
         """The position of the stream's last message; -1 for an empty stream."""
         return (await self._last(subject_of(self._prefix, stream_name))).position
 
+    @retrying
+    async def categories(self) -> list[str]:
+        """Every category with a message, sorted (`aggregen.runtime.copy.CategoryListing`).
+
+        Read from the JetStream stream's subjects, one per MessageDB stream: stream info
+        with a subject filter, which the stream leader answers from its subject index
+        in pages of up to 100,000 subjects, sorted. Its cost grows with the number of
+        streams, not of messages; the leader holds its store's read lock while it
+        counts them. A stream's subject is never removed (the JetStream stream denies
+        deletes and purges), so paging by offset misses none (a subject added meanwhile
+        can only show one twice).
+        """
+        found: set[str] = set()
+        offset = 0
+        while True:
+            request = {"subjects_filter": streams_filter(self._prefix), "offset": offset}
+            # The store's whole `timeout`: counting a large stream's subjects takes time.
+            answer = await self._api(
+                f"$JS.API.STREAM.INFO.{self._prefix}", request, timeout=self._timeout
+            )
+            subjects = answer.get("state", {}).get("subjects") or {}
+            found.update(category_of_subject(subject) for subject in subjects)
+            offset += len(subjects)
+            if not subjects or offset >= int(answer.get("total", 0)):
+                return sorted(found)  # Python's order, as MessageDB's store gives them
+
     async def _direct(
         self, subject: str, sequence: int, batch: int, last: _Last
     ) -> list[RecordedMessage]:
         """Up to `batch` messages on `subject` from `sequence` on, in one batched direct get.
 
         `last` is what the leader holds: a replica that has nothing from `sequence`
-        on yet (it lags behind the leader) is asked again until `retry_deadline`,
-        then `EventStoreError`. Never empty.
+        on yet (it lags behind the leader) is asked again until the call's
+        `retry_deadline`, then `EventStoreError`. Never empty.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._retry_deadline
+        ends = deadline(self._retry_deadline)  # the call's, as in `append`
         while True:
             page = await self._direct_once(subject, sequence, batch)
             if page:
                 return page
-            if loop.time() >= deadline:
+            if loop.time() >= ends:
                 raise EventStoreError(
                     f"event store failed: no replica served sequence {sequence} to "
                     f"{last.sequence} of {subject!r} in {self._retry_deadline} s"
@@ -627,12 +735,31 @@ class AsyncJetStreamEventStore:
                 await nc.publish(
                     f"$JS.API.DIRECT.GET.{self._prefix}", orjson.dumps(request), reply=inbox
                 )
-                await asyncio.wait_for(ended, request_timeout(self._timeout))
+                await self._answered(ended, request_timeout(self._timeout))
             finally:
                 await nc.unsubscribe_raw(sub)
         except (OSError, nats.errors.Error) as error:
             raise transport_error(error, commit=False) from error
         return page
+
+
+async def _closed(nc: WireClient) -> None:
+    """Close a client whose first connection failed (stopping its tasks), quietly."""
+    with contextlib.suppress(Exception):
+        await nc.close()
+
+
+def _unreachable(
+    servers: list[str], failures: list[Exception], error: BaseException
+) -> EventStoreError:
+    """The error for a first connection that failed: the servers, and why the last try
+    failed. Retried (`jetstream_retry.retryable`) until the deadline."""
+    last = failures[-1] if failures else error
+    why = f"{type(last).__name__}: {last}".rstrip(": ")
+    return EventStoreError(
+        f"event store failed: no NATS server could be reached at {', '.join(servers)} "
+        f"({len(failures)} connection attempts failed, the last with {why})"
+    )
 
 
 class StreamCursor:
@@ -723,6 +850,10 @@ class JetStreamEventStore:
     def stream_version(self, stream_name: str) -> int:
         """The position of the stream's last message; -1 for an empty stream."""
         return self._run(self.inner.stream_version(stream_name))
+
+    def categories(self) -> list[str]:
+        """Every category with a message, sorted; see `AsyncJetStreamEventStore.categories`."""
+        return self._run(self.inner.categories())
 
     def close(self) -> None:
         """Close the connection and stop the store's thread."""

@@ -19,6 +19,7 @@ __all__ = [
     "NOT_FOUND",
     "STREAM_NOT_FOUND",
     "ApiError",
+    "LeaderElected",
     "api_error",
     "transport_error",
 ]
@@ -45,6 +46,11 @@ class ApiError:
         return f"{self.description} (JetStream error {self.err_code})"
 
 
+class LeaderElected(TimeoutError):
+    """A request's answer will not come: the stream elected a new leader while it waited
+    (the old one, or no leader at all, had the request). A timeout that came early."""
+
+
 def api_error(answer: dict[str, Any]) -> ApiError | None:
     """The error in a JetStream API answer, or None when it has none."""
     error = answer.get("error")
@@ -63,7 +69,9 @@ def transport_error(error: BaseException, *, commit: bool) -> EventStoreError:
     """
     import nats.errors  # the caller has it imported already: a dictionary look-up
 
-    if isinstance(error, nats.errors.NoRespondersError):
+    if isinstance(error, LeaderElected):
+        problem = "a new stream leader was elected while the request waited for its answer"
+    elif isinstance(error, nats.errors.NoRespondersError):
         problem = "no JetStream server answered (is the stream's leader being elected?)"
     elif isinstance(error, TimeoutError):
         problem = "no answer from JetStream in time"

@@ -6,9 +6,20 @@ unavailable". A JetStream store's operations are safe to run again: reads change
 nothing, and an append is idempotent (its message ids have records of their own, and
 each stream's first message carries the expected last sequence), so a commit whose
 answer was lost is diagnosed as stored when it is run again. `retrying` runs an
-operation again after such a failure, with a growing pause, until the store's
-`retry_deadline`; the caller sees a slow call, not an error. After the deadline it
-raises `CommitOutcomeUnknownError` when a commit may be stored, else `EventStoreError`.
+operation again after such a failure until the store's `retry_deadline`, one deadline
+for the whole call (`deadline` gives it to loops inside the operation); the caller
+sees a slow call, not an error. After the deadline it raises
+`CommitOutcomeUnknownError` when a commit may be stored, else `EventStoreError`.
+
+How long a request waits for its answer (`request_timeout`): during an election
+requests are answered at once or never, so waiting long for one only adds to the
+pause. A retried operation's requests wait at most `FIRST_TIMEOUT` while an election
+may still be under way (`ELECTION` seconds into the call), then twice as long on each
+attempt, up to the store's `timeout`: a server that is merely slow still gets the
+time it needs. The store gives a request up sooner still when JetStream announces
+the stream's new leader (`jetstream_errors.LeaderElected`). A timed-out attempt is
+retried at once (it waited already); an attempt refused at once is retried after a
+pause that grows.
 """
 
 from __future__ import annotations
@@ -18,15 +29,18 @@ import contextvars
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from .errors import CommitOutcomeUnknownError, EventStoreError
 from .jetstream_errors import ApiError
 
 __all__ = [
+    "ELECTION",
+    "FIRST_TIMEOUT",
     "RETRYABLE_API_ERRORS",
-    "RETRY_TIMEOUT",
     "ApiRefusal",
+    "deadline",
     "request_timeout",
     "retryable",
     "retrying",
@@ -50,24 +64,44 @@ RETRYABLE_API_ERRORS = frozenset(
 """JetStream API error codes that a leader election (or a busy leader) explains."""
 
 FIRST_PAUSE = 0.05
-"""Seconds before the first retry; each pause doubles, up to `LONGEST_PAUSE`."""
-LONGEST_PAUSE = 1.0
+"""Seconds before retrying an attempt refused at once; each such pause doubles, up to
+`LONGEST_PAUSE`."""
+LONGEST_PAUSE = 0.5
 
-RETRY_TIMEOUT = 1.0
-"""Seconds a request waits for its answer once an operation is being retried, at most.
+FIRST_TIMEOUT = 1.0
+"""Seconds a request waits for its answer, at most, until the call has run `ELECTION`
+seconds (never more than the store's `timeout`).
 
-During an election JetStream's API requests are answered at once or never (the
-servers that receive them have no leader to hand them to): waiting the store's whole
-`timeout` on each would leave room for only two or three attempts in the deadline."""
+Before, the first attempt waited the whole `timeout` (5 s): a request in flight when
+the leader died held the call 5 s even when the new leader was elected sooner. A
+short wait is safe for every request, writes included: a commit whose answer did not
+come in time is retried as a whole, and the retry reads each stream's last sequence
+from the leader again and sends it as `Nats-Expected-Last-Subject-Sequence` with the
+same message ids, each id record expecting to be its subject's first message. If the
+first commit was stored, the retry is refused (wrong last sequence) and diagnosed as
+stored: nothing is written twice. If it is still in flight, the retry is refused
+(10164) and waits for it. If it was lost, the retry writes it once."""
 
-_timeout_now: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "aggregen_jetstream_timeout", default=None
+ELECTION = 8.0
+"""Seconds a stream leader election took at most here (5.2-8.1 s measured): until a
+call has run this long, its requests wait `FIRST_TIMEOUT`; after, twice as long on
+each attempt, up to the store's `timeout`."""
+
+
+@dataclass
+class _Call:
+    """One retried operation in progress: when it started and must end (loop time), and
+    how long its requests wait for an answer now."""
+
+    started: float
+    deadline: float
+    wait: float = FIRST_TIMEOUT
+
+
+_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "aggregen_jetstream_call", default=None
 )
-
-_retrying_now: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "aggregen_jetstream_retrying", default=False
-)
-"""True inside a retried operation: operations it calls are retried by it, not again."""
+"""The retried operation running; operations it calls are retried by it, not again."""
 
 
 class ApiRefusal(Exception):
@@ -79,16 +113,27 @@ class ApiRefusal(Exception):
 
 
 def request_timeout(timeout: float) -> float:
-    """The wait for a request's answer: the store's `timeout`, or `RETRY_TIMEOUT` when
-    shorter and the operation is being retried."""
-    now = _timeout_now.get()
-    return timeout if now is None else min(timeout, now)
+    """The wait for a request's answer: the store's `timeout`, or the retried call's
+    current wait (`FIRST_TIMEOUT`, growing after `ELECTION`) when that is shorter."""
+    call = _call.get()
+    return timeout if call is None else min(timeout, call.wait)
+
+
+def deadline(seconds: float) -> float:
+    """The event loop time at which the retried call in progress must end; outside one,
+    `seconds` from now. Loops inside an operation (waiting out a write in flight, a
+    replica behind the leader) count against the same `retry_deadline` as the call."""
+    call = _call.get()
+    if call is not None:
+        return call.deadline
+    return asyncio.get_running_loop().time() + seconds
 
 
 def retryable(error: BaseException) -> bool:
-    """True when `error` (or its cause) is what a leader election gives: no responders,
-    a timeout, a lost or reconnecting connection, or an API error in
-    `RETRYABLE_API_ERRORS` (or any with HTTP-like code 503)."""
+    """True when `error` (or its cause) is what a leader election or a node restart
+    gives: no responders, a timeout, a lost, reconnecting or refused connection (an
+    `OSError`, or no server reachable), or an API error in `RETRYABLE_API_ERRORS` (or
+    any with HTTP-like code 503)."""
     import nats.errors
 
     cause = error.__cause__ if isinstance(error, EventStoreError) else error
@@ -97,11 +142,17 @@ def retryable(error: BaseException) -> bool:
     return isinstance(
         cause,
         nats.errors.NoRespondersError
-        | TimeoutError  # nats.errors.TimeoutError is one
+        | OSError  # TimeoutError (nats.errors.TimeoutError is one), ConnectionRefusedError
         | nats.errors.StaleConnectionError
         | nats.errors.ConnectionReconnectingError
-        | nats.errors.OutboundBufferLimitError,
+        | nats.errors.OutboundBufferLimitError
+        | nats.errors.NoServersError,
     )
+
+
+def _timed_out(error: EventStoreError) -> bool:
+    """Whether the attempt failed by waiting its whole request timeout."""
+    return isinstance(error.__cause__, TimeoutError)
 
 
 class _Store(Protocol):
@@ -126,24 +177,24 @@ def retrying(
 
     @functools.wraps(operation)
     async def run(store: _S, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        if _retrying_now.get():
+        if _call.get() is not None:
             return await operation(store, *args, **kwargs)
-        token = _retrying_now.set(True)
-        timeout_token = _timeout_now.set(None)
+        started = asyncio.get_running_loop().time()
+        token = _call.set(_Call(started, started + store.retry_deadline))
         try:
             return await _until_deadline(
                 store.retry_deadline, lambda: operation(store, *args, **kwargs)
             )
         finally:
-            _timeout_now.reset(timeout_token)
-            _retrying_now.reset(token)
+            _call.reset(token)
 
     return run
 
 
 async def _until_deadline(seconds: float, attempt: Callable[[], Awaitable[T]]) -> T:
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    call = _call.get()
+    assert call is not None
     pause = FIRST_PAUSE
     unknown = False
     retries = 0
@@ -152,26 +203,31 @@ async def _until_deadline(seconds: float, attempt: Callable[[], Awaitable[T]]) -
             result = await attempt()
         except EventStoreError as error:
             unknown = unknown or isinstance(error, CommitOutcomeUnknownError)
+            now = loop.time()
             if not retryable(error):
                 if unknown and not isinstance(error, CommitOutcomeUnknownError):
                     # An earlier attempt's commit may still land (a leader without a
                     # quorum holds it in flight, refusing the next ones with 10164).
-                    raise _given_up(error, loop.time() - started, seconds, retries) from error
+                    raise _given_up(error, now - call.started, seconds, retries) from error
                 raise
-            remaining = started + seconds - loop.time()
+            remaining = call.deadline - now
             if remaining <= 0:  # the last attempt ran at the deadline
                 if unknown:
-                    raise _given_up(error, loop.time() - started, seconds, retries) from error
+                    raise _given_up(error, now - call.started, seconds, retries) from error
                 raise EventStoreError(
-                    f"{error} (retried {retries} times in {loop.time() - started:.1f} s, "
+                    f"{error} (retried {retries} times in {now - call.started:.1f} s, "
                     f"retry_deadline {seconds:g} s)"
                 ) from error
             retries += 1
-            _timeout_now.set(RETRY_TIMEOUT)
-            pause = min(pause, remaining)  # one more attempt when the deadline comes
-            logger.warning("JetStream request failed, retrying in %.2f s: %s", pause, error)
-            await asyncio.sleep(pause)
-            pause = min(2 * pause, LONGEST_PAUSE)
+            if _timed_out(error):
+                wait = 0.0  # the attempt waited already
+                if now - call.started >= ELECTION:  # a slow server, more likely than an election
+                    call.wait *= 2
+            else:
+                wait = min(pause, remaining)  # one more attempt when the deadline comes
+                pause = min(2 * pause, LONGEST_PAUSE)
+            logger.warning("JetStream request failed, retrying in %.2f s: %s", wait, error)
+            await asyncio.sleep(wait)
         else:
             if retries:
                 logger.info("JetStream request succeeded after %d retries", retries)

@@ -23,10 +23,12 @@ from .category import ConsumerGroup, partition_hash
 __all__ = [
     "PARTITION_BITS",
     "category_filter",
+    "category_of_subject",
     "check_prefix",
     "id_subject",
     "partition_filter",
     "stream_name_of",
+    "streams_filter",
     "subject_of",
 ]
 
@@ -96,6 +98,17 @@ def stream_name_of(subject: str) -> str:
     if id_token == _NO_ID:
         return category
     return f"{category}-{_unescape(id_token[1:])}"
+
+
+def category_of_subject(subject: str) -> str:
+    """The category of the stream whose messages `subject` holds (see `category_of`)."""
+    token = subject.split(".", 3)[2]
+    return "" if token == "%" else _unescape(token)
+
+
+def streams_filter(prefix: str) -> str:
+    """The subject filter matching every stream's subject (and no message id record)."""
+    return f"{prefix}.s.>"
 
 
 def category_filter(prefix: str, category: str) -> str:

@@ -723,9 +723,12 @@ def _translate(error: psycopg.Error, redact_text: Any) -> Exception:
             r"\(id\)=\(([0-9a-fA-F-]+)\)", getattr(error.diag, "message_detail", "") or ""
         )
         return DuplicateMessageError(match.group(1) if match else "(unknown)")
-    if isinstance(error, pg_errors.UndefinedFunction):
+    if isinstance(error, pg_errors.UndefinedFunction | pg_errors.UndefinedTable):
+        # The store's functions and its one table are MessageDB's: missing, it is not there
+        # (a plain database says `relation "messages" does not exist` to a category read).
         return EventStoreError(
-            "MessageDB is not installed in this database (run scripts/messagedb-setup.sh): "
-            + redact_text(text)
+            "MessageDB is not installed in this database (install it with MessageDB's "
+            "installer, or scripts/messagedb-setup.sh in aggregen's repository): "
+            + redact_text(text.splitlines()[0] if text else type(error).__name__)
         )
     return EventStoreError(f"event store failed: {redact_text(text)}")
