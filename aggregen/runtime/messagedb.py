@@ -731,4 +731,17 @@ def _translate(error: psycopg.Error, redact_text: Any) -> Exception:
             "installer, or scripts/messagedb-setup.sh in aggregen's repository): "
             + redact_text(text.splitlines()[0] if text else type(error).__name__)
         )
-    return EventStoreError(f"event store failed: {redact_text(text)}")
+    return EventStoreError(f"event store failed: {redact_text(_server_message(error))}")
+
+
+def _server_message(error: psycopg.Error) -> str:
+    """The server's message and detail on one line, as `primary (detail)`.
+
+    Never the error's CONTEXT: PostgreSQL quotes statement parameters there, which
+    are event data.
+    """
+    primary = getattr(error.diag, "message_primary", None)
+    if not primary:
+        return _one_line(error)
+    detail = (getattr(error.diag, "message_detail", None) or "").strip().rstrip(".")
+    return f"{primary} ({' '.join(detail.split())})" if detail else primary
