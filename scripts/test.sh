@@ -15,20 +15,39 @@ export AGGREGEN_TEST_MESSAGEDB_URI
 # Property-based schema tests: 2x the default examples, about 2,000 schemas a run.
 export AGGREGEN_RELIABILITY_SCALE="${AGGREGEN_RELIABILITY_SCALE:-2}"
 
-echo "== ruff" >&2
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
-echo "== mypy --strict" >&2
-.venv/bin/mypy
-if [ -d schemas ] && [ -e aggregen/generator/cli.py ]; then
-  echo "== aggregen check (generated/ is fresh)" >&2
-  .venv/bin/aggregen check
+# The static checks run beside pytest (its workers spend much of their time waiting);
+# their output follows pytest's, and any failure fails the run.
+checks_log=$(mktemp)
+bench_nats=$(mktemp -d)  # the harness's own JetStream cluster: pytest starts and stops .nats/
+trap 'rm -rf "$checks_log" "$bench_nats"' EXIT
+(
+  set -e
+  echo "== ruff"
+  .venv/bin/ruff check .
+  .venv/bin/ruff format --check .
+  echo "== mypy --strict"
+  .venv/bin/mypy
+  if [ -d schemas ] && [ -e aggregen/generator/cli.py ]; then
+    echo "== aggregen check (generated/ is fresh)"
+    .venv/bin/aggregen check
+  fi
+  echo "== benchmarks, aggregen only, tiny sizes (keeps the harness working)"
+  AGGREGEN_NATS_DIR="$bench_nats" benchmarks/run.sh --tiny >/dev/null
+) >"$checks_log" 2>&1 &
+checks=$!
+# Three workers on two cores: much of the suite waits (PostgreSQL, NATS elections,
+# subprocesses). AGGREGEN_TEST_WORKERS overrides it; 0 runs in this process.
+# tests/conftest.py keeps the PostgreSQL load tests on one worker, the tests of a
+# module with an expensive shared fixture together, and starts with the longest.
+workers="${AGGREGEN_TEST_WORKERS:-3}"
+echo "== pytest ($workers workers; ruff, mypy, aggregen check and the benchmark harness beside it)" >&2
+status=0
+.venv/bin/pytest -n "$workers" --dist loadgroup --no-loadscope-reorder "$@" || status=$?
+checks_status=0
+wait "$checks" || checks_status=$?
+cat "$checks_log" >&2
+if [ "$checks_status" -ne 0 ]; then
+  echo "test: error: a static check failed (see above)" >&2
+  [ "$status" -ne 0 ] || status=$checks_status
 fi
-echo "== benchmarks, aggregen only, tiny sizes (keeps the harness working)" >&2
-benchmarks/run.sh --tiny >/dev/null
-# Two workers (the machines have two cores; AGGREGEN_TEST_WORKERS overrides it, 0 runs
-# in this process). tests/conftest.py keeps load tests in one serial group, the tests
-# of a module with an expensive shared fixture together, and starts with the longest.
-workers="${AGGREGEN_TEST_WORKERS:-2}"
-echo "== pytest ($workers workers)" >&2
-.venv/bin/pytest -n "$workers" --dist loadgroup --no-loadscope-reorder "$@"
+exit "$status"

@@ -1,20 +1,23 @@
 """Fixtures shared by the whole suite: real MessageDB, and a store of each kind.
 
-Also how the suite runs in parallel (pytest-xdist, `-n 2 --dist loadgroup`, as
+Also how the suite runs in parallel (pytest-xdist, `-n 3 --dist loadgroup`, as
 scripts/test.sh runs it): every worker is its own process with its own temporary
 directories, and MessageDB tests write to streams with fresh ids, so tests need
-nothing from one another. Two kinds of tests are kept together on one worker:
+nothing from one another. Two kinds of tests are kept together on one worker (by
+`ModuleGroupScheduling`, this suite's own xdist scheduler: xdist 3.8's `xdist_group`
+marks do nothing under pytest 9, whose items keep the node ids they were collected with):
 
-- `SERIAL_MODULES` load the machine or the database on purpose (many processes,
-  timed loops): they share the xdist group "serial" and run one after another;
+- `SERIAL_MODULES` load PostgreSQL on purpose (many processes or backends, kills,
+  restarts): they form one group and run one after another;
 - `SHARED_SETUP_MODULES` build something expensive once per module (a generated
-  package, a mypy run): their tests share the module's group, so it is built once.
+  package, a mypy run): each module is a group, so it is built once.
 
-`LONGEST` (property tests over thousands of schemas, most of the suite's time, and
-the slowest tests that build wheels and environments) go first, longest first, so
-that each worker starts with one of them; with `--no-loadscope-reorder` the
-scheduler hands out work in this order, and the many short tests after them keep
-both workers busy to the end.
+`LONGEST` (the shards of the property tests over thousands of schemas, the JetStream
+leader kills, and the tests that build wheels and environments) go first, longest
+first; with `--no-loadscope-reorder` the scheduler hands out work in this order, and
+the many short tests after them keep the workers busy to the end. Three workers on
+two cores: much of the suite waits (for PostgreSQL, NATS elections, subprocesses),
+and a third worker fills that time.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from aggregen.runtime import (
     AsyncInMemoryEventStore,
@@ -51,7 +55,6 @@ SERIAL_MODULES = frozenset(
         "test_async_load.py",
         "test_concurrency.py",
         "test_faults.py",
-        "test_jetstream_faults.py",
         "test_load.py",
     }
 )
@@ -66,31 +69,61 @@ SHARED_SETUP_MODULES = frozenset(
 )
 
 
+_SCHEMAS = "tests/reliability/test_schema_properties.py::"
+_INVALID = f"{_SCHEMAS}test_invalid_schemas_give_positioned_errors_and_no_output"
+_VALID = f"{_SCHEMAS}test_valid_schemas_give_code_that_compiles_imports_and_runs"
 LONGEST = (
-    "tests/reliability/test_schema_properties.py::"
-    "test_invalid_schemas_give_positioned_errors_and_no_output",
-    "tests/reliability/test_schema_properties.py::"
-    "test_valid_schemas_give_code_that_compiles_imports_and_runs",
+    "tests/test_jetstream_faults.py::test_stream_leader_killed_ten_times_under_contended_writes",
+    *(f"{_INVALID}_{n}" for n in range(5)),
+    "tests/test_async_faults.py::"
+    "test_tasks_cancelled_at_random_points_store_all_or_nothing_and_leave_the_pool_healthy[1]",
+    *(
+        f"{_SCHEMAS}test_valid_schemas_give_code_that_compiles_imports_and_runs_{n}"
+        for n in range(5)
+    ),
     "tests/generator/test_black_stable.py::test_every_generated_file_is_black_stable",
     "tests/test_distribution.py::test_the_domain_wheel_runs_on_messagedb_with_the_runtime_alone",
     "tests/test_ci_kit.py::test_the_pre_commit_hooks_run_from_a_projects_configuration",
-    "tests/reliability/test_schema_properties.py::test_a_sample_of_valid_outputs_passes_mypy_strict",
+    f"{_SCHEMAS}test_a_sample_of_valid_outputs_passes_mypy_strict",
+    "tests/generator/test_generate_kill.py::"
+    "test_generate_killed_at_random_moments_leaves_old_or_new_output",
 )
-"""Longest first (seconds of a 2-worker run, 2026-11-30: 179, 124, 103, 44, 38, 28);
-the many short tests after them fill both workers to the end."""
+"""Longest first: the JetStream leader kills (two minutes, mostly waiting for
+elections), the serial group (scheduled with its first test), the schema properties'
+shards, then the tests that build wheels and environments or run mypy."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run `LONGEST` first; put the tests of `SERIAL_MODULES` and `SHARED_SETUP_MODULES`
-    in their xdist groups."""
+    """Run `LONGEST` first (the rest keep their order)."""
     rank = {nodeid: index for index, nodeid in enumerate(LONGEST)}
-    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))  # stable: the rest keep order
-    for item in items:
-        name = item.path.name
-        if name in SERIAL_MODULES:
-            item.add_marker(pytest.mark.xdist_group("serial"))
-        elif name in SHARED_SETUP_MODULES:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))
+
+
+def work_group(nodeid: str) -> str:
+    """The unit of work a test belongs to: "serial", its module, or itself."""
+    path = nodeid.split("::", 1)[0]
+    name = path.rsplit("/", 1)[-1]
+    if name in SERIAL_MODULES:
+        return "serial"
+    if name in SHARED_SETUP_MODULES:
+        return path
+    return nodeid
+
+
+class ModuleGroupScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
+    """xdist's scope scheduling with `work_group` as the scope: a group's tests go to
+    one worker, in collection order."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return work_group(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` (scripts/test.sh) schedules by `work_group`."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return ModuleGroupScheduling(config, log)
 
 
 _worker_tallies: dict[str, int] = {}
