@@ -147,23 +147,30 @@ class _WireParser(Parser):
         if not buf.startswith(_HMSG):
             return False
         frames = bytes(buf)
+        size = len(frames)
         at = 0
         waiting = False
+        sid, take = b"", None  # a run of frames mostly goes to one subscription
         while frames.startswith(_HMSG, at):
             line_end = frames.find(_CRLF, at)
             if line_end < 0:
-                waiting = len(frames) - at < 1024  # a control line longer than that: not ours
+                waiting = size - at < 1024  # a control line longer than that: not ours
                 break
-            fields = frames[at + len(_HMSG) : line_end].split()
-            if len(fields) not in (4, 5) or not fields[-1].isdigit() or not fields[1].isdigit():
+            fields = frames[at + 5 : line_end].split()  # after "HMSG "
+            if len(fields) not in (4, 5):
                 break
-            take = self._raw_subs.get(int(fields[1]))
-            if take is None or not fields[-2].isdigit() or int(fields[-2]) > int(fields[-1]):
+            header_size, total = fields[-2], fields[-1]
+            if not (total.isdigit() and header_size.isdigit()):
                 break
+            if fields[1] != sid:
+                sid = fields[1]
+                take = self._raw_subs.get(int(sid)) if sid.isdigit() else None
             start = line_end + 2
-            header_end = start + int(fields[-2])
-            end = start + int(fields[-1])
-            if len(frames) < end + 2:
+            header_end = start + int(header_size)
+            end = start + int(total)
+            if take is None or header_end > end:
+                break
+            if size < end + 2:
                 waiting = True
                 break
             at = end + 2
