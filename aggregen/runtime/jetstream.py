@@ -726,6 +726,8 @@ class AsyncJetStreamEventStore:
         try:
             page = await self._direct_once(subject, sequence, batch)
         except BaseException:
+            if leader.done() and not leader.cancelled():
+                leader.exception()  # seen: the page's failure is the one raised
             leader.cancel()
             raise
         return await leader, page
