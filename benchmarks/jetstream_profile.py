@@ -12,7 +12,15 @@ then times, alternating, `--rounds` times each:
 - the callback with `no_hdr` (the server sends no headers: what is left once headers
   cost nothing, though the store could not work without the sequence they carry);
 - nats-py's header parser alone on one stored message's header block, once per
-  message, against a plain `split`, with all headers and with fewer.
+  message, against a plain `split`, with all headers and with fewer;
+- CPU per read: the client's (`time.process_time`) and each nats-server's (from
+  `/proc/<pid>/stat`, the pids in the cluster's directory), for the store's read, and
+  for a batched direct get of messages stored with headers as the store's are (its
+  position and an atomic batch's two, here published one by one) against the same
+  messages stored without headers, into a scratch JetStream stream deleted afterwards.
+  A message stored with headers makes the server build each of the six headers a
+  batched direct get adds on its own (a header block copied and rewritten each time);
+  one stored without has them written in one go.
 
 Uses the cluster of `scripts/nats-cluster.sh` (started if needed, then stopped).
 """
@@ -21,12 +29,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
+import os
 import statistics
 import time
 import timeit
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -39,6 +50,7 @@ from .nats_cluster import running_cluster
 
 PREFIX = "aggregenbench"
 COMMIT = 500
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def write_stream(store: AsyncJetStreamEventStore, events: int) -> str:
@@ -172,6 +184,83 @@ async def profile(uri: str, events: int, rounds: int) -> None:
         print(f"  {label}: {seconds * 1e3:.1f} ms")
 
 
+def server_pids() -> list[int]:
+    """The pids of the cluster's nats-servers (`AGGREGEN_NATS_DIR` or `.nats`), or none."""
+    directory = Path(os.environ.get("AGGREGEN_NATS_DIR", ROOT / ".nats"))
+    pids = []
+    for node in (1, 2, 3):
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int((directory / f"n{node}.pid").read_text()))
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far (0 if it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_per_call(action: Callable[[], Awaitable[object]], rounds: int) -> list[float]:
+    """Milliseconds of CPU per call of `action`: the client's, then each server's."""
+    pids = server_pids()
+    client, servers = time.process_time(), [cpu_seconds(pid) for pid in pids]
+    for _ in range(rounds):
+        await action()
+    used = [time.process_time() - client]
+    used += [cpu_seconds(pid) - before for pid, before in zip(pids, servers, strict=True)]
+    return [seconds * 1e3 / rounds for seconds in used]
+
+
+async def header_cost(store: AsyncJetStreamEventStore, events: int, rounds: int) -> None:
+    """Client and server CPU of a batched direct get: the store's read, and messages
+    stored with headers against the same stored without, in a scratch stream."""
+    scratch = f"{PREFIX}scratch{uuid.uuid4().hex[:8]}"
+    nc = await store._connection()
+    await store._api(
+        f"$JS.API.STREAM.CREATE.{scratch}",
+        {
+            "name": scratch,
+            "subjects": [f"{scratch}.>"],
+            "num_replicas": 3,
+            "storage": "file",
+            "allow_direct": True,
+        },
+    )
+    try:
+        payload = orjson.dumps([{"first_name": "Ada"}, {"v": 1}, str(uuid.uuid4()), "Renamed"])
+        batch = uuid.uuid4().hex
+        for n in range(events):
+            headers = {"Aggregen-Position": str(n), "X-Batch-Id": batch, "X-Batch-Seq": str(n + 1)}
+            await nc.request(f"{scratch}.with", payload, headers=headers)
+            await nc.request(f"{scratch}.without", payload)
+        await asyncio.sleep(1)  # every replica has them: each may answer
+        by_hand = {kind: DirectGet(nc, f"{scratch}.{kind}", events) for kind in ("with", "without")}
+        for getter in by_hand.values():
+            getter.api = f"$JS.API.DIRECT.GET.{scratch}"
+            if len(await getter.callback()) != events:
+                raise AssertionError(f"{getter.subject}: not {events} messages")
+        name = await write_stream(store, events)
+
+        async def read() -> list[Any]:
+            return [message async for message in store.read(name)]
+
+        print(f"CPU per read of {events:,} messages, ms (client; each server), {rounds} reads:")
+        for label, action in (
+            ("store.read", read),
+            ("direct get, stored with 3 headers", by_hand["with"].callback),
+            ("direct get, stored without headers", by_hand["without"].callback),
+        ):
+            for _ in range(2):
+                used = await cpu_per_call(action, rounds)
+                each = ", ".join(f"{ms:.1f}" for ms in used[1:]) or "no pids found"
+                print(f"  {label}: {used[0]:.1f}; {each} (servers {sum(used[1:]):.1f})")
+    finally:
+        await store._api(f"$JS.API.STREAM.DELETE.{scratch}", {})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stream", type=int, default=1000, help="events of the stream [1000]")
@@ -179,6 +268,15 @@ def main() -> None:
     args = parser.parse_args()
     with running_cluster() as uri:
         asyncio.run(profile(uri, args.stream, args.rounds))
+        asyncio.run(cpu_profile(uri, args.stream, 10 * args.rounds))
+
+
+async def cpu_profile(uri: str, events: int, rounds: int) -> None:
+    store = AsyncJetStreamEventStore(f"{uri}/{PREFIX}")
+    try:
+        await header_cost(store, events, rounds)
+    finally:
+        await store.close()
 
 
 if __name__ == "__main__":

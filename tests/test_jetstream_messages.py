@@ -12,7 +12,9 @@ import pytest
 from aggregen.runtime import RecordedMessage, StreamDataError
 from aggregen.runtime.jetstream_messages import (
     POSITION,
+    PageCache,
     decode,
+    header_block,
     read_headers,
     stored_time,
 )
@@ -25,8 +27,8 @@ BODY = b'[{"amount":5},null,"0b1f8c1e-77d2-4e4e-9d1f-1b7a0b7c5d10","Deposited"]'
 
 def decode_page(page: list[tuple[bytes | None, bytes]]) -> list[RecordedMessage]:
     """The messages of a page, decoded one by one as the store does."""
-    names: dict[bytes, str] = {}
-    return [decode(raw, payload, names) for raw, payload in page]
+    cache = PageCache()
+    return [decode(raw, payload, cache) for raw, payload in page]
 
 
 def block(*lines: str) -> bytes:
@@ -139,3 +141,15 @@ def test_a_payload_that_is_not_json_names_the_stream() -> None:
     with pytest.raises(StreamDataError, match="not readable JSON") as caught:
         decode_page([(server_block(), b"[{")])
     assert (caught.value.stream_name, caught.value.position) == (STREAM, 3)
+
+
+def test_messages_of_one_batch_share_their_decoded_time() -> None:
+    later = server_block(position="4", sequence="18")
+    first, second = decode_page([(server_block(), BODY), (later, BODY)])
+    assert first.time is second.time
+
+
+def test_a_header_block_the_store_writes_reads_back() -> None:
+    raw = header_block({POSITION: "12", "Nats-Batch-Sequence": "3"})
+    assert raw == block(f"{POSITION}: 12", "Nats-Batch-Sequence: 3")
+    assert read_headers(raw) == {POSITION.encode(): b"12"}

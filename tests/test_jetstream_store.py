@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -31,6 +32,7 @@ from aggregen.runtime import (
     ExpectedVersionError,
     JetStreamEventStore,
     NewMessage,
+    RecordedMessage,
     StreamWrite,
     connect,
     connect_async,
@@ -382,3 +384,51 @@ def test_a_stream_without_atomic_batches_is_refused(nats_uri: str) -> None:
         admin._run(admin.inner._api(f"$JS.API.STREAM.DELETE.{prefix}", {}))
         admin._run(admin.inner._api(f"$JS.API.STREAM.DELETE.{prefix}-admin", {}))
         admin.close()
+
+
+@pytest.mark.jetstream
+def test_appends_to_new_streams_ask_the_leader_nothing(
+    jetstream_store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream expected at version -1 is not looked up: the server checks that its
+    subject has no message; one expected at a version is."""
+    looked_up: list[str] = []
+    last = jetstream_store.inner._last
+
+    async def counted(subject: str) -> Any:
+        looked_up.append(subject)
+        return await last(subject)
+
+    monkeypatch.setattr(jetstream_store.inner, "_last", counted)
+    new, old = f"fresh-{uuid.uuid4()}", f"fresh-{uuid.uuid4()}"
+    jetstream_store.append([StreamWrite(new, -1, [message()])])
+    assert looked_up == []
+    jetstream_store.append([StreamWrite(old, -1, [message()]), StreamWrite(new, 0, [message()])])
+    assert looked_up == [subject_of(jetstream_store.inner.prefix, new)]
+    with pytest.raises(ExpectedVersionError):
+        jetstream_store.append([StreamWrite(old, -1, [message()])])
+    assert [m.position for m in jetstream_store.read(new)] == [0, 1]
+
+
+@pytest.mark.jetstream
+@pytest.mark.parametrize("kept", [0, 7])
+def test_a_read_goes_on_past_a_page_a_lagging_replica_cut_short(
+    jetstream_store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    """A read's first page is asked for together with the leader's last sequence: a
+    replica behind the leader may answer with none or only some of the messages; the
+    read asks again up to what the leader holds."""
+    stream = f"lag-{uuid.uuid4()}"
+    jetstream_store.append([StreamWrite(stream, -1, [message(n) for n in range(20)])])
+    direct_once = jetstream_store.inner._direct_once
+    asked: list[int] = []
+
+    async def behind(subject: str, sequence: int, batch: int) -> list[RecordedMessage]:
+        """The first direct get answered by a replica that has `kept` of the messages."""
+        asked.append(sequence)
+        page = await direct_once(subject, sequence, batch)
+        return page[:kept] if len(asked) == 1 else page
+
+    monkeypatch.setattr(jetstream_store.inner, "_direct_once", behind)
+    assert [m.data["n"] for m in jetstream_store.read(stream)] == list(range(20))
+    assert len(asked) == 2

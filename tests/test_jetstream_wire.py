@@ -1,8 +1,9 @@
-"""The JetStream store's connection parser (`jetstream_wire`): raw frames, however cut.
+"""The JetStream store's connection (`jetstream_wire`): raw frames, however cut, and
+runs of messages published at once.
 
 No server: the protocol bytes are written here as nats-server sends them and fed
 to the parser of an unconnected `WireClient`, whole, a byte at a time and in
-random cuts.
+random cuts; what an unconnected client would send is read from its buffer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 import pytest
 from nats.errors import ProtocolError
 
+from aggregen.runtime.jetstream_messages import header_block
 from aggregen.runtime.jetstream_wire import WireClient
 
 RAW_SID = 7
@@ -87,3 +89,40 @@ def test_raw_frames_fed_whole_skip_nats_py_parser() -> None:
 def test_a_malformed_frame_is_nats_py_protocol_error() -> None:
     with pytest.raises(ProtocolError):
         taken(hmsg(RAW_SID, *EXPECTED[0]) + b"HMSG _INBOX.x 7 12 ab\r\n", [])
+
+
+def sent_frames(client: WireClient) -> list[list[bytes]]:
+    """What `client` queued to send, as `HPUB` frames: the control line's fields, the
+    header block and the payload of each."""
+    queued = b"".join(client._pending)
+    frames = []
+    while queued:
+        line, _, queued = queued.partition(b"\r\n")
+        fields = line.split()
+        header_size, total = int(fields[-2]), int(fields[-1])
+        body, queued = queued[:total], queued[total + 2 :]
+        frames.append([*fields, body[:header_size], body[header_size:]])
+    return frames
+
+
+def test_a_run_of_messages_is_sent_as_publish_sends_each() -> None:
+    messages = [
+        ("p.s.a.=1", {"Aggregen-Position": "0", "Nats-Batch-Id": "b", "Nats-Batch-Sequence": "1"}),
+        ("p.i.x", {"Nats-Expected-Last-Subject-Sequence": "0", "Nats-Batch-Sequence": "2"}),
+    ]
+
+    async def both() -> tuple[WireClient, WireClient]:
+        ours, theirs = WireClient(), WireClient()
+        for client in (ours, theirs):  # buffered while not connected, as `connect` allows
+            client._max_pending_size = 1 << 20
+        await ours.publish_many(
+            [(subject, header_block(headers), b'[{"n":1}]') for subject, headers in messages]
+        )
+        for subject, headers in messages:
+            await theirs.publish(subject, b'[{"n":1}]', headers=headers)
+        return ours, theirs
+
+    ours, theirs = asyncio.run(both())
+    assert sent_frames(ours) == sent_frames(theirs)
+    assert len(sent_frames(ours)) == 2
+    assert ours.stats["out_msgs"] == theirs.stats["out_msgs"] == 2

@@ -67,9 +67,11 @@ from .jetstream_messages import (
     POSITION,
     STATUS,
     Encoded,
+    PageCache,
     correlation_category,
     decode,
     encode,
+    header_block,
     read_headers,
 )
 from .jetstream_retry import ApiRefusal, deadline, request_timeout, retrying
@@ -455,15 +457,19 @@ class AsyncJetStreamEventStore:
     async def _try_append(
         self, writes: Sequence[StreamWrite], encoded: list[tuple[str, list[Encoded]]]
     ) -> ApiError | None:
-        """Publish the append as one atomic batch; the server's refusal, or None."""
-        names = list(dict.fromkeys(write.stream_name for write in writes))
-        lasts = dict(
-            zip(
-                names,
-                await asyncio.gather(*(self._last(subject_of(self._prefix, n)) for n in names)),
-                strict=True,
-            )
-        )
+        """Publish the append as one atomic batch; the server's refusal, or None.
+
+        A stream whose first write expects version -1 (a new stream) is not looked up:
+        its first message expects no message on the subject (sequence 0), which the
+        server checks.
+        """
+        first_expected: dict[str, int | None] = {}
+        for write in writes:
+            first_expected.setdefault(write.stream_name, write.expected_version)
+        looked_up = [name for name, expected in first_expected.items() if expected != -1]
+        found = await asyncio.gather(*(self._last(subject_of(self._prefix, n)) for n in looked_up))
+        lasts = dict.fromkeys(first_expected, _NONE)
+        lasts.update(zip(looked_up, found, strict=True))
         versions = {name: last.position for name, last in lasts.items()}
         checked: set[str] = set()
         batch: list[tuple[str, bytes, dict[str, str]]] = []
@@ -493,11 +499,13 @@ class AsyncJetStreamEventStore:
         nc = await self._connection()
         batch_id = uuid.uuid4().hex
         last = len(batch)
+        frames = []
+        for sequence, (subject, payload, headers) in enumerate(batch[:-1], 1):
+            headers["Nats-Batch-Id"] = batch_id
+            headers["Nats-Batch-Sequence"] = str(sequence)
+            frames.append((subject, header_block(headers), payload))
         try:
-            for sequence, (subject, payload, headers) in enumerate(batch[:-1], 1):
-                headers["Nats-Batch-Id"] = batch_id
-                headers["Nats-Batch-Sequence"] = str(sequence)
-                await nc.publish(subject, payload, headers=headers)
+            await nc.publish_many(frames)  # no answers: only the commit has one
         except (OSError, nats.errors.Error) as error:
             raise transport_error(error, commit=False) from error
         subject, payload, headers = batch[-1]
@@ -577,20 +585,39 @@ class AsyncJetStreamEventStore:
         a position below `_SEEK_FROM` reads the positions before it too and drops
         them; from a later one it first searches for the sequence to start from.
         """
-        cursor = await self.cursor(stream_name, position)
-        while not cursor.done:
-            for message in await self.page(cursor):
+        cursor, page = await self.start(stream_name, position)
+        while True:
+            for message in page:
                 yield message
+            if cursor.done:
+                return
+            page = await self.page(cursor)
 
     @retrying
-    async def cursor(self, stream_name: str, position: int = 0) -> StreamCursor:
-        """Where a read of the stream from `position` starts, and where it ends (the
-        stream's last message, asked of the leader)."""
+    async def start(
+        self, stream_name: str, position: int = 0
+    ) -> tuple[StreamCursor, list[RecordedMessage]]:
+        """A read of the stream from `position`: its cursor (where it ends: the stream's
+        last message, asked of the leader) and its first page, in one call.
+
+        From a position below `_SEEK_FROM` the leader's answer and the first page (from
+        the first sequence) are asked for at once: a page a lagging replica cut short
+        or left empty is read on, or asked for again, up to what the leader holds.
+        """
         subject = subject_of(self._prefix, stream_name)
-        cursor = StreamCursor(subject, position, await self._last(subject))
-        if not cursor.done and position >= _SEEK_FROM:
+        if position >= _SEEK_FROM:
+            cursor = StreamCursor(subject, position, await self._last(subject))
+            if cursor.done:
+                return cursor, []
             cursor.sequence = await self._seek(subject, position, cursor.last)
-        return cursor
+            return cursor, await self.page(cursor)
+        last, page = await self._last_and_page(subject, 1, self._batch_size)
+        cursor = StreamCursor(subject, position, last)
+        if cursor.done:
+            return cursor, []
+        if not page:
+            page = await self._direct(subject, 1, self._batch_size, last)
+        return cursor, cursor.take(page)
 
     @retrying
     async def page(self, cursor: StreamCursor) -> list[RecordedMessage]:
@@ -624,13 +651,15 @@ class AsyncJetStreamEventStore:
             on_server = partition_filter(self._prefix, category, consumer_group)
             if on_server is not None:
                 subject, consumer_group = on_server, None
-        last = await self._last(subject)
         chosen: list[RecordedMessage] = []
         sequence = max(position, 1)
         filtered = consumer_group is not None or correlation is not None
+        wanted = self._batch_size if filtered else batch_size
+        last, page = await self._last_and_page(subject, sequence, wanted)
         while sequence <= last.sequence and len(chosen) < batch_size:
-            wanted = self._batch_size if filtered else batch_size - len(chosen)
-            page = await self._direct(subject, sequence, wanted, last)
+            if not page:
+                wanted = self._batch_size if filtered else batch_size - len(chosen)
+                page = await self._direct(subject, sequence, wanted, last)
             for message in page:
                 if consumer_group is not None and not consumer_group.takes(message.stream_name):
                     continue
@@ -640,6 +669,7 @@ class AsyncJetStreamEventStore:
                 if len(chosen) == batch_size:
                     break
             sequence = page[-1].global_position + 1
+            page = []
         return chosen
 
     @retrying
@@ -682,6 +712,26 @@ class AsyncJetStreamEventStore:
             if not subjects or offset >= int(answer.get("total", 0)):
                 return sorted(found)  # Python's order, as MessageDB's store gives them
 
+    async def _last_and_page(
+        self, subject: str, sequence: int, batch: int
+    ) -> tuple[_Last, list[RecordedMessage]]:
+        """The leader's last message on `subject` and one direct get from `sequence`,
+        asked for at once: one round trip instead of two.
+
+        The page may lag behind the leader's answer (a replica behind it: cut short or
+        empty) or go past it (messages stored in between): the caller reads on up to
+        the leader's last sequence. Cancels the leader's request when the page fails.
+        """
+        leader = asyncio.ensure_future(self._last(subject))
+        try:
+            page = await self._direct_once(subject, sequence, batch)
+        except BaseException:
+            if leader.done() and not leader.cancelled():
+                leader.exception()  # seen: the page's failure is the one raised
+            leader.cancel()
+            raise
+        return await leader, page
+
     async def _direct(
         self, subject: str, sequence: int, batch: int, last: _Last
     ) -> list[RecordedMessage]:
@@ -714,7 +764,7 @@ class AsyncJetStreamEventStore:
         nc = await self._connection()
         inbox = nc.new_inbox()
         page: list[RecordedMessage] = []
-        names: dict[bytes, str] = {}
+        cache = PageCache()
         ended = asyncio.get_running_loop().create_future()
 
         def collect(headers: bytes | None, payload: bytes) -> None:
@@ -724,7 +774,7 @@ class AsyncJetStreamEventStore:
                 ended.set_result(None)
                 return
             try:
-                page.append(decode(headers, payload, names))
+                page.append(decode(headers, payload, cache))
             except StreamDataError as error:
                 ended.set_exception(error)
 
@@ -818,8 +868,10 @@ class JetStreamEventStore:
         self._run(self.inner.append(writes))
 
     def read(self, stream_name: str, position: int = 0) -> Iterator[RecordedMessage]:
-        """The stream's messages from `position` on, fetched a page at a time."""
-        cursor = self._run(self.inner.cursor(stream_name, position))
+        """The stream's messages from `position` on, fetched a page at a time (the first
+        with the leader's answer: one call to the store's thread for a short stream)."""
+        cursor, page = self._run(self.inner.start(stream_name, position))
+        yield from page
         while not cursor.done:
             yield from self._run(self.inner.page(cursor))
 

@@ -26,9 +26,11 @@ __all__ = [
     "POSITION",
     "STATUS",
     "Encoded",
+    "PageCache",
     "correlation_category",
     "decode",
     "encode",
+    "header_block",
     "read_headers",
 ]
 
@@ -56,6 +58,13 @@ def _encoded(message: NewMessage) -> Encoded:
 
 _BLOCK_START = b"NATS/1.0\r\n"
 _BLOCK_END = b"\r\n\r\n"
+
+
+def header_block(headers: dict[str, str]) -> bytes:
+    """`headers` as a NATS header block: `NATS/1.0`, a `Name: value` line each, an
+    empty line. Names and values are the store's own (no line breaks to refuse)."""
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"NATS/1.0\r\n{lines}\r\n".encode()
 
 
 _READ = re.compile(
@@ -88,23 +97,38 @@ def stored_time(stamp: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(f"{main}.{fraction[:6].ljust(6, '0')}+00:00")
 
 
-def decode(raw: bytes | None, payload: bytes, names: dict[bytes, str]) -> RecordedMessage:
+class PageCache:
+    """What the messages of one page share, decoded once: stream names by subject (a
+    page mostly holds one stream) and times by time stamp (the messages of one atomic
+    batch have one)."""
+
+    __slots__ = ("names", "times")
+
+    def __init__(self) -> None:
+        self.names: dict[bytes, str] = {}
+        self.times: dict[bytes, datetime.datetime] = {}
+
+
+def decode(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessage:
     """One message of a direct get as received: its header block and payload.
 
-    `names` maps subjects to stream names, filled here (a page mostly holds one
-    stream). Raises `StreamDataError`, naming the stream and position as far as
-    they can be read, for a header block that cannot be read or lacks a header the
-    store needs, and for a payload that is not `[data, metadata, id, type]` as JSON.
+    `cache` holds what the page's messages decoded so far share, filled here. Raises
+    `StreamDataError`, naming the stream and position as far as they can be read,
+    for a header block that cannot be read or lacks a header the store needs, and
+    for a payload that is not `[data, metadata, id, type]` as JSON.
     """
     try:
         headers = read_headers(raw)
         subject = headers[b"Nats-Subject"]
-        name = names.get(subject)
+        name = cache.names.get(subject)
         if name is None:
-            name = names[subject] = stream_name_of(subject.decode().rstrip())
+            name = cache.names[subject] = stream_name_of(subject.decode().rstrip())
         position = int(headers[b"Aggregen-Position"])
         sequence = int(headers[b"Nats-Sequence"])
-        time = stored_time(headers[b"Nats-Time-Stamp"].decode().rstrip())
+        stamp = headers[b"Nats-Time-Stamp"]
+        time = cache.times.get(stamp)
+        if time is None:
+            time = cache.times[stamp] = stored_time(stamp.decode().rstrip())
     except (KeyError, ValueError) as error:
         problem = (
             f"missing header {error.args[0].decode()}"
