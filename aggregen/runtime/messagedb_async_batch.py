@@ -117,6 +117,10 @@ async def write_units(conn: _Conn, units: Sequence[Unit]) -> list[psycopg.Error 
     work there, and one more round trip rolls back to its savepoint and sends the
     units after it. Raises a lost connection's `psycopg.Error` (nothing, or
     everything, was committed: the caller may send the batch again).
+
+    Nothing is sent as a prepared statement: psycopg's cache of prepared statements
+    went wrong when a refused unit aborted the rest of a pipeline (a statement it
+    prepared there was missing in the next round trip).
     """
     categories = sorted({write.category for unit in units for write in unit.writes})
     outcomes: list[psycopg.Error | _Alone | None] = []
@@ -129,19 +133,18 @@ async def write_units(conn: _Conn, units: Sequence[Unit]) -> list[psycopg.Error 
             async with conn.pipeline():
                 try:
                     if outcomes:  # the unit before `rest` was refused: back to its savepoint
-                        await head.execute(_ROLLBACK_TO)
+                        await head.execute(_ROLLBACK_TO, prepare=False)
                     else:
-                        await head.execute(_BEGIN)
+                        await head.execute(_BEGIN, prepare=False)
                         if len(categories) > 1:
-                            await head.executemany(_LOCK, [(c,) for c in categories])
+                            for name in categories:
+                                await head.execute(_LOCK, (name,), prepare=False)
                     for unit, mark in zip(rest, marks, strict=True):
-                        await work.execute(_SAVEPOINT)
-                        if len(unit.parameters) == 1:
-                            await work.execute(_WRITE, unit.parameters[0])
-                        else:
-                            await work.executemany(_WRITE, unit.parameters)
-                        await mark.execute(_RELEASE)
-                    await tail.execute(_COMMIT)
+                        await work.execute(_SAVEPOINT, prepare=False)
+                        for parameters in unit.parameters:
+                            await work.execute(_WRITE, parameters, prepare=False)
+                        await mark.execute(_RELEASE, prepare=False)
+                    await tail.execute(_COMMIT, prepare=False)
                 except psycopg.Error as error:
                     failure = error
         except psycopg.Error as error:
