@@ -160,6 +160,8 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
 
         async def write(conn: _Conn) -> list[object]:
             sent[:] = [waiting for waiting in batch if not waiting.gone()]
+            if not sent:
+                return []
             if len(sent) == 1:
                 await write_alone(conn, sent[0].item)
                 return [None]

@@ -70,6 +70,8 @@ async def read_pages(
     conn: _Conn, pages: Sequence[tuple[str, int]], limit: int
 ) -> list[list[tuple[Any, ...]]]:
     """Up to `limit` rows of `_READ` for each (stream, position), in one query."""
+    if not pages:
+        return []
     if len(pages) == 1:
         stream, position = pages[0]
         cursor = await conn.execute(_READ, (stream, position, limit))
