@@ -72,13 +72,24 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
 
     Connections are made when first needed, at most `max_size` at once, and bound by
     `timeout` seconds, to connect and to wait for a busy pool. A task cancelled in
-    the middle of an operation closes its connection (its state is unknown) and
-    leaves the pool ready; a cancelled append stores all of its messages or none
-    (often all: the server may have the whole commit already), and appending the
-    same messages again is safe, as after `CommitOutcomeUnknownError`.
+    the middle of an operation of its own closes its connection (its state is
+    unknown) and leaves the pool ready; a cancelled append stores all of its messages
+    or none (often all: the server may have the whole commit already), and appending
+    the same messages again is safe, as after `CommitOutcomeUnknownError`.
     Raises `ConfigurationError` for a URI that cannot be read; operations raise what
     the synchronous store's raise. Use one store per event loop. `read_uri` names a
     streaming replica, used as `MessageDBEventStore` uses it.
+
+    With `coalesce` (the default), what concurrent tasks send at the same time shares
+    round trips: the appends made while a commit is in flight go out together, in
+    one transaction, each unit in a savepoint of its own (a refused unit raises in
+    its own task only; the others commit), and the stream pages asked for while a
+    read is in flight go out in one query. One commit, and one wait for the disk,
+    then serves many tasks; a task alone waits for nobody. A task cancelled before
+    its batch goes out is left out of it; after, the batch goes on for the others
+    (and is cut off, its connection closed, when all its tasks are cancelled). A
+    batch that fails as a whole (a deadlock, say) commits each unit on its own. See
+    docs/async.md, "Coalescing".
     """
 
     def __init__(
