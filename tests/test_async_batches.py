@@ -117,6 +117,19 @@ class CategoryLock:
         self.conn.close()
 
 
+async def in_company(store: AsyncMessageDBEventStore) -> None:
+    """Two appends, then two reads, at once: a store whose tasks took turns (a new
+    one) runs a task's commit or read at once, alone; after this, what tasks send in
+    one turn of the loop goes out in one batch."""
+    warm = category("Warm")
+    await outcomes(*(store.append([write(f"{warm}-{n}", -1)]) for n in range(2)))
+
+    async def read(stream: str) -> None:
+        assert [m async for m in store.read(stream)]
+
+    await asyncio.gather(*(read(f"{warm}-{n}") for n in range(2)))
+
+
 async def outcomes(*operations: Awaitable[None]) -> list[BaseException | None]:
     """Each operation's exception or None, the operations started in one turn of the loop."""
     return list(await asyncio.gather(*operations, return_exceptions=True))
@@ -144,6 +157,7 @@ def test_concurrent_appends_share_one_commit_and_a_refused_unit_fails_only_its_t
 
     async def main() -> list[BaseException | None]:
         async with AsyncMessageDBEventStore(messagedb_uri, max_size=2) as store:
+            await in_company(store)
             await store.append([write(s[1], -1), write(f"{alpha}-taken", -1, taken)])
             return await outcomes(*(store.append(unit) for unit in units))
 
@@ -181,6 +195,7 @@ def test_batches_with_refused_units_round_after_round_each_commit_once(
     async def main() -> list[list[str]]:
         committed = []
         async with AsyncMessageDBEventStore(messagedb_uri, max_size=1) as store:
+            await in_company(store)
             await store.append([write(f"{alpha}-taken", -1)])
             for round_number in range(10):
                 units = [[write(f"{alpha}-{round_number}x{n}", -1)] for n in range(4)]
@@ -279,6 +294,7 @@ def test_a_task_cancelled_after_its_batch_went_out_leaves_the_others_committing(
 
     async def main() -> None:
         async with AsyncMessageDBEventStore(uri, max_size=4) as store:
+            await in_company(store)
             lock = CategoryLock(messagedb_uri, alpha)
             try:
                 tasks = [asyncio.ensure_future(store.append(unit)) for unit in units]
@@ -305,6 +321,7 @@ def test_a_batch_whose_tasks_are_all_cancelled_stores_all_or_nothing_and_frees_i
 
     async def main() -> None:
         async with AsyncMessageDBEventStore(uri, max_size=4) as store:
+            await in_company(store)
             lock = CategoryLock(messagedb_uri, alpha)
             try:
                 tasks = [asyncio.ensure_future(store.append(unit)) for unit in units]
@@ -340,6 +357,7 @@ def test_a_batch_chosen_as_a_deadlock_victim_commits_each_unit_alone(
 
     async def main() -> None:
         async with AsyncMessageDBEventStore(uri, max_size=4) as store:
+            await in_company(store)
             other = psycopg.connect(private_uri)
             other.execute("SET search_path = message_store, public")
             other.execute("SET deadlock_timeout = '60s'")  # the batch detects it first
@@ -375,6 +393,7 @@ def test_a_batch_whose_connection_is_lost_is_sent_again_or_unknown_to_every_task
 
     async def main() -> None:
         async with AsyncMessageDBEventStore(uri, max_size=4) as store:
+            await in_company(store)
             lock = CategoryLock(private_uri, alpha)
             try:
                 tasks = [asyncio.ensure_future(store.append(unit)) for unit in units]
@@ -410,6 +429,7 @@ def test_concurrent_reads_share_queries_and_each_gets_its_own_stream_page_by_pag
 
     async def main() -> None:
         async with AsyncMessageDBEventStore(messagedb_uri, batch_size=5, max_size=4) as store:
+            await in_company(store)
             for stream, length in zip(streams, lengths, strict=True):
                 if length:
                     await store.append([write(stream, -1, *(message(n=n) for n in range(length)))])

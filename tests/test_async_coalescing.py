@@ -15,7 +15,9 @@ from tests.async_support import run
 
 
 class Recorder:
-    """A batch runner that records its batches and, when told to, waits to be released."""
+    """A batch runner that records its batches and, when told to, waits to be released.
+
+    It awaits once in any case, as a round trip to a database would."""
 
     def __init__(self) -> None:
         self.batches: list[list[int]] = []
@@ -24,6 +26,7 @@ class Recorder:
 
     async def __call__(self, batch: list[Waiting[int, int]]) -> Sequence[Outcome[int, int]]:
         try:
+            await asyncio.sleep(0)  # a round trip
             if self.gate is not None:
                 await self.gate.wait()
             sent = [waiting for waiting in batch if not waiting.gone()]
@@ -49,17 +52,28 @@ def coalescer(runner: Recorder, concurrency: int = 1, limit: int = 64) -> Coales
     )
 
 
+async def warmed(runner: Recorder) -> Coalescer[int, int]:
+    """A coalescer that has seen tasks at once (its next item waits for a batch)."""
+    batches = coalescer(runner)
+    await asyncio.gather(batches.submit(100), batches.submit(101))
+    runner.batches.clear()
+    return batches
+
+
 def test_items_submitted_in_one_turn_go_out_in_one_batch_each_with_its_outcome() -> None:
+    """The first item of all runs at once, alone; once tasks were seen at once, the
+    items of a turn wait for the loop's next turn and go out together."""
     runner = Recorder()
 
     async def main() -> list[int | BaseException]:
         batches = coalescer(runner)
+        await asyncio.gather(*(batches.submit(item) for item in (1, 2, 3)))
         return await asyncio.gather(
             *(batches.submit(item) for item in (1, 2, -3, 4)), return_exceptions=True
         )
 
     outcomes = run(main)
-    assert runner.batches == [[1, 2, -3, 4]]
+    assert runner.batches == [[1], [2, 3], [1, 2, -3, 4]]
     assert outcomes[:2] == [10, 20]
     assert outcomes[3] == 40
     assert isinstance(outcomes[2], ValueError)
@@ -146,7 +160,7 @@ def test_a_batch_whose_tasks_are_all_cancelled_is_cancelled_and_the_next_one_run
     runner = Recorder()
 
     async def main() -> None:
-        batches = coalescer(runner)
+        batches = await warmed(runner)
         runner.gate = asyncio.Event()
         sent = [asyncio.ensure_future(batches.submit(item)) for item in (1, 2)]
         await asyncio.sleep(0.01)  # in flight, held at the gate
@@ -192,7 +206,7 @@ def test_a_batch_cancelled_from_outside_tells_its_tasks_and_those_waiting() -> N
     runner = Recorder()
 
     async def main() -> list[BaseException | int]:
-        batches = coalescer(runner)
+        batches = await warmed(runner)
         runner.gate = asyncio.Event()
         tasks = [asyncio.ensure_future(batches.submit(item)) for item in (1, 2)]
         await asyncio.sleep(0.01)
@@ -204,3 +218,31 @@ def test_a_batch_cancelled_from_outside_tells_its_tasks_and_those_waiting() -> N
 
     outcomes = run(main)
     assert [str(outcome) for outcome in outcomes] == ["interrupted"] * 3
+
+
+def test_a_task_alone_runs_its_batch_itself_and_a_task_that_comes_meanwhile_waits() -> None:
+    """No drain task for a task alone: its batch of one runs in its own task, and
+    cancelling the task cancels it. An item submitted meanwhile waits for a batch,
+    and from then on items wait for the loop's next turn."""
+    runner = Recorder()
+
+    async def main() -> None:
+        batches = coalescer(runner)
+        runner.gate = asyncio.Event()
+        alone = asyncio.ensure_future(batches.submit(1))
+        await asyncio.sleep(0.01)
+        assert not batches._drains
+        alone.cancel()
+        await asyncio.gather(alone, return_exceptions=True)
+        assert runner.ended == ["cancelled"]
+        first = asyncio.ensure_future(batches.submit(2))
+        await asyncio.sleep(0.01)
+        later = asyncio.ensure_future(batches.submit(3))
+        await asyncio.sleep(0.01)
+        runner.gate.set()
+        assert await first == 20
+        assert await later == 30
+        assert list(await asyncio.gather(batches.submit(4), batches.submit(5))) == [40, 50]
+
+    run(main)
+    assert runner.batches == [[2], [3], [4, 5]]

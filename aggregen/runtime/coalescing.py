@@ -78,19 +78,53 @@ class Coalescer(Generic[I, R]):
         """Each drain's batch in flight."""
         self._abandoned: set[asyncio.Task[None]] = set()
         """Drains cancelled because every task of their batch was."""
+        self._inline = 0
+        """Batches of one running in their own task (see `submit`)."""
+        self._alone = True
+        """Whether tasks seem to take turns, one at a time: the last batch ran alone with
+        nothing waiting behind it, or the last two drained batches each had one item."""
+        self._singles = 0
+        """Drained batches of one item in a row, nothing waiting behind them."""
 
     async def submit(self, item: I) -> R:
-        """The item's outcome, once a batch holding it has run; raises what it raised."""
+        """The item's outcome, once a batch holding it has run; raises what it raised.
+
+        When nothing is in flight and tasks seem to take turns, one at a time (see
+        `_alone`), the item runs at once, in this task, a batch of one: no task made
+        and no turn of the loop waited for it.
+        """
         loop = asyncio.get_running_loop()
         waiting: Waiting[I, R] = Waiting(item, loop.create_future())
+        if self._alone and not self._busy() and not self._queue:
+            return await self._run_here(waiting, loop)
+        self._alone, self._singles = False, 0
         self._queue.append(waiting)
-        if len(self._drains) < self._concurrency:
+        if self._busy() < self._concurrency:
             self._start(loop)
         try:
             return await waiting.future
         except asyncio.CancelledError:
             await self._abandon(waiting)
             raise
+
+    async def _run_here(self, waiting: Waiting[I, R], loop: asyncio.AbstractEventLoop) -> R:
+        """Run `waiting` as a batch of its own in the calling task; what came meanwhile
+        goes to a drain. Cancelling the task cancels the batch, as for a task alone."""
+        self._inline += 1
+        try:
+            ((_, outcome),) = await self._run([waiting])
+        finally:
+            self._inline -= 1
+            self._alone = not self._queue
+            if self._queue and self._busy() < self._concurrency:
+                self._start(loop)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _busy(self) -> int:
+        """Batches in flight."""
+        return len(self._drains) + self._inline
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         drain = loop.create_task(self._drain())
@@ -103,6 +137,8 @@ class Coalescer(Generic[I, R]):
         batch: list[Waiting[I, R]] = []
         try:
             while batch := self._take():
+                self._singles = self._singles + 1 if len(batch) == 1 and not self._queue else 0
+                self._alone = self._singles >= 2
                 self._batches[drain] = batch
                 try:
                     outcomes = await self._run(batch)
@@ -119,7 +155,7 @@ class Coalescer(Generic[I, R]):
                     self._start(asyncio.get_running_loop())
             else:  # from outside (the loop shutting down): nobody is left waiting
                 stranded = []
-                if not self._drains:
+                if not self._busy():
                     stranded = list(self._queue)
                     self._queue.clear()
                 _settle([(waiting, self._interrupted()) for waiting in batch + stranded])

@@ -82,7 +82,7 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
 
     With `coalesce` (the default), what concurrent tasks send at the same time shares
     round trips: the appends made while a commit is in flight go out together, in
-    one transaction, each unit in a savepoint of its own (a refused unit raises in
+    one transaction, each unit atomic on its own (a refused unit raises in
     its own task only; the others commit), and the stream pages asked for while a
     read is in flight go out in one query. One commit, and one wait for the disk,
     then serves many tasks; a task alone waits for nobody. A task cancelled before
@@ -146,7 +146,7 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
         The messages are made (ids checked, data serialized) before anything is sent:
         one that cannot be made raises `ValueError` or `TypeError` in this task, and
         nothing is stored. With `coalesce`, the append may share its transaction with
-        other tasks' appends, each in a savepoint: what it raises is its own.
+        other tasks' appends, each atomic on its own: what it raises is its own.
         """
         ordered = sorted(writes, key=_category) if len(writes) > 1 else writes
         if not any(write.messages for write in ordered):

@@ -1,9 +1,10 @@
 """What the async MessageDB store sends for a batch: many stream pages, many commits.
 
 `read_pages` reads a page of each of several streams in one query; `write_units`
-commits several units of work in one transaction and one round trip, each unit in a
-SAVEPOINT of its own, so that a unit refused by the server (a wrong expected
-version, a duplicate message id) is rolled back alone and the others commit. See
+commits several units of work in one transaction and one round trip, and when the
+server refuses a unit (a wrong expected version, a duplicate message id) sends them
+again, each in a SAVEPOINT of its own, so that the refused unit is rolled back alone
+and the others commit. See
 `AsyncMessageDBEventStore` for when batches are made, and docs/async.md.
 """
 
