@@ -118,9 +118,10 @@ class CategoryLock:
 
 
 async def in_company(store: AsyncMessageDBEventStore) -> None:
-    """Two appends, then two reads, at once: a store whose tasks took turns (a new
-    one) runs a task's commit or read at once, alone; after this, what tasks send in
-    one turn of the loop goes out in one batch."""
+    """Two appends, then two reads, at once: a store whose tasks take turns (a new
+    one, or after two commits or reads one at a time) runs a task's commit or read at
+    once, alone; after this, what tasks send in one turn of the loop goes out in one
+    batch."""
     warm = category("Warm")
     await outcomes(*(store.append([write(f"{warm}-{n}", -1)]) for n in range(2)))
 
@@ -157,8 +158,8 @@ def test_concurrent_appends_share_one_commit_and_a_refused_unit_fails_only_its_t
 
     async def main() -> list[BaseException | None]:
         async with AsyncMessageDBEventStore(messagedb_uri, max_size=2) as store:
-            await in_company(store)
             await store.append([write(s[1], -1), write(f"{alpha}-taken", -1, taken)])
+            await in_company(store)
             return await outcomes(*(store.append(unit) for unit in units))
 
     found = run(main)
@@ -195,8 +196,8 @@ def test_batches_with_refused_units_round_after_round_each_commit_once(
     async def main() -> list[list[str]]:
         committed = []
         async with AsyncMessageDBEventStore(messagedb_uri, max_size=1) as store:
-            await in_company(store)
             await store.append([write(f"{alpha}-taken", -1)])
+            await in_company(store)
             for round_number in range(10):
                 units = [[write(f"{alpha}-{round_number}x{n}", -1)] for n in range(4)]
                 units.insert(2, [write(f"{alpha}-taken", -1)])

@@ -52,28 +52,17 @@ def coalescer(runner: Recorder, concurrency: int = 1, limit: int = 64) -> Coales
     )
 
 
-async def warmed(runner: Recorder) -> Coalescer[int, int]:
-    """A coalescer that has seen tasks at once (its next item waits for a batch)."""
-    batches = coalescer(runner)
-    await asyncio.gather(batches.submit(100), batches.submit(101))
-    runner.batches.clear()
-    return batches
-
-
 def test_items_submitted_in_one_turn_go_out_in_one_batch_each_with_its_outcome() -> None:
-    """The first item of all runs at once, alone; once tasks were seen at once, the
-    items of a turn wait for the loop's next turn and go out together."""
     runner = Recorder()
 
     async def main() -> list[int | BaseException]:
         batches = coalescer(runner)
-        await asyncio.gather(*(batches.submit(item) for item in (1, 2, 3)))
         return await asyncio.gather(
             *(batches.submit(item) for item in (1, 2, -3, 4)), return_exceptions=True
         )
 
     outcomes = run(main)
-    assert runner.batches == [[1], [2, 3], [1, 2, -3, 4]]
+    assert runner.batches == [[1, 2, -3, 4]]
     assert outcomes[:2] == [10, 20]
     assert outcomes[3] == 40
     assert isinstance(outcomes[2], ValueError)
@@ -160,7 +149,7 @@ def test_a_batch_whose_tasks_are_all_cancelled_is_cancelled_and_the_next_one_run
     runner = Recorder()
 
     async def main() -> None:
-        batches = await warmed(runner)
+        batches = coalescer(runner)
         runner.gate = asyncio.Event()
         sent = [asyncio.ensure_future(batches.submit(item)) for item in (1, 2)]
         await asyncio.sleep(0.01)  # in flight, held at the gate
@@ -206,7 +195,7 @@ def test_a_batch_cancelled_from_outside_tells_its_tasks_and_those_waiting() -> N
     runner = Recorder()
 
     async def main() -> list[BaseException | int]:
-        batches = await warmed(runner)
+        batches = coalescer(runner)
         runner.gate = asyncio.Event()
         tasks = [asyncio.ensure_future(batches.submit(item)) for item in (1, 2)]
         await asyncio.sleep(0.01)
@@ -220,29 +209,27 @@ def test_a_batch_cancelled_from_outside_tells_its_tasks_and_those_waiting() -> N
     assert [str(outcome) for outcome in outcomes] == ["interrupted"] * 3
 
 
-def test_a_task_alone_runs_its_batch_itself_and_a_task_that_comes_meanwhile_waits() -> None:
-    """No drain task for a task alone: its batch of one runs in its own task, and
-    cancelling the task cancels it. An item submitted meanwhile waits for a batch,
-    and from then on items wait for the loop's next turn."""
+def test_tasks_taking_turns_go_alone_and_items_that_come_meanwhile_wait_for_a_batch() -> None:
+    """A new coalescer, or one whose last two batches each had one item with nobody
+    waiting, lets a task do its operation itself (`take_turn`) while nothing is in
+    flight; an item submitted during that turn waits and goes out after it, and
+    from then on tasks wait for batches until two batches of one in a row."""
     runner = Recorder()
 
-    async def main() -> None:
+    async def main() -> list[bool]:
         batches = coalescer(runner)
-        runner.gate = asyncio.Event()
-        alone = asyncio.ensure_future(batches.submit(1))
+        turns = [batches.take_turn()]  # a new coalescer: go alone
+        assert not batches.take_turn(), "one turn at a time"
+        waiting = asyncio.ensure_future(batches.submit(1))
         await asyncio.sleep(0.01)
-        assert not batches._drains
-        alone.cancel()
-        await asyncio.gather(alone, return_exceptions=True)
-        assert runner.ended == ["cancelled"]
-        first = asyncio.ensure_future(batches.submit(2))
-        await asyncio.sleep(0.01)
-        later = asyncio.ensure_future(batches.submit(3))
-        await asyncio.sleep(0.01)
-        runner.gate.set()
-        assert await first == 20
-        assert await later == 30
-        assert list(await asyncio.gather(batches.submit(4), batches.submit(5))) == [40, 50]
+        assert runner.batches == [], "the item waits for the turn to end"
+        batches.end_turn()
+        assert await waiting == 10
+        turns.append(batches.take_turn())  # tasks came at once: batches now
+        assert await batches.submit(2) == 20  # a second batch of one in a row
+        turns.append(batches.take_turn())
+        batches.end_turn()
+        return turns
 
-    run(main)
-    assert runner.batches == [[2], [3], [4, 5]]
+    assert run(main) == [True, False, True]
+    assert runner.batches == [[1], [2]]

@@ -79,25 +79,41 @@ class Coalescer(Generic[I, R]):
         self._abandoned: set[asyncio.Task[None]] = set()
         """Drains cancelled because every task of their batch was."""
         self._inline = 0
-        """Batches of one running in their own task (see `submit`)."""
+        """Turns taken by tasks doing their operation themselves (see `take_turn`)."""
         self._alone = True
         """Whether tasks seem to take turns, one at a time: the last batch ran alone with
         nothing waiting behind it, or the last two drained batches each had one item."""
         self._singles = 0
         """Drained batches of one item in a row, nothing waiting behind them."""
 
-    async def submit(self, item: I) -> R:
-        """The item's outcome, once a batch holding it has run; raises what it raised.
+    def take_turn(self) -> bool:
+        """Whether the caller may do its operation itself, now, on its own.
 
-        When nothing is in flight and tasks seem to take turns, one at a time (see
-        `_alone`), the item runs at once, in this task, a batch of one: no task made
-        and no turn of the loop waited for it.
+        True when nothing is in flight or waiting and tasks seem to take turns, one
+        at a time (see `_alone`): the caller then does what a batch of its one item
+        would do, with no task made and no turn of the loop waited for it, and calls
+        `end_turn` when done (in a `finally`). Meanwhile other tasks' items wait for
+        a batch. False: `submit` the item.
         """
+        if self._alone and not self._inline and not self._drains and not self._queue:
+            self._inline += 1
+            return True
+        return False
+
+    def end_turn(self) -> None:
+        """After a turn (see `take_turn`): the items that came meanwhile go to a batch."""
+        self._inline -= 1
+        if self._queue:
+            self._alone, self._singles = False, 0
+            if self._busy() < self._concurrency:
+                self._start(asyncio.get_running_loop())
+
+    async def submit(self, item: I) -> R:
+        """The item's outcome, once a batch holding it has run; raises what it raised."""
         loop = asyncio.get_running_loop()
         waiting: Waiting[I, R] = Waiting(item, loop.create_future())
-        if self._alone and not self._busy() and not self._queue:
-            return await self._run_here(waiting, loop)
-        self._alone, self._singles = False, 0
+        if self._queue or self._busy():  # tasks at once
+            self._alone, self._singles = False, 0
         self._queue.append(waiting)
         if self._busy() < self._concurrency:
             self._start(loop)
@@ -106,21 +122,6 @@ class Coalescer(Generic[I, R]):
         except asyncio.CancelledError:
             await self._abandon(waiting)
             raise
-
-    async def _run_here(self, waiting: Waiting[I, R], loop: asyncio.AbstractEventLoop) -> R:
-        """Run `waiting` as a batch of its own in the calling task; what came meanwhile
-        goes to a drain. Cancelling the task cancels the batch, as for a task alone."""
-        self._inline += 1
-        try:
-            ((_, outcome),) = await self._run([waiting])
-        finally:
-            self._inline -= 1
-            self._alone = not self._queue
-            if self._queue and self._busy() < self._concurrency:
-                self._start(loop)
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
 
     def _busy(self) -> int:
         """Batches in flight."""

@@ -153,8 +153,16 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
             return
         unit = Unit(ordered, list(_parameters(ordered)))
         pool = _writes(self._routes)
+        committer = self._committer
         try:
-            if not self._coalesce or await self._committer.submit(unit) is ALONE:
+            if not self._coalesce:
+                await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
+            elif committer.take_turn():  # tasks take turns: no batch to wait for
+                try:
+                    await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
+                finally:
+                    committer.end_turn()
+            elif await committer.submit(unit) is ALONE:
                 await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
         except (ExpectedVersionError, DuplicateMessageError):
             if not await self._all_stored(ordered):
@@ -209,10 +217,16 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
         position = max(position, 0)
         pool = self._routes.streams
         while True:
-            if self._coalesce:
-                rows = await self._reader(pool).submit((stream_name, position))
-            else:
+            reader = self._reader(pool) if self._coalesce else None
+            if reader is None:
                 rows = await self._fetch(pool, _READ, (stream_name, position, batch + 1))
+            elif reader.take_turn():  # tasks take turns: no batch to wait for
+                try:
+                    rows = await self._fetch(pool, _READ, (stream_name, position, batch + 1))
+                finally:
+                    reader.end_turn()
+            else:
+                rows = await reader.submit((stream_name, position))
             if len(rows) <= batch:
                 for message in _decoded(stream_name, rows):
                     yield message
