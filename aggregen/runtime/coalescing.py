@@ -4,7 +4,9 @@ A task submits an item and waits for its outcome. Items submitted while a batch 
 being made or is in flight go together into the next one: at most `concurrency`
 batches in flight, each of at most `limit` items. A batch starts on the turn of the
 event loop after the first item of it was submitted, so every task that was ready
-to run in that turn has joined it; a task alone makes a batch of one.
+to run in that turn has joined it; a task alone makes a batch of one. While tasks
+take turns, one at a time, a task may instead do its operation itself, at once
+(`take_turn`), and pay nothing for batches.
 
 Cancellation: a task cancelled before its batch goes out is left out of it (the
 batch's `run` is given only items whose task still waits, see `Waiting.gone`). A
