@@ -466,6 +466,11 @@ ASYNC_WORKLOADS = [
         "synchronous_commit=off",
         "64 tasks against 8 threads, commits not waiting for the disk",
     ),
+    (
+        "async_concurrent",
+        "no coalescing",
+        "64 tasks against 8 threads, the async store not coalescing",
+    ),
 ]
 ASYNC_OPERATIONS = [
     (

@@ -22,10 +22,12 @@ Pools: the async store gets `ASYNC_POOL` connections, the sync store one per thr
 (`THREADS`): see benchmarks/README.md for why.
 
 Variants, each its own row: the concurrent workload with `synchronous_commit=off`
-(commits not waiting for the disk) and with the users spread over `CATEGORIES`
-categories (MessageDB's write lock is per category; config `categories` changes how
-many); every workload again on uvloop's event loop (`--loop`, config `loop`:
-`asyncio`, `uvloop` or `both`; the targets are the rows of asyncio's own loop).
+(commits not waiting for the disk), with the async store's coalescing off (each
+task's reads and commits on their own, as before it coalesced) and with the users
+spread over `CATEGORIES` categories (MessageDB's write lock is per category; config
+`categories` changes how many); every workload again on uvloop's event loop
+(`--loop`, config `loop`: `asyncio`, `uvloop` or `both`; the targets are the rows
+of asyncio's own loop).
 """
 
 from __future__ import annotations
@@ -236,17 +238,25 @@ def op_name(workload: str, tags: list[str]) -> str:
 
 
 async def measure(
-    uri: str, sizes: Sizes, pairs: int, *, latency: bool, spread: int, tags: list[str]
+    uri: str,
+    sizes: Sizes,
+    pairs: int,
+    *,
+    latency: bool,
+    spread: int,
+    tags: list[str],
+    coalesce: bool = True,
 ) -> list[Result]:
     """The paired workloads on the database at `uri`, after a warm-up (connections
     made, statements prepared): the concurrent one; the one-task latency when
     `latency`; the concurrent one over `spread` categories when `spread` > 1.
-    `tags` name the variant in each row's operation."""
+    `tags` name the variant in each row's operation; `coalesce` is the async store's
+    (False: each task's reads and commits go out on their own)."""
     # Every task and thread gets the same number of users: a multiple of 64 commands.
     commands = max(1, round(sizes.commands / TASKS)) * TASKS
     sequential = max(sizes.commands // 3, 10)
     sync_store = MessageDBEventStore(uri, max_size=THREADS)
-    async_store = connect_async(uri, max_size=ASYNC_POOL)
+    async_store = connect_async(uri, max_size=ASYNC_POOL, coalesce=coalesce)
     sides = Sides(Workloads("messagedb", sync_store, sizes), async_store, spread)
     pools = f"{TASKS} tasks (pool {ASYNC_POOL}) against {THREADS} threads (pool {THREADS})"
     found = []
@@ -288,6 +298,8 @@ async def measure(
     return found
 
 
+UNCOALESCED = "no coalescing"
+"""The variant whose async store sends each task's reads and commits on their own."""
 UNFLUSHED = "synchronous_commit=off"
 """The variant's session setting: commits return before their WAL is flushed to disk."""
 
@@ -302,12 +314,16 @@ async def measure_all(
     uri: str, sizes: Sizes, pairs: int, spread: int, tags: list[str]
 ) -> list[Result]:
     """The targets' workloads and the spread variant, then the concurrent one with
-    commits not waiting for the disk: MessageDB holds its category lock until the WAL
-    is flushed, which caps both sides at one flush per command however many tasks
-    wait (README: the async rows). `tags`: the event loop's, for every row."""
+    commits not waiting for the disk (MessageDB holds its category lock until the WAL
+    is flushed: without coalescing, one flush per command however many tasks wait;
+    README: the async rows), then the concurrent one with the async store's
+    coalescing off. `tags`: the event loop's, for every row."""
     found = await measure(uri, sizes, pairs, latency=True, spread=spread, tags=tags)
     found += await measure(
         unflushed(uri), sizes, pairs, latency=False, spread=0, tags=[UNFLUSHED, *tags]
+    )
+    found += await measure(
+        uri, sizes, pairs, latency=False, spread=0, tags=[UNCOALESCED, *tags], coalesce=False
     )
     return found
 

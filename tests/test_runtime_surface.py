@@ -72,6 +72,7 @@ def test_only_the_postgresql_modules_import_psycopg_and_nothing_imports_the_gene
             "messagedb.py",
             "messagedb_pool.py",
             "messagedb_async.py",
+            "messagedb_async_batch.py",
             "messagedb_async_pool.py",
             "projection_postgres.py",
             "projection_postgres_async.py",

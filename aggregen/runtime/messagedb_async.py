@@ -8,7 +8,6 @@ conformance suites run against both.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -17,16 +16,20 @@ from typing import Any, TypeVar
 import psycopg
 
 from .category import ConsumerGroup, check_batch_size
-from .errors import ConfigurationError, DuplicateMessageError, EventStoreError, ExpectedVersionError
+from .coalescing import Coalescer, Outcome, Waiting
+from .errors import (
+    CommitOutcomeUnknownError,
+    ConfigurationError,
+    DuplicateMessageError,
+    EventStoreError,
+    ExpectedVersionError,
+)
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .messagedb import (
-    _BEGIN,
-    _COMMIT,
     _FIND_IDS,
     _READ,
     _READ_LAST,
     _VERSION,
-    _WRITE,
     _category,
     _category_messages,
     _category_read,
@@ -40,6 +43,7 @@ from .messagedb import (
     _translate,
     _writes,
 )
+from .messagedb_async_batch import ALONE, Unit, read_pages, write_alone, write_units
 from .messagedb_async_pool import AsyncConnectionPool
 from .messagedb_pool import PoolBusy, PoolClosed
 from .redaction import redact, uri_secrets
@@ -50,6 +54,17 @@ __all__ = ["AsyncMessageDBEventStore"]
 
 T = TypeVar("T")
 _Conn = psycopg.AsyncConnection[Any]
+_Page = tuple[str, int]
+"""A page to read: the stream and the position it starts at."""
+_Rows = list[tuple[Any, ...]]
+
+WRITE_BATCHES = 1
+"""Write batches in flight at once: one commits while the next one fills."""
+READ_BATCHES = 2
+"""Read batches in flight at once."""
+BATCH_LIMIT = 64
+"""Most units of work (or pages) in one batch. A transaction of more savepoints than
+PostgreSQL caches per backend (64) would slow every other session's snapshots."""
 
 
 class AsyncMessageDBEventStore(AsyncClosingStore):
@@ -57,13 +72,24 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
 
     Connections are made when first needed, at most `max_size` at once, and bound by
     `timeout` seconds, to connect and to wait for a busy pool. A task cancelled in
-    the middle of an operation closes its connection (its state is unknown) and
-    leaves the pool ready; a cancelled append stores all of its messages or none
-    (often all: the server may have the whole commit already), and appending the
-    same messages again is safe, as after `CommitOutcomeUnknownError`.
+    the middle of an operation of its own closes its connection (its state is
+    unknown) and leaves the pool ready; a cancelled append stores all of its messages
+    or none (often all: the server may have the whole commit already), and appending
+    the same messages again is safe, as after `CommitOutcomeUnknownError`.
     Raises `ConfigurationError` for a URI that cannot be read; operations raise what
     the synchronous store's raise. Use one store per event loop. `read_uri` names a
     streaming replica, used as `MessageDBEventStore` uses it.
+
+    With `coalesce` (the default), what concurrent tasks send at the same time shares
+    round trips: the appends made while a commit is in flight go out together, in
+    one transaction, each unit atomic on its own (a refused unit raises in
+    its own task only; the others commit), and the stream pages asked for while a
+    read is in flight go out in one query. One commit, and one wait for the disk,
+    then serves many tasks; a task alone waits for nobody. A task cancelled before
+    its batch goes out is left out of it; after, the batch goes on for the others
+    (and is cut off, its connection closed, when all its tasks are cancelled). A
+    batch that fails as a whole (a deadlock, say) commits each unit on its own. See
+    docs/async.md, "Coalescing".
     """
 
     def __init__(
@@ -74,6 +100,7 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
         batch_size: int = 1000,
         timeout: float = 10.0,
         read_uri: str | None = None,
+        coalesce: bool = True,
     ) -> None:
         self._secrets = uri_secrets(uri) + uri_secrets(read_uri or "")
         conninfo, read_conninfo, problem = _store_conninfo(uri, read_uri, timeout, self._redact)
@@ -89,6 +116,18 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
         """The primary's connections."""
         self._routes = Routes.of(self._pool, None if read_conninfo is None else pool(read_conninfo))
         del conninfo, read_conninfo
+        self._coalesce = coalesce
+        self._readers: dict[int, Coalescer[_Page, _Rows]] = {}
+        """Each pool's read batches (by the pool's id; shared with `replica_reads` views)."""
+        self._committer: Coalescer[Unit, object] = Coalescer(
+            self._write_batch,
+            concurrency=WRITE_BATCHES,
+            limit=BATCH_LIMIT,
+            interrupted=lambda: CommitOutcomeUnknownError(
+                "the commit's batch was cancelled (the event loop is shutting down?); "
+                "whether it was stored is unknown"
+            ),
+        )
 
     async def close(self) -> None:
         """Close every connection (those in use when they are given back); a view's: none."""
@@ -102,41 +141,62 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
         return view
 
     async def append(self, writes: Sequence[StreamWrite]) -> None:
-        """Store every write or none, in one transaction; see `MessageDBEventStore.append`."""
+        """Store every write or none, in one transaction; see `MessageDBEventStore.append`.
+
+        The messages are made (ids checked, data serialized) before anything is sent:
+        one that cannot be made raises `ValueError` or `TypeError` in this task, and
+        nothing is stored. With `coalesce`, the append may share its transaction with
+        other tasks' appends, each atomic on its own: what it raises is its own.
+        """
         ordered = sorted(writes, key=_category) if len(writes) > 1 else writes
-        count = sum(len(write.messages) for write in ordered)
-        if not count:
+        if not any(write.messages for write in ordered):
             return
-        single = next(_parameters(ordered)) if count == 1 else None
-
-        async def write_all(conn: _Conn) -> None:
-            if single is not None:  # one statement is a transaction of its own
-                await conn.execute(_WRITE, single)
-                return
-            # BEGIN, every write_message and COMMIT go out together: one round trip.
-            cursor = conn.cursor()
-            failure: Exception | None = None
-            try:
-                async with conn.pipeline():
-                    try:
-                        await cursor.execute(_BEGIN)
-                        await cursor.executemany(_WRITE, _parameters(ordered))
-                        await cursor.execute(_COMMIT)
-                    except psycopg.Error as error:
-                        failure = error
-            except psycopg.Error as error:
-                failure = failure or error
-            except Exception as error:  # a message that could not be made: no COMMIT went out
-                failure = error
-            if failure is not None:
-                await _roll_back(conn)
-                raise failure
-
+        unit = Unit(ordered, list(_parameters(ordered)))
+        pool = _writes(self._routes)
+        committer = self._committer
         try:
-            await self._run(write_all, _writes(self._routes), commit=True)
+            if not self._coalesce:
+                await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
+            elif committer.take_turn():  # tasks take turns: no batch to wait for
+                try:
+                    await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
+                finally:
+                    committer.end_turn()
+            elif await committer.submit(unit) is ALONE:
+                await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
         except (ExpectedVersionError, DuplicateMessageError):
             if not await self._all_stored(ordered):
                 raise
+
+    async def _write_batch(self, batch: list[Waiting[Unit, object]]) -> list[Outcome[Unit, object]]:
+        """Commit the units of `batch` whose tasks still wait, in one transaction.
+
+        A unit alone is committed as without coalescing. Errors of a unit are
+        translated for its task; what ends the whole batch is raised (to every task)
+        by `_run`, after its retry on a new connection when the connection was lost.
+        """
+        sent: list[Waiting[Unit, object]] = []
+
+        async def write(conn: _Conn) -> list[object]:
+            sent[:] = [waiting for waiting in batch if not waiting.gone()]
+            if not sent:
+                return []
+            if len(sent) == 1:
+                await write_alone(conn, sent[0].item)
+                return [None]
+            return list(await write_units(conn, [waiting.item for waiting in sent]))
+
+        outcomes = await self._run(write, _writes(self._routes), commit=True)
+        return [
+            (waiting, self._translated(outcome) if isinstance(outcome, psycopg.Error) else outcome)
+            for waiting, outcome in zip(sent, outcomes, strict=True)
+        ]
+
+    def _translated(self, error: psycopg.Error) -> Exception:
+        """The aggregen error for a unit's own error, caused by it."""
+        translated = _translate(error, self._redact)
+        translated.__cause__ = error
+        return translated
 
     async def _all_stored(self, writes: Sequence[StreamWrite]) -> bool:
         """Whether every message (id, stream) of an append is stored already."""
@@ -149,13 +209,24 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
         return await self._run(find, _writes(self._routes)) == wanted
 
     async def read(self, stream_name: str, position: int = 0) -> AsyncIterator[RecordedMessage]:
-        """The stream's messages from `position` on, fetched a page at a time."""
+        """The stream's messages from `position` on, fetched a page at a time.
+
+        With `coalesce`, a page may be read in one query with other tasks' pages.
+        """
         batch = self._batch_size
         position = max(position, 0)
+        pool = self._routes.streams
         while True:
-            rows = await self._fetch(
-                self._routes.streams, _READ, (stream_name, position, batch + 1)
-            )
+            reader = self._reader(pool) if self._coalesce else None
+            if reader is None:
+                rows = await self._fetch(pool, _READ, (stream_name, position, batch + 1))
+            elif reader.take_turn():  # tasks take turns: no batch to wait for
+                try:
+                    rows = await self._fetch(pool, _READ, (stream_name, position, batch + 1))
+                finally:
+                    reader.end_turn()
+            else:
+                rows = await reader.submit((stream_name, position))
             if len(rows) <= batch:
                 for message in _decoded(stream_name, rows):
                     yield message
@@ -163,6 +234,30 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
             for message in _decoded(stream_name, rows[:batch]):
                 yield message
             position = rows[batch][2]
+
+    def _reader(self, pool: AsyncConnectionPool) -> Coalescer[_Page, _Rows]:
+        """The coalescer of `pool`'s stream reads."""
+        reader = self._readers.get(id(pool))
+        if reader is None:
+
+            async def read_batch(batch: list[Waiting[_Page, _Rows]]) -> list[Outcome[_Page, _Rows]]:
+                sent: list[Waiting[_Page, _Rows]] = []
+
+                async def fetch(conn: _Conn) -> list[_Rows]:
+                    sent[:] = [waiting for waiting in batch if not waiting.gone()]
+                    pages = [waiting.item for waiting in sent]
+                    return await read_pages(conn, pages, self._batch_size + 1)
+
+                found = await self._run(fetch, pool)
+                return list(zip(sent, found, strict=True))
+
+            reader = self._readers[id(pool)] = Coalescer(
+                read_batch,
+                concurrency=READ_BATCHES,
+                limit=BATCH_LIMIT,
+                interrupted=lambda: EventStoreError("the read's batch was cancelled"),
+            )
+        return reader
 
     async def read_category(
         self,
@@ -253,10 +348,3 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
 
     def _redact(self, text: str) -> str:
         return redact(text, *self._secrets)
-
-
-async def _roll_back(conn: _Conn) -> None:
-    """End a failed transaction so that the connection can go back to the pool."""
-    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        with contextlib.suppress(psycopg.Error):
-            await conn.rollback()
