@@ -70,6 +70,13 @@ class BankAccountHandler(EventHandler):
     """
 
     __events__ = BankAccountBase.__events__
+    __handler_methods__ = {
+        Opened: "on_opened",
+        Deposited: "on_deposited",
+        Withdrawn: "on_withdrawn",
+        StatusChanged: "on_status_changed",
+        NoteWritten: "on_note_written",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -111,6 +118,13 @@ class AsyncBankAccountHandler(AsyncEventHandler):
     """
 
     __events__ = BankAccountBase.__events__
+    __handler_methods__ = {
+        Opened: "on_opened",
+        Deposited: "on_deposited",
+        Withdrawn: "on_withdrawn",
+        StatusChanged: "on_status_changed",
+        NoteWritten: "on_note_written",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

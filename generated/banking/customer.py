@@ -58,6 +58,10 @@ class CustomerHandler(EventHandler):
     """
 
     __events__ = CustomerBase.__events__
+    __handler_methods__ = {
+        Enrolled: "on_enrolled",
+        Scored: "on_scored",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +88,10 @@ class AsyncCustomerHandler(AsyncEventHandler):
     """
 
     __events__ = CustomerBase.__events__
+    __handler_methods__ = {
+        Enrolled: "on_enrolled",
+        Scored: "on_scored",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

@@ -58,6 +58,10 @@ class SampleHandler(EventHandler):
     """
 
     __events__ = SampleBase.__events__
+    __handler_methods__ = {
+        Recorded: "on_recorded",
+        Cleared: "on_cleared",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +88,10 @@ class AsyncSampleHandler(AsyncEventHandler):
     """
 
     __events__ = SampleBase.__events__
+    __handler_methods__ = {
+        Recorded: "on_recorded",
+        Cleared: "on_cleared",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

@@ -57,6 +57,9 @@ class CounterHandler(EventHandler):
     """
 
     __events__ = CounterBase.__events__
+    __handler_methods__ = {
+        Started: "on_started",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -78,6 +81,9 @@ class AsyncCounterHandler(AsyncEventHandler):
     """
 
     __events__ = CounterBase.__events__
+    __handler_methods__ = {
+        Started: "on_started",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

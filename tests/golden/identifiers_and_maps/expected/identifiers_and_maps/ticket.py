@@ -58,6 +58,10 @@ class TicketHandler(EventHandler):
     """
 
     __events__ = TicketBase.__events__
+    __handler_methods__ = {
+        Opened: "on_opened",
+        Assigned: "on_assigned",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +88,10 @@ class AsyncTicketHandler(AsyncEventHandler):
     """
 
     __events__ = TicketBase.__events__
+    __handler_methods__ = {
+        Opened: "on_opened",
+        Assigned: "on_assigned",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

@@ -58,6 +58,10 @@ class GuestHandler(EventHandler):
     """
 
     __events__ = GuestBase.__events__
+    __handler_methods__ = {
+        Invited: "on_invited",
+        Arrived: "on_arrived",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +88,10 @@ class AsyncGuestHandler(AsyncEventHandler):
     """
 
     __events__ = GuestBase.__events__
+    __handler_methods__ = {
+        Invited: "on_invited",
+        Arrived: "on_arrived",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

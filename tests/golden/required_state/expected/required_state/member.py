@@ -58,6 +58,10 @@ class MemberHandler(EventHandler):
     """
 
     __events__ = MemberBase.__events__
+    __handler_methods__ = {
+        Joined: "on_joined",
+        Moved: "on_moved",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +88,10 @@ class AsyncMemberHandler(AsyncEventHandler):
     """
 
     __events__ = MemberBase.__events__
+    __handler_methods__ = {
+        Joined: "on_joined",
+        Moved: "on_moved",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

@@ -58,6 +58,10 @@ class UserHandler(EventHandler):
     """
 
     __events__ = UserBase.__events__
+    __handler_methods__ = {
+        Registered: "on_registered",
+        Renamed: "on_renamed",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +88,10 @@ class AsyncUserHandler(AsyncEventHandler):
     """
 
     __events__ = UserBase.__events__
+    __handler_methods__ = {
+        Registered: "on_registered",
+        Renamed: "on_renamed",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

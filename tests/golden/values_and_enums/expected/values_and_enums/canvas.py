@@ -58,6 +58,10 @@ class CanvasHandler(EventHandler):
     """
 
     __events__ = CanvasBase.__events__
+    __handler_methods__ = {
+        Drawn: "on_drawn",
+        Painted: "on_painted",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +88,10 @@ class AsyncCanvasHandler(AsyncEventHandler):
     """
 
     __events__ = CanvasBase.__events__
+    __handler_methods__ = {
+        Drawn: "on_drawn",
+        Painted: "on_painted",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""
