@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -70,7 +72,7 @@ class BankAccountHandler(EventHandler):
     """
 
     __events__ = BankAccountBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Opened: "on_opened",
         Deposited: "on_deposited",
         Withdrawn: "on_withdrawn",
@@ -118,7 +120,7 @@ class AsyncBankAccountHandler(AsyncEventHandler):
     """
 
     __events__ = BankAccountBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Opened: "on_opened",
         Deposited: "on_deposited",
         Withdrawn: "on_withdrawn",

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,7 +60,7 @@ class CustomerHandler(EventHandler):
     """
 
     __events__ = CustomerBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Enrolled: "on_enrolled",
         Scored: "on_scored",
     }
@@ -88,7 +90,7 @@ class AsyncCustomerHandler(AsyncEventHandler):
     """
 
     __events__ = CustomerBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Enrolled: "on_enrolled",
         Scored: "on_scored",
     }

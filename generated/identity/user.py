@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,7 +60,7 @@ class UserHandler(EventHandler):
     """
 
     __events__ = UserBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Registered: "on_registered",
         Renamed: "on_renamed",
     }
@@ -88,7 +90,7 @@ class AsyncUserHandler(AsyncEventHandler):
     """
 
     __events__ = UserBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Registered: "on_registered",
         Renamed: "on_renamed",
     }

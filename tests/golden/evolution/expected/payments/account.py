@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -60,7 +62,7 @@ class AccountHandler(EventHandler):
     """
 
     __events__ = AccountBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Opened: "on_opened",
         Deposited: "on_deposited",
         Withdrawn: "on_withdrawn",
@@ -102,7 +104,7 @@ class AsyncAccountHandler(AsyncEventHandler):
     """
 
     __events__ = AccountBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Opened: "on_opened",
         Deposited: "on_deposited",
         Withdrawn: "on_withdrawn",

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,7 +60,7 @@ class SampleHandler(EventHandler):
     """
 
     __events__ = SampleBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Recorded: "on_recorded",
         Cleared: "on_cleared",
     }
@@ -88,7 +90,7 @@ class AsyncSampleHandler(AsyncEventHandler):
     """
 
     __events__ = SampleBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Recorded: "on_recorded",
         Cleared: "on_cleared",
     }

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -57,7 +59,7 @@ class CounterHandler(EventHandler):
     """
 
     __events__ = CounterBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Started: "on_started",
     }
 
@@ -81,7 +83,7 @@ class AsyncCounterHandler(AsyncEventHandler):
     """
 
     __events__ = CounterBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Started: "on_started",
     }
 

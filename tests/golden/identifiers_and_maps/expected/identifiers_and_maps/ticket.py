@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,7 +60,7 @@ class TicketHandler(EventHandler):
     """
 
     __events__ = TicketBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Opened: "on_opened",
         Assigned: "on_assigned",
     }
@@ -88,7 +90,7 @@ class AsyncTicketHandler(AsyncEventHandler):
     """
 
     __events__ = TicketBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Opened: "on_opened",
         Assigned: "on_assigned",
     }

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,7 +60,7 @@ class GuestHandler(EventHandler):
     """
 
     __events__ = GuestBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Invited: "on_invited",
         Arrived: "on_arrived",
     }
@@ -88,7 +90,7 @@ class AsyncGuestHandler(AsyncEventHandler):
     """
 
     __events__ = GuestBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Invited: "on_invited",
         Arrived: "on_arrived",
     }

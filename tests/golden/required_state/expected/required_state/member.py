@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,7 +60,7 @@ class MemberHandler(EventHandler):
     """
 
     __events__ = MemberBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Joined: "on_joined",
         Moved: "on_moved",
     }
@@ -88,7 +90,7 @@ class AsyncMemberHandler(AsyncEventHandler):
     """
 
     __events__ = MemberBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Joined: "on_joined",
         Moved: "on_moved",
     }

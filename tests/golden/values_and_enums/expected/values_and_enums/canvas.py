@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,7 +60,7 @@ class CanvasHandler(EventHandler):
     """
 
     __events__ = CanvasBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Drawn: "on_drawn",
         Painted: "on_painted",
     }
@@ -88,7 +90,7 @@ class AsyncCanvasHandler(AsyncEventHandler):
     """
 
     __events__ = CanvasBase.__events__
-    __handler_methods__ = {
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
         Drawn: "on_drawn",
         Painted: "on_painted",
     }
