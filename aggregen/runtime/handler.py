@@ -81,12 +81,11 @@ class HandlerBase(Generic[S]):
         """
         name, function, dispatch = no_op
         cls = type(self)
-        own = getattr(self, "__dict__", {})
+        own = self.__dict__  # handlers have one: HandlerBase has no __slots__
         return (
             getattr(cls, name) is function
             and getattr(cls, "dispatch", None) is dispatch
-            and name not in own
-            and "dispatch" not in own
+            and (not own or (name not in own and "dispatch" not in own))
         )
 
     def _decode(self, message: RecordedMessage) -> Event | None:
