@@ -27,6 +27,7 @@ OPERATIONS: list[tuple[str, str]] = [
     ("rehydrate_big", "rehydrate {big_stream:,} events, snapshots off"),
     ("memory_big", "peak memory above the aggregate, {big_stream:,} events"),
     ("consume", "consumer, no-op handler, {category:,} events"),
+    ("consume_decoded", "consumer, handler decoding every event, {category:,} events"),
     ("consume_async", "async consumer, no-op handler, {category:,} events"),
     ("project", "exactly-once projection into a PostgreSQL table, {category:,} events"),
     ("project_async", "async exactly-once projection into a PostgreSQL table, {category:,} events"),
@@ -233,6 +234,13 @@ TARGETS = [
     Target("messagedb", "consume", "≥ 0.8x raw", _rate_ratio("messagedb", "consume", "raw"), 0.8),
     Target(
         "messagedb", "consume", "≥ 0.8x raw, paired", _plain("paired", "messagedb", "consume"), 0.8
+    ),
+    Target(
+        "messagedb",
+        "consume_decoded",
+        "≥ 0.8x raw, paired, every event decoded",
+        _plain("paired", "messagedb", "consume_decoded"),
+        0.8,
     ),
     Target("messagedb", "project", "≥ 0.5x raw", _rate_ratio("messagedb", "project", "raw"), 0.5),
     Target(

@@ -237,23 +237,34 @@ class ReadSide:
         self.uri = uri
 
         class NoOp(handler):  # type: ignore[misc]
-            """The generated handler as it is: every `on_<event>` does nothing."""
+            """The generated handler as it is: every `on_<event>` does nothing.
 
+            It handles no type, so its consumer decodes no message (as in Eventide).
+            """
+
+        def nothing(self: Any, event: Any) -> None:
+            """An `on_<event>` override that does nothing with its decoded event."""
+
+        methods = getattr(handler, "__handler_methods__", {}).values()
         self.no_op = NoOp
+        self.decoding: type[Any] = type("Decoding", (handler,), dict.fromkeys(methods, nothing))
+        """A handler of every type whose methods do nothing: each message decoded."""
 
     def result(self, op: str, kind: str, note: str = "") -> Result:
         return Result(op=op, store="messagedb", kind=kind, note=note)
 
-    def consume_once(self) -> int:
+    def consume_once(self, decoded: bool = False) -> int:
         """One consumer, new, over the whole category; returns how many it handled.
 
         The handler is a subclass of the generated `UserHandler` as it is: every
-        `on_<event>` does nothing, but each message is decoded to its typed event.
+        `on_<event>` the generated no-op, so no message is decoded; with `decoded`,
+        one that overrides every `on_<event>` with a method doing nothing, so each
+        message is decoded to its typed event and dispatched.
         """
         consumer = Consumer(
             self.store,
             self.category,
-            self.no_op(),
+            self.decoding() if decoded else self.no_op(),
             name=f"bench{uuid.uuid4().hex[:12]}",
             batch_size=READ_BATCH,
             position_update_interval=READ_BATCH,
@@ -262,19 +273,26 @@ class ReadSide:
         return handled
 
     def consume(self) -> list[Result]:
-        """A consumer with a no-op generated handler over the whole category."""
-        result = self.result(
-            "consume",
-            "rate",
-            f"Consumer, no-op UserHandler subclass, batches of {READ_BATCH}, "
-            f"position recorded every {READ_BATCH}",
-        )
-        for _ in range(self.sizes.repeat):
-            seconds, handled = time_call(self.consume_once)
-            if handled != self.events:
-                raise AssertionError(f"consumer handled {handled}, not {self.events}")
-            result.samples.append(self.events / seconds)
-        return [result]
+        """A consumer with a no-op generated handler over the whole category, and one
+        whose handler decodes every event (overriding each `on_<event>` with a no-op)."""
+        results = []
+        for op, decoded, handler in (
+            ("consume", False, "no-op UserHandler subclass (no message decoded)"),
+            ("consume_decoded", True, "UserHandler subclass, every on_<event> a no-op override"),
+        ):
+            result = self.result(
+                op,
+                "rate",
+                f"Consumer, {handler}, batches of {READ_BATCH}, "
+                f"position recorded every {READ_BATCH}",
+            )
+            for _ in range(self.sizes.repeat):
+                seconds, handled = time_call(functools.partial(self.consume_once, decoded))
+                if handled != self.events:
+                    raise AssertionError(f"consumer handled {handled}, not {self.events}")
+                result.samples.append(self.events / seconds)
+            results.append(result)
+        return results
 
     def consume_async(self) -> list[Result]:
         """`consume` with an `AsyncConsumer` on `AsyncMessageDBEventStore`, one task."""

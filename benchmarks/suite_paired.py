@@ -129,25 +129,31 @@ def main() -> None:
             def consume() -> None:
                 read_side.consume_once()
 
+            def consume_decoded() -> None:
+                read_side.consume_once(decoded=True)
+
             def raw_consume() -> None:
                 consume_category(raw, read_side.category)
 
-            workloads.append(
-                (
-                    "consume",
-                    consume,
-                    raw_consume,
-                    read_side.events,
-                    "whole category a sample; raw: get_category_messages + orjson, "
-                    "position per batch",
+            for op, ours in (("consume", consume), ("consume_decoded", consume_decoded)):
+                workloads.append(
+                    (
+                        op,
+                        ours,
+                        raw_consume,
+                        read_side.events,
+                        "whole category a sample; raw: get_category_messages + orjson, "
+                        "position per batch"
+                        + ("; every event decoded" if op == "consume_decoded" else ""),
+                    )
                 )
-            )
         results = []
         for op, ours, theirs, size, note in workloads:
-            if op != "consume":  # a consumer's sample is long: its first batches warm it
+            consuming = op.startswith("consume")
+            if not consuming:  # a consumer's sample is long: its first batches warm it
                 ours()  # warm both: prepared statements, the pool, caches
                 theirs()
-            count = pairs if op != "consume" else max(2, pairs // 5)
+            count = pairs if not consuming else max(2, pairs // 5)
             ratios = paired_ratios(ours, theirs, size, count)
             results.append(
                 Result(op=op, store="messagedb", kind="ratio", samples=ratios, note=note)

@@ -141,6 +141,24 @@ def test_unknown_types_and_newer_versions_are_refused_as_the_sync_handler_does(
         handle_all(Statuses(), [second])
 
 
+def test_a_type_the_async_handler_does_not_handle_is_not_decoded(store: EventStore) -> None:
+    broken = NewMessage(str(uuid.uuid4()), "Renamed", {"name": "no first_name"}, None)
+    messages = stored_user(store, broken)
+
+    class Registrations(AsyncUserHandler):
+        def __init__(self) -> None:
+            self.events: list[Event] = []
+
+        async def on_registered(self, event: Registered) -> None:
+            self.events.append(event)
+
+    only = Registrations()
+    handle_all(only, messages)
+    assert [type(e) for e in only.events] == [Registered]
+    with pytest.raises(StreamDataError, match="Renamed lacks its field 'first_name'"):
+        handle_all(AsyncRecorder(), messages)
+
+
 def test_an_event_the_handler_does_not_dispatch_is_an_error() -> None:
     with pytest.raises(NotImplementedError, match="AsyncEventHandler does not dispatch Renamed"):
         asyncio.run(AsyncEventHandler().dispatch(Renamed(first_name="x")))

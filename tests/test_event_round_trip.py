@@ -227,3 +227,21 @@ def test_a_value_object_refuses_what_its_event_could_not_store(
         assert set(point.messages) <= {"x", "y"}
     else:
         assert_same(point, Point.from_data(point.to_data()))
+
+
+def test_field_setters_set_slots_past_frozen_and_refuse_other_names() -> None:
+    from identity import Renamed
+
+    from aggregen.runtime.support import Metadata, field_setters
+
+    set_metadata, set_first_name = field_setters(Renamed, "first_name")
+    event = object.__new__(Renamed)
+    metadata = Metadata("00000000-0000-4000-8000-000000000000")
+    set_metadata(event, metadata)
+    set_first_name(event, "Ann")
+    assert event == Renamed(first_name="Ann")
+    assert event.metadata is metadata
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.first_name = "Bo"  # type: ignore[misc]
+    with pytest.raises(TypeError, match=r"Renamed\.nickname is not a slot"):
+        field_setters(Renamed, "nickname")

@@ -18,6 +18,7 @@ from identity import Registered, Renamed, User, UserHandler, UserRepository
 from aggregen.runtime import (
     Consumer,
     ConsumerError,
+    Event,
     EventStore,
     NewMessage,
     PositionStore,
@@ -123,6 +124,80 @@ def test_a_consumer_stops_at_an_unknown_type_naming_it(store: EventStore) -> Non
         Consumer(store, category, Recorder(), name="strict").catch_up()
     assert isinstance(caught.value.__cause__, UnknownEventTypeError)
     assert "Recorder failed on Promoted" in str(caught.value)
+
+
+def test_a_type_the_handler_does_not_handle_is_not_decoded(store: EventStore) -> None:
+    """As in Eventide: a message whose `on_<event>` is the generated no-op is not built.
+
+    Where a message is decoded, it is checked as before; an unknown type still stops.
+    """
+    category = "handled" + uuid.uuid4().hex[:10]
+    stream = f"{category}-1"
+    registered = {"email": "ann@example.org", "first_name": "Ann", "joined_on": None}
+    store.append(
+        [
+            StreamWrite(
+                stream,
+                -1,
+                [
+                    NewMessage(str(uuid.uuid4()), "Registered", registered, None),
+                    NewMessage(str(uuid.uuid4()), "Renamed", {"name": "no first_name"}, None),
+                    NewMessage(
+                        str(uuid.uuid4()), "Renamed", {"first_name": "B"}, {"schemaVersion": 9}
+                    ),
+                ],
+            )
+        ]
+    )
+    messages = list(store.read(stream))
+
+    class Registrations(UserHandler):
+        def __init__(self) -> None:
+            self.events: list[Registered | Renamed] = []
+
+        def on_registered(self, event: Registered) -> None:
+            self.events.append(event)
+
+    only = Registrations()
+    for message in messages:
+        only.handle(message)
+    assert only.events == [Registered(email="ann@example.org", first_name="Ann")]
+    consumer = Consumer(store, category, Registrations(), name="registrations")
+    assert consumer.catch_up() == 3
+    assert PositionStore(store, category, "registrations").get() == messages[-1].global_position
+
+    with pytest.raises(StreamDataError, match="Renamed lacks its field 'first_name'") as caught:
+        Recorder().handle(messages[1])  # a handler of Renamed decodes it, as before
+    assert caught.value.position == 1
+    with pytest.raises(StreamDataError, match="newer than Renamed's 1"):
+        Recorder().handle(messages[2])
+
+    class Everything(UserHandler):  # its own dispatch may use any event: all decoded
+        def dispatch(self, event: Event) -> None:
+            pass
+
+    with pytest.raises(StreamDataError, match="Renamed lacks its field"):
+        Everything().handle(messages[1])
+
+    seen: list[Event] = []
+    patched = Registrations()
+    patched.on_renamed = seen.append  # type: ignore[method-assign,assignment]
+    with pytest.raises(StreamDataError, match="Renamed lacks its field"):
+        patched.handle(messages[1])  # a method set on the instance later is called
+
+    class Later(Registrations):
+        pass
+
+    Later.on_renamed = lambda self, event: seen.append(event)  # type: ignore[method-assign]
+    valid = NewMessage(str(uuid.uuid4()), "Renamed", {"first_name": "Bo"}, None)
+    store.append([StreamWrite(stream, 2, [valid])])
+    Later().handle(next(iter(store.read(stream, 3))))  # so is one set on the class later
+    assert seen == [Renamed(first_name="Bo")]
+
+    unknown = NewMessage(str(uuid.uuid4()), "Promoted", {}, None)
+    store.append([StreamWrite(stream, 3, [unknown])])
+    with pytest.raises(UnknownEventTypeError, match="unknown event type 'Promoted'"):
+        Registrations().handle(next(iter(store.read(stream, 4))))
 
 
 class EnrolOnRegistration(UserHandler):

@@ -53,6 +53,19 @@ def test_a_full_batch_has_the_next_read_ahead_on_another_thread() -> None:
         reader.close()
 
 
+def test_the_read_ahead_has_begun_when_a_batch_is_handed_out() -> None:
+    """The worker runs before the batch goes to the handler: its query reaches the
+    database while the batch is handled, not when the handler next lets go of the GIL."""
+    category = Category(9)
+    reader = ReadAhead(category.read, 2)
+    try:
+        for start in (1, 3, 5):
+            assert positions(reader.batch(start)) == [start, start + 1]
+            assert category.reads[-1] == start + 2, "the next batch's read has begun"
+    finally:
+        reader.close()
+
+
 def test_a_batch_asked_for_from_elsewhere_is_read_now() -> None:
     category = Category(9)
     reader = ReadAhead(category.read, 2)

@@ -207,6 +207,7 @@ class AggregateBuilder:
                     version=version,
                     subject=literal(f"{event_name} event"),
                     fields=tuple(field_model(f) for f in fields),
+                    setters=f"_{snake_case(event_name).upper()}_SETTERS",
                     upcast=upcaster.event(event_name, event_raw, version),
                 )
             )
@@ -333,6 +334,7 @@ class AggregateBuilder:
             module_docstring=docstring(f"The {name} aggregate, its events and its repository."),
             module_imports=import_sections(
                 [
+                    ("typing", "ClassVar"),
                     (RUNTIME, "Event"),
                     (RUNTIME, "AsyncEventHandler"),
                     (RUNTIME, "AsyncEventStore"),

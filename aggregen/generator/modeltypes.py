@@ -88,6 +88,8 @@ class EventModel:
     version: int
     subject: str
     fields: tuple[FieldModel, ...]
+    setters: str
+    """The module constant holding the event's `field_setters`."""
     upcast: UpcastModel | None = None
 
 

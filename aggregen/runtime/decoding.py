@@ -107,11 +107,14 @@ def decode_event(events: Mapping[str, type[Event]], owner: str, message: Recorde
         raise UnknownEventTypeError(
             stream_name, position, f"unknown event type {type_name!r} for {owner}"
         )
-    if extra is None:
-        extra = _NO_METADATA
-    elif not isinstance(extra, dict):
-        raise StreamDataError(stream_name, position, f"metadata must be an object, not {extra!r}")
-    if not isinstance(data, dict):
+    if extra.__class__ is not dict:  # a class check first: `isinstance` is a call
+        if extra is None:
+            extra = _NO_METADATA
+        elif not isinstance(extra, dict):
+            raise StreamDataError(
+                stream_name, position, f"metadata must be an object, not {extra!r}"
+            )
+    if data.__class__ is not dict and not isinstance(data, dict):
         raise StreamDataError(stream_name, position, f"data must be an object, not {data!r}")
     schema_version = extra.get("schemaVersion")
     try:

@@ -11,7 +11,7 @@ shares with `AsyncEventHandler` (handler_async.py): all but the dispatch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from .category import stream_id
 from .decoding import UnknownEventTypeError, decode_event
@@ -27,6 +27,31 @@ S = TypeVar("S")
 """The session a projection gives its handler: `Session`, or `AsyncSession`."""
 
 
+def _no_op_types(cls: type[HandlerBase[Any]]) -> dict[str, tuple[str, object, object]]:
+    """The stored types whose handling does nothing in `cls`: (method name, no-op, dispatch).
+
+    A type qualifies when the generated class that names its `on_<event>` method (in
+    `__handler_methods__`) still gives both that method and `dispatch` to `cls`: the
+    message would be decoded only to call a method that does nothing. None does when a
+    subclass overrides `dispatch`, which may do anything with any event.
+    """
+    for owner in cls.__mro__:
+        methods = owner.__dict__.get("__handler_methods__")
+        if methods is None:
+            continue
+        dispatch = owner.__dict__.get("dispatch")
+        if dispatch is None or getattr(cls, "dispatch", None) is not dispatch:
+            return {}
+        found = {}
+        for type_name, event_class in cls.__events__.items():
+            name = methods.get(event_class)
+            function = None if name is None else owner.__dict__.get(name)
+            if function is not None and getattr(cls, name) is function:
+                found[type_name] = (name, function, dispatch)
+        return found
+    return {}
+
+
 class HandlerBase(Generic[S]):
     """Decoding, the session and aggregate ids: what sync and async handlers share.
 
@@ -36,9 +61,32 @@ class HandlerBase(Generic[S]):
     """
 
     __events__: ClassVar[Mapping[str, type[Event]]] = {}
+    __handler_methods__: ClassVar[Mapping[type[Event], str]] = {}
+    """A generated handler's `on_<event>` method names, by event class."""
     skip_unknown_types: ClassVar[bool] = False
 
     _session: S | None = None
+    _no_ops: ClassVar[Mapping[str, tuple[str, object, object]]] = {}
+    """The types whose generated no-op method was in force when the class was made."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._no_ops = _no_op_types(cls)
+
+    def _does_nothing(self, no_op: tuple[str, object, object]) -> bool:
+        """Whether the generated no-op of `_no_ops` is still what handling its type calls.
+
+        Checked on each message of such a type, so that a method set on the class or
+        the instance later (a test's mock) is called as before.
+        """
+        name, function, dispatch = no_op
+        cls = type(self)
+        own = self.__dict__  # handlers have one: HandlerBase has no __slots__
+        return (
+            getattr(cls, name) is function
+            and getattr(cls, "dispatch", None) is dispatch
+            and (not own or (name not in own and "dispatch" not in own))
+        )
 
     def _decode(self, message: RecordedMessage) -> Event | None:
         """The message's event, upcast; None for an unknown type this handler skips.
@@ -96,9 +144,18 @@ class EventHandler(HandlerBase["Session"]):
         Raises `StreamDataError` for a message that does not decode, and whatever the
         `on_<event>` method raises.
         """
-        event = self._decode(message)
-        if event is None:
-            return
+        no_ops = self._no_ops
+        if no_ops:  # a type this handler does not handle is not decoded, as in Eventide
+            no_op = no_ops.get(message[2])  # its type
+            if no_op is not None and self._does_nothing(no_op):
+                return
+        # `_decode`, inline: one Python call less a message.
+        try:
+            event = decode_event(self.__events__, type(self).__name__, message)
+        except UnknownEventTypeError:
+            if self.skip_unknown_types:
+                return
+            raise
         if session is None and self._session is None:  # a consumer's handler: no session
             self.dispatch(event)
             return

@@ -9,16 +9,23 @@ when it is full: a batch at the end of the category is always read again when it
 needed, so that whatever was written in the meantime (by the handler too) is seen as
 without reading ahead, and so is a read ahead that failed (its error is raised by the
 read that repeats it). Reading ahead changes no position, so delivery is as before.
+The reader hands a batch out only once the worker has started the next read, so that
+the query is on its way before the handler takes the GIL back.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from .message import RecordedMessage
 
 __all__ = ["ReadAhead", "draining"]
+
+_START_TIMEOUT = 1.0
+"""Seconds a batch waits at most for the worker to start its read ahead (a busy machine
+may take a while to schedule a thread; past this, the batch goes on without it)."""
 
 
 class ReadAhead:
@@ -54,8 +61,20 @@ class ReadAhead:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="aggregen-read-ahead")
             after = batch[-1].global_position + 1
-            self._ahead = (after, self._executor.submit(self._read, after))
+            started = threading.Event()
+            self._ahead = (after, self._executor.submit(self._read_started, after, started))
+            # Until the worker waits for the database, this thread keeps the GIL, so
+            # without this wait the query went out only when this thread next let go
+            # of the GIL (at the end of the batch, or every 5 ms): the server's work
+            # overlapped with nothing. Waiting for the worker to start hands it the
+            # GIL, which it keeps until its query is sent and it waits for the answer.
+            started.wait(_START_TIMEOUT)
         return batch
+
+    def _read_started(self, position: int, started: threading.Event) -> list[RecordedMessage]:
+        """`read(position)` on the worker thread, `started` set first."""
+        started.set()
+        return self._read(position)
 
     def _take(self, position: int) -> list[RecordedMessage] | None:
         """The full batch read ahead from `position`, if there is one; drops any other."""

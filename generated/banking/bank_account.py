@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -70,6 +72,13 @@ class BankAccountHandler(EventHandler):
     """
 
     __events__ = BankAccountBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Opened: "on_opened",
+        Deposited: "on_deposited",
+        Withdrawn: "on_withdrawn",
+        StatusChanged: "on_status_changed",
+        NoteWritten: "on_note_written",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -111,6 +120,13 @@ class AsyncBankAccountHandler(AsyncEventHandler):
     """
 
     __events__ = BankAccountBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Opened: "on_opened",
+        Deposited: "on_deposited",
+        Withdrawn: "on_withdrawn",
+        StatusChanged: "on_status_changed",
+        NoteWritten: "on_note_written",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

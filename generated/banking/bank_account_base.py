@@ -25,9 +25,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,65 +124,63 @@ class Opened(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _OPENED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "holder",
             _validation.read_object(data["holder"], "holder", Holder.from_data),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "kind",
             (
                 _validation.read_enum(data["kind"], "kind", AccountKind)
                 if "kind" in data
                 else AccountKind.CHECKING
             ),
         )
-        _set_field(
+        set_field = setters[3]
+        set_field(
             event,
-            "currency",
             (
                 _validation.read_enum(data["currency"], "currency", Currency)
                 if "currency" in data
                 else Currency.EUR
             ),
         )
-        _set_field(
+        set_field = setters[4]
+        set_field(
             event,
-            "overdraft_limit",
             (
                 _validation.read_decimal(data["overdraft_limit"], "overdraft_limit")
                 if "overdraft_limit" in data
                 else decimal.Decimal("0")
             ),
         )
-        _set_field(
+        set_field = setters[5]
+        set_field(
             event,
-            "interest_rate",
             (
                 None
                 if data.get("interest_rate") is None
                 else _validation.read_float(data["interest_rate"], "interest_rate")
             ),
         )
-        _set_field(
+        set_field = setters[6]
+        set_field(event, _validation.read_datetime(data["opened_at"], "opened_at"))
+        set_field = setters[7]
+        set_field(
             event,
-            "opened_at",
-            _validation.read_datetime(data["opened_at"], "opened_at"),
-        )
-        _set_field(
-            event,
-            "tags",
             (
                 _validation.read_tuple(data["tags"], "tags", _validation.read_str)
                 if "tags" in data
                 else ()
             ),
         )
-        _set_field(
+        set_field = setters[8]
+        set_field(
             event,
-            "statements_by_post",
             (
                 _validation.read_bool(data["statements_by_post"], "statements_by_post")
                 if "statements_by_post" in data
@@ -190,6 +188,19 @@ class Opened(Event):
             ),
         )
         return event
+
+
+_OPENED_SETTERS = _validation.field_setters(
+    Opened,
+    "holder",
+    "kind",
+    "currency",
+    "overdraft_limit",
+    "interest_rate",
+    "opened_at",
+    "tags",
+    "statements_by_post",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,11 +245,13 @@ class Deposited(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
-        _set_field(
+        setters = _DEPOSITED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(event, _validation.read_decimal(data["amount"], "amount"))
+        set_field = setters[2]
+        set_field(
             event,
-            "reference",
             (
                 None
                 if data.get("reference") is None
@@ -250,6 +263,9 @@ class Deposited(Event):
             ),
         )
         return event
+
+
+_DEPOSITED_SETTERS = _validation.field_setters(Deposited, "amount", "reference")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -294,11 +310,13 @@ class Withdrawn(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
-        _set_field(
+        setters = _WITHDRAWN_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(event, _validation.read_decimal(data["amount"], "amount"))
+        set_field = setters[2]
+        set_field(
             event,
-            "reference",
             (
                 None
                 if data.get("reference") is None
@@ -310,6 +328,9 @@ class Withdrawn(Event):
             ),
         )
         return event
+
+
+_WITHDRAWN_SETTERS = _validation.field_setters(Withdrawn, "amount", "reference")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -354,19 +375,20 @@ class StatusChanged(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _STATUS_CHANGED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "new_status",
             _validation.read_choice(
                 data["new_status"],
                 "new_status",
                 ("open", "frozen", "closed"),
             ),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "reason",
             (
                 None
                 if data.get("reason") is None
@@ -383,6 +405,13 @@ class StatusChanged(Event):
     def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
         """Stored StatusChanged data of an older version, as version 2 reads it."""
         return data
+
+
+_STATUS_CHANGED_SETTERS = _validation.field_setters(
+    StatusChanged,
+    "new_status",
+    "reason",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -418,10 +447,11 @@ class NoteWritten(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _NOTE_WRITTEN_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "notes",
             (
                 data["notes"]
                 if data["notes"].__class__ is str
@@ -429,6 +459,9 @@ class NoteWritten(Event):
             ),
         )
         return event
+
+
+_NOTE_WRITTEN_SETTERS = _validation.field_setters(NoteWritten, "notes")
 
 
 class BankAccountBase(Aggregate):

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,6 +60,10 @@ class CustomerHandler(EventHandler):
     """
 
     __events__ = CustomerBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Enrolled: "on_enrolled",
+        Scored: "on_scored",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +90,10 @@ class AsyncCustomerHandler(AsyncEventHandler):
     """
 
     __events__ = CustomerBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Enrolled: "on_enrolled",
+        Scored: "on_scored",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

@@ -20,9 +20,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,20 +84,22 @@ class Enrolled(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(event, "number", _validation.read_int(data["number"], "number"))
-        _set_field(
+        setters = _ENROLLED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(event, _validation.read_int(data["number"], "number"))
+        set_field = setters[2]
+        set_field(
             event,
-            "name",
             (
                 data["name"]
                 if data["name"].__class__ is str
                 else _validation.read_str(data["name"], "name")
             ),
         )
-        _set_field(
+        set_field = setters[3]
+        set_field(
             event,
-            "addresses",
             (
                 _validation.read_tuple(
                     data["addresses"],
@@ -109,9 +111,9 @@ class Enrolled(Event):
                 else ()
             ),
         )
-        _set_field(
+        set_field = setters[4]
+        set_field(
             event,
-            "preferred_currencies",
             (
                 _validation.read_tuple(
                     data["preferred_currencies"],
@@ -124,6 +126,15 @@ class Enrolled(Event):
             ),
         )
         return event
+
+
+_ENROLLED_SETTERS = _validation.field_setters(
+    Enrolled,
+    "number",
+    "name",
+    "addresses",
+    "preferred_currencies",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,10 +176,11 @@ class Scored(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _SCORED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "risk_scores",
             (
                 _validation.read_tuple(
                     data["risk_scores"],
@@ -181,6 +193,9 @@ class Scored(Event):
             ),
         )
         return event
+
+
+_SCORED_SETTERS = _validation.field_setters(Scored, "risk_scores")
 
 
 class CustomerBase(Aggregate):

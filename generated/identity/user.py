@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,6 +60,10 @@ class UserHandler(EventHandler):
     """
 
     __events__ = UserBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Registered: "on_registered",
+        Renamed: "on_renamed",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +90,10 @@ class AsyncUserHandler(AsyncEventHandler):
     """
 
     __events__ = UserBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Registered: "on_registered",
+        Renamed: "on_renamed",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -60,6 +62,12 @@ class AccountHandler(EventHandler):
     """
 
     __events__ = AccountBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Opened: "on_opened",
+        Deposited: "on_deposited",
+        Withdrawn: "on_withdrawn",
+        Closed: "on_closed",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -96,6 +104,12 @@ class AsyncAccountHandler(AsyncEventHandler):
     """
 
     __events__ = AccountBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Opened: "on_opened",
+        Deposited: "on_deposited",
+        Withdrawn: "on_withdrawn",
+        Closed: "on_closed",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

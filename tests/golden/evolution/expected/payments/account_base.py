@@ -24,9 +24,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 def _upcast_party(data: dict[str, Any]) -> dict[str, Any]:
@@ -68,13 +68,17 @@ class Opened(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _OPENED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "owner",
             _validation.read_object(data["owner"], "owner", Party.from_data),
         )
         return event
+
+
+_OPENED_SETTERS = _validation.field_setters(Opened, "owner")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,11 +175,13 @@ class Deposited(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
-        _set_field(
+        setters = _DEPOSITED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(event, _validation.read_decimal(data["amount"], "amount"))
+        set_field = setters[2]
+        set_field(
             event,
-            "reference",
             (
                 None
                 if data.get("reference") is None
@@ -186,36 +192,36 @@ class Deposited(Event):
                 )
             ),
         )
-        _set_field(
+        set_field = setters[3]
+        set_field(
             event,
-            "channel",
             (
                 _validation.read_enum(data["channel"], "channel", Channel)
                 if "channel" in data
                 else Channel.WEB
             ),
         )
-        _set_field(
+        set_field = setters[4]
+        set_field(
             event,
-            "kind",
             (
                 None
                 if data.get("kind") is None
                 else _validation.read_choice(data["kind"], "kind", ("cash", "card"))
             ),
         )
-        _set_field(
+        set_field = setters[5]
+        set_field(
             event,
-            "payer",
             (
                 None
                 if data.get("payer") is None
                 else _validation.read_object(data["payer"], "payer", Party.from_data)
             ),
         )
-        _set_field(
+        set_field = setters[6]
+        set_field(
             event,
-            "cosigners",
             (
                 _validation.read_tuple(
                     data["cosigners"],
@@ -227,9 +233,9 @@ class Deposited(Event):
                 else ()
             ),
         )
-        _set_field(
+        set_field = setters[7]
+        set_field(
             event,
-            "tags",
             (
                 _validation.read_tuple(
                     data["tags"],
@@ -241,9 +247,9 @@ class Deposited(Event):
                 else ()
             ),
         )
-        _set_field(
+        set_field = setters[8]
+        set_field(
             event,
-            "notes",
             (
                 _validation.read_tuple(
                     data["notes"],
@@ -255,9 +261,9 @@ class Deposited(Event):
                 else ()
             ),
         )
-        _set_field(
+        set_field = setters[9]
+        set_field(
             event,
-            "currency",
             (
                 (
                     data["currency"]
@@ -311,6 +317,20 @@ class Deposited(Event):
         return data
 
 
+_DEPOSITED_SETTERS = _validation.field_setters(
+    Deposited,
+    "amount",
+    "reference",
+    "channel",
+    "kind",
+    "payer",
+    "cosigners",
+    "tags",
+    "notes",
+    "currency",
+)
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Withdrawn(Event):
     """The Withdrawn event of Account."""
@@ -348,11 +368,13 @@ class Withdrawn(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(event, "amount", _validation.read_decimal(data["amount"], "amount"))
-        _set_field(
+        setters = _WITHDRAWN_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(event, _validation.read_decimal(data["amount"], "amount"))
+        set_field = setters[2]
+        set_field(
             event,
-            "reason",
             (
                 None
                 if data.get("reason") is None
@@ -369,6 +391,9 @@ class Withdrawn(Event):
     def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
         """Stored Withdrawn data of an older version, as version 2 reads it."""
         return data
+
+
+_WITHDRAWN_SETTERS = _validation.field_setters(Withdrawn, "amount", "reason")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -390,7 +415,8 @@ class Closed(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
+        setters = _CLOSED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
         return event
 
     @classmethod
@@ -403,6 +429,9 @@ class Closed(Event):
         if version == 1:
             data = account_upcasters.upcast_closed(data, version)
         return data
+
+
+_CLOSED_SETTERS = _validation.field_setters(Closed)
 
 
 class AccountBase(Aggregate):

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,6 +60,10 @@ class SampleHandler(EventHandler):
     """
 
     __events__ = SampleBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Recorded: "on_recorded",
+        Cleared: "on_cleared",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +90,10 @@ class AsyncSampleHandler(AsyncEventHandler):
     """
 
     __events__ = SampleBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Recorded: "on_recorded",
+        Cleared: "on_cleared",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

@@ -20,9 +20,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,19 +136,20 @@ class Recorded(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _RECORDED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "code",
             (
                 data["code"]
                 if data["code"].__class__ is str
                 else _validation.read_str(data["code"], "code")
             ),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "body",
             (
                 None
                 if data.get("body") is None
@@ -159,73 +160,70 @@ class Recorded(Event):
                 )
             ),
         )
-        _set_field(
+        set_field = setters[3]
+        set_field(
             event,
-            "count",
             _validation.read_int(data["count"], "count") if "count" in data else 1,
         )
-        _set_field(
+        set_field = setters[4]
+        set_field(
             event,
-            "ratio",
             (
                 None
                 if data.get("ratio") is None
                 else _validation.read_float(data["ratio"], "ratio")
             ),
         )
-        _set_field(
+        set_field = setters[5]
+        set_field(
             event,
-            "price",
             (
                 _validation.read_decimal(data["price"], "price")
                 if "price" in data
                 else decimal.Decimal("0.00")
             ),
         )
-        _set_field(
+        set_field = setters[6]
+        set_field(
             event,
-            "active",
             (
                 _validation.read_bool(data["active"], "active")
                 if "active" in data
                 else True
             ),
         )
-        _set_field(
+        set_field = setters[7]
+        set_field(
             event,
-            "due_on",
             (
                 _validation.read_date(data["due_on"], "due_on")
                 if "due_on" in data
                 else datetime.date(2024, 2, 29)
             ),
         )
-        _set_field(
+        set_field = setters[8]
+        set_field(event, _validation.read_datetime(data["updated_at"], "updated_at"))
+        set_field = setters[9]
+        set_field(
             event,
-            "updated_at",
-            _validation.read_datetime(data["updated_at"], "updated_at"),
-        )
-        _set_field(
-            event,
-            "owner",
             (
                 data["owner"]
                 if data["owner"].__class__ is str
                 else _validation.read_str(data["owner"], "owner")
             ),
         )
-        _set_field(
+        set_field = setters[10]
+        set_field(
             event,
-            "level",
             (
                 _validation.read_choice(data["level"], "level", ("low", "mid", "high"))
                 if "level" in data
                 else "low"
             ),
         )
-        _set_field(
+        set_field = setters[11]
+        set_field(
             event,
-            "labels",
             (
                 _validation.read_tuple(data["labels"], "labels", _validation.read_str)
                 if "labels" in data
@@ -233,6 +231,22 @@ class Recorded(Event):
             ),
         )
         return event
+
+
+_RECORDED_SETTERS = _validation.field_setters(
+    Recorded,
+    "code",
+    "body",
+    "count",
+    "ratio",
+    "price",
+    "active",
+    "due_on",
+    "updated_at",
+    "owner",
+    "level",
+    "labels",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,8 +268,12 @@ class Cleared(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
+        setters = _CLEARED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
         return event
+
+
+_CLEARED_SETTERS = _validation.field_setters(Cleared)
 
 
 class SampleBase(Aggregate):

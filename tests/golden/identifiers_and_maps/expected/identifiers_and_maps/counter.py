@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -57,6 +59,9 @@ class CounterHandler(EventHandler):
     """
 
     __events__ = CounterBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Started: "on_started",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -78,6 +83,9 @@ class AsyncCounterHandler(AsyncEventHandler):
     """
 
     __events__ = CounterBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Started: "on_started",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

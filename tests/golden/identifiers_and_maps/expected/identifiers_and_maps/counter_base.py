@@ -16,9 +16,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,10 +55,11 @@ class Started(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _STARTED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "total",
             (
                 None
                 if data.get("total") is None
@@ -66,6 +67,9 @@ class Started(Event):
             ),
         )
         return event
+
+
+_STARTED_SETTERS = _validation.field_setters(Started, "total")
 
 
 class CounterBase(Aggregate):

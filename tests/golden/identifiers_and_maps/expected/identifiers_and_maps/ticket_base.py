@@ -17,9 +17,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,19 +59,20 @@ class Opened(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _OPENED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "code",
             (
                 data["code"]
                 if data["code"].__class__ is str
                 else _validation.read_str(data["code"], "code")
             ),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "headline",
             (
                 None
                 if data.get("headline") is None
@@ -88,6 +89,9 @@ class Opened(Event):
     def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
         """Stored Opened data of an older version, as version 3 reads it."""
         return data
+
+
+_OPENED_SETTERS = _validation.field_setters(Opened, "code", "headline")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,19 +131,20 @@ class Assigned(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _ASSIGNED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "assignee",
             (
                 data["assignee"]
                 if data["assignee"].__class__ is str
                 else _validation.read_str(data["assignee"], "assignee")
             ),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "note",
             (
                 None
                 if data.get("note") is None
@@ -151,6 +156,9 @@ class Assigned(Event):
             ),
         )
         return event
+
+
+_ASSIGNED_SETTERS = _validation.field_setters(Assigned, "assignee", "note")
 
 
 class TicketBase(Aggregate):

@@ -17,9 +17,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,19 +53,20 @@ class Invited(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _INVITED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "token",
             (
                 data["token"]
                 if data["token"].__class__ is str
                 else _validation.read_str(data["token"], "token")
             ),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "name",
             (
                 data["name"]
                 if data["name"].__class__ is str
@@ -73,6 +74,9 @@ class Invited(Event):
             ),
         )
         return event
+
+
+_INVITED_SETTERS = _validation.field_setters(Invited, "token", "name")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,10 +107,11 @@ class Arrived(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _ARRIVED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "token",
             (
                 data["token"]
                 if data["token"].__class__ is str
@@ -114,6 +119,9 @@ class Arrived(Event):
             ),
         )
         return event
+
+
+_ARRIVED_SETTERS = _validation.field_setters(Arrived, "token")
 
 
 class GuestBase(Aggregate):

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aggregen.runtime.support import (
     AsyncEventHandler,
     AsyncEventStore,
@@ -58,6 +60,10 @@ class MemberHandler(EventHandler):
     """
 
     __events__ = MemberBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Joined: "on_joined",
+        Moved: "on_moved",
+    }
 
     def dispatch(self, event: Event) -> None:
         """Call the `on_<event>` method of the event's class."""
@@ -84,6 +90,10 @@ class AsyncMemberHandler(AsyncEventHandler):
     """
 
     __events__ = MemberBase.__events__
+    __handler_methods__: ClassVar[dict[type[Event], str]] = {
+        Joined: "on_joined",
+        Moved: "on_moved",
+    }
 
     async def dispatch(self, event: Event) -> None:
         """Await the `on_<event>` method of the event's class."""

@@ -17,9 +17,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,33 +71,34 @@ class Joined(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _JOINED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "email",
             (
                 data["email"]
                 if data["email"].__class__ is str
                 else _validation.read_str(data["email"], "email")
             ),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "nick",
             (
                 data["nick"]
                 if data["nick"].__class__ is str
                 else _validation.read_str(data["nick"], "nick")
             ),
         )
-        _set_field(
+        set_field = setters[3]
+        set_field(
             event,
-            "level",
             _validation.read_int(data["level"], "level") if "level" in data else 1,
         )
-        _set_field(
+        set_field = setters[4]
+        set_field(
             event,
-            "phone",
             (
                 None
                 if data.get("phone") is None
@@ -108,18 +109,18 @@ class Joined(Event):
                 )
             ),
         )
-        _set_field(
+        set_field = setters[5]
+        set_field(
             event,
-            "country",
             (
                 data["country"]
                 if data["country"].__class__ is str
                 else _validation.read_str(data["country"], "country")
             ),
         )
-        _set_field(
+        set_field = setters[6]
+        set_field(
             event,
-            "motto",
             (
                 data["motto"]
                 if data["motto"].__class__ is str
@@ -127,6 +128,17 @@ class Joined(Event):
             ),
         )
         return event
+
+
+_JOINED_SETTERS = _validation.field_setters(
+    Joined,
+    "email",
+    "nick",
+    "level",
+    "phone",
+    "country",
+    "motto",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,19 +178,20 @@ class Moved(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _MOVED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "city",
             (
                 data["city"]
                 if data["city"].__class__ is str
                 else _validation.read_str(data["city"], "city")
             ),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "country",
             (
                 None
                 if data.get("country") is None
@@ -190,6 +203,9 @@ class Moved(Event):
             ),
         )
         return event
+
+
+_MOVED_SETTERS = _validation.field_setters(Moved, "city", "country")
 
 
 class MemberBase(Aggregate):

@@ -18,9 +18,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,19 +69,20 @@ class Registered(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _REGISTERED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "email",
             (
                 data["email"]
                 if data["email"].__class__ is str
                 else _validation.read_str(data["email"], "email")
             ),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "first_name",
             (
                 None
                 if data.get("first_name") is None
@@ -92,9 +93,9 @@ class Registered(Event):
                 )
             ),
         )
-        _set_field(
+        set_field = setters[3]
+        set_field(
             event,
-            "joined_on",
             (
                 None
                 if data.get("joined_on") is None
@@ -102,6 +103,14 @@ class Registered(Event):
             ),
         )
         return event
+
+
+_REGISTERED_SETTERS = _validation.field_setters(
+    Registered,
+    "email",
+    "first_name",
+    "joined_on",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,10 +146,11 @@ class Renamed(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _RENAMED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "first_name",
             (
                 data["first_name"]
                 if data["first_name"].__class__ is str
@@ -148,6 +158,9 @@ class Renamed(Event):
             ),
         )
         return event
+
+
+_RENAMED_SETTERS = _validation.field_setters(Renamed, "first_name")
 
 
 class UserBase(Aggregate):

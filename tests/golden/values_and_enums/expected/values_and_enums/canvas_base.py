@@ -20,9 +20,9 @@ __all__ = [
 ]
 
 _new_object = object.__new__
-_set_field = object.__setattr__
 """How `from_data` builds an event: not through `__init__` (rules run when events are
-made, not when they are read), and past `frozen` (the class refuses assignment)."""
+made, not when they are read); it sets the fields with each class's `field_setters`,
+past `frozen` (the class refuses assignment)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,15 +63,16 @@ class Drawn(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _DRAWN_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "shape",
             _validation.read_object(data["shape"], "shape", Shape.from_data),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "colours",
             (
                 _validation.read_tuple(
                     data["colours"],
@@ -84,6 +85,9 @@ class Drawn(Event):
             ),
         )
         return event
+
+
+_DRAWN_SETTERS = _validation.field_setters(Drawn, "shape", "colours")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,15 +133,16 @@ class Painted(Event):
         a missing field.
         """
         event = _new_object(cls)  # not __init__: rules run when events are made
-        _set_field(event, "metadata", metadata)
-        _set_field(
+        setters = _PAINTED_SETTERS  # of metadata, then of each field
+        setters[0](event, metadata)
+        set_field = setters[1]
+        set_field(
             event,
-            "background",
             _validation.read_enum(data["background"], "background", Colour),
         )
-        _set_field(
+        set_field = setters[2]
+        set_field(
             event,
-            "grid",
             (
                 _validation.read_tuple(
                     data["grid"],
@@ -150,6 +155,9 @@ class Painted(Event):
             ),
         )
         return event
+
+
+_PAINTED_SETTERS = _validation.field_setters(Painted, "background", "grid")
 
 
 class CanvasBase(Aggregate):
