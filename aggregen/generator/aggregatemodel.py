@@ -274,6 +274,7 @@ class AggregateBuilder:
             (RUNTIME, "Aggregate"),
             (RUNTIME, "Event"),
             (RUNTIME, "Metadata"),
+            VALIDATION_IMPORT,  # every event's `from_data` uses its `field_setters`
         }
         event_names = [e.name for e in events]
         if upcaster.hand_written:
