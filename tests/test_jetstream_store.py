@@ -431,4 +431,6 @@ def test_a_read_goes_on_past_a_page_a_lagging_replica_cut_short(
 
     monkeypatch.setattr(jetstream_store.inner, "_direct_once", behind)
     assert [m.data["n"] for m in jetstream_store.read(stream)] == list(range(20))
-    assert len(asked) == 2
+    # Asked again at least once; more when the replica that answers the next direct get
+    # (any of the three) has not caught up yet either.
+    assert len(asked) >= 2
