@@ -2,15 +2,27 @@
 # Set up everything the tests need, then run every check: ruff, mypy --strict, the
 # freshness of generated/, and the whole pytest suite against real MessageDB.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k snapshot).
-# pytest runs on two pytest-xdist workers (AGGREGEN_TEST_WORKERS=0: in one process).
+# pytest runs on three pytest-xdist workers (AGGREGEN_TEST_WORKERS=0: in one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/bootstrap.sh
-AGGREGEN_TEST_MESSAGEDB_URI=$(scripts/messagedb-setup.sh) || {
+# MessageDB (psql and npm) is made ready while bootstrap installs the venv (pip).
+messagedb_uri=$(mktemp)
+messagedb_log=$(mktemp)
+scripts/messagedb-setup.sh >"$messagedb_uri" 2>"$messagedb_log" &
+messagedb=$!
+bootstrapped=0
+scripts/bootstrap.sh || bootstrapped=$?
+messagedb_ready=0
+wait "$messagedb" || messagedb_ready=$?
+cat "$messagedb_log" >&2
+AGGREGEN_TEST_MESSAGEDB_URI=$(cat "$messagedb_uri")
+rm -f "$messagedb_uri" "$messagedb_log"
+[ "$bootstrapped" -eq 0 ] || exit "$bootstrapped"
+if [ "$messagedb_ready" -ne 0 ]; then
   echo "test: error: MessageDB could not be made ready (see above); MessageDB tests never skip" >&2
   exit 1
-}
+fi
 export AGGREGEN_TEST_MESSAGEDB_URI
 # Property-based schema tests: 2x the default examples, about 2,000 schemas a run.
 export AGGREGEN_RELIABILITY_SCALE="${AGGREGEN_RELIABILITY_SCALE:-2}"
