@@ -16,6 +16,7 @@ import contextlib
 import glob
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -47,11 +48,33 @@ def server_binaries() -> Path:
     raise RuntimeError("no PostgreSQL server binaries (pg_ctl) under /usr/lib/postgresql")
 
 
+_handed_out: set[int] = set()
+"""Ports this process gave a cluster already: never given again, even once free."""
+
+
 def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port of 127.0.0.1 that nothing listens on now, below Linux's ephemeral range.
+
+    Not one the kernel would pick (32768 and up): a client's connection to a stopped
+    cluster's port in that range can get the same number as its own local port and
+    connect to itself (TCP's simultaneous open), and libpq then reads its own startup
+    packet ("server closed the connection unexpectedly") rather than "Connection
+    refused". Each xdist worker draws from a range of its own, so two workers never
+    start clusters on the same port.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 20000 + 1500 * (int(worker) % 8 if worker.isdigit() else 0)
+    candidates = [port for port in range(first, first + 1500) if port not in _handed_out]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {first} and {first + 1499}")
 
 
 class PrivateCluster:
