@@ -464,7 +464,7 @@ def test_the_command_names_differences_refusals_and_never_a_password(
     assert "aggregen copy: error: target stream 'order-1+x' already holds" in refused.stderr
     assert differing.returncode == 1
     assert "\norder-1+x at position 0: id differs: source '" in differing.stdout
-    assert differing.stdout.endswith("streams differ\n")
+    assert differing.stdout.endswith("\n4 streams differ\n")
     assert "postgres:***@127.0.0.1" in refused.stderr
     for done in (refused, differing):
         assert secret not in done.stdout + done.stderr

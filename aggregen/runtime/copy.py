@@ -260,7 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 for difference in differences:
                     out.write(f"{difference}\n")
-                out.write(f"{len(differences)} streams differ\n")
+                count = len(differences)
+                out.write(
+                    f"{count} stream{'' if count == 1 else 's'} differ{'s' if count == 1 else ''}\n"
+                )
                 return 1 if differences else 0
             err.write(f"aggregen copy: copying {shown}\n")
             report = copy_streams(
