@@ -110,6 +110,15 @@ class Coalescer(Generic[I, R]):
             if self._busy() < self._concurrency:
                 self._start(asyncio.get_running_loop())
 
+    async def through(self, item: I, alone: Callable[[], Awaitable[R]]) -> R:
+        """`alone()` when the caller may take a turn (`take_turn`), else `submit(item)`."""
+        if not self.take_turn():
+            return await self.submit(item)
+        try:
+            return await alone()
+        finally:
+            self.end_turn()
+
     async def submit(self, item: I) -> R:
         """The item's outcome, once a batch holding it has run; raises what it raised."""
         loop = asyncio.get_running_loop()

@@ -153,17 +153,15 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
             return
         unit = Unit(ordered, list(_parameters(ordered)))
         pool = _writes(self._routes)
-        committer = self._committer
+
+        async def alone() -> None:
+            await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
+
         try:
-            if not self._coalesce:
-                await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
-            elif committer.take_turn():  # tasks take turns: no batch to wait for
-                try:
-                    await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
-                finally:
-                    committer.end_turn()
-            elif await committer.submit(unit) is ALONE:
-                await self._run(lambda conn: write_alone(conn, unit), pool, commit=True)
+            # Coalescing: on its own when taking a turn, else in a batch; ALONE when that
+            # batch failed as a whole.
+            if not self._coalesce or await self._committer.through(unit, alone) is ALONE:
+                await alone()
         except (ExpectedVersionError, DuplicateMessageError):
             if not await self._all_stored(ordered):
                 raise
@@ -217,16 +215,11 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
         position = max(position, 0)
         pool = self._routes.streams
         while True:
-            reader = self._reader(pool) if self._coalesce else None
-            if reader is None:
-                rows = await self._fetch(pool, _READ, (stream_name, position, batch + 1))
-            elif reader.take_turn():  # tasks take turns: no batch to wait for
-                try:
-                    rows = await self._fetch(pool, _READ, (stream_name, position, batch + 1))
-                finally:
-                    reader.end_turn()
+            page = functools.partial(self._fetch, pool, _READ, (stream_name, position, batch + 1))
+            if self._coalesce:
+                rows = await self._reader(pool).through((stream_name, position), page)
             else:
-                rows = await reader.submit((stream_name, position))
+                rows = await page()
             if len(rows) <= batch:
                 for message in _decoded(stream_name, rows):
                     yield message
