@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from aggregen.runtime import RecordedMessage, StreamDataError
 from aggregen.runtime.jetstream_messages import (
@@ -153,3 +155,27 @@ def test_a_header_block_the_store_writes_reads_back() -> None:
     raw = header_block({POSITION: "12", "Nats-Batch-Sequence": "3"})
     assert raw == block(f"{POSITION}: 12", "Nats-Batch-Sequence: 3")
     assert read_headers(raw) == {POSITION.encode(): b"12"}
+
+
+SERVER_LINES = [
+    f"{POSITION}: 3",
+    "Nats-Batch-Id: 0c5f0e7e3c9a4b0b8a1d2e3f4a5b6c7d",
+    "Nats-Batch-Sequence: 1",
+    "Nats-Stream: aggregen",
+    f"Nats-Subject: {subject_of('aggregen', STREAM)}",
+    "Nats-Sequence: 17",
+    f"Nats-Time-Stamp: {STAMP}",
+    "Nats-Num-Pending: 0",
+    "Nats-Last-Sequence: 17",
+]
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(order=st.permutations(SERVER_LINES))
+def test_header_lines_in_any_order_decode_as_in_nats_servers_order(order: list[str]) -> None:
+    """`decode` reads nats-server's order with one search and any other order line by
+    line: both give the same message."""
+    (expected,) = decode_page([(block(*SERVER_LINES), BODY)])
+    (decoded,) = decode_page([(block(*order), BODY)])
+    assert decoded == expected
+    assert decoded.time == expected.time

@@ -109,6 +109,14 @@ class PageCache:
         self.times: dict[bytes, datetime.datetime] = {}
 
 
+_SERVED = re.compile(
+    rb"\r\nNats-Subject: ([^\r]*)\r\nNats-Sequence: (\d+)\r\nNats-Time-Stamp: ([^\r]*)\r\n"
+)
+"""The three lines a direct get adds that the store reads, in the order nats-server
+writes them: read with one search (`decode`'s fast path)."""
+_POSITION = re.compile(rb"\r\nAggregen-Position: (\d+)\r\n")
+
+
 def decode(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessage:
     """One message of a direct get as received: its header block and payload.
 
@@ -117,6 +125,29 @@ def decode(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessa
     for a header block that cannot be read or lacks a header the store needs, and
     for a payload that is not `[data, metadata, id, type]` as JSON.
     """
+    served = position_line = None
+    if raw is not None and raw.startswith(_BLOCK_START) and raw.endswith(_BLOCK_END):
+        served = _SERVED.search(raw)
+        position_line = _POSITION.search(raw)
+    if served is None or position_line is None:
+        return _decode_any_order(raw, payload, cache)
+    subject, sequence, stamp = served.groups()
+    position = int(position_line[1])
+    try:
+        name = cache.names.get(subject)
+        if name is None:
+            name = cache.names[subject] = stream_name_of(subject.decode().rstrip())
+        time = cache.times.get(stamp)
+        if time is None:
+            time = cache.times[stamp] = stored_time(stamp.decode().rstrip())
+    except ValueError as error:
+        raise StreamDataError(*_where(raw), f"unreadable headers: {error}") from None
+    return _message(name, position, int(sequence), time, payload)
+
+
+def _decode_any_order(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessage:
+    """`decode` for a header block whose lines are not in nats-server's order (or are
+    missing): each line the store reads, found wherever it is."""
     try:
         headers = read_headers(raw)
         subject = headers[b"Nats-Subject"]
@@ -136,6 +167,14 @@ def decode(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessa
             else str(error)
         )
         raise StreamDataError(*_where(raw), f"unreadable headers: {problem}") from None
+    return _message(name, position, sequence, time, payload)
+
+
+def _message(
+    name: str, position: int, sequence: int, time: datetime.datetime, payload: bytes
+) -> RecordedMessage:
+    """The message whose payload is `payload`; raises `StreamDataError` when it is not
+    `[data, metadata, id, type]` as JSON, with objects for data and metadata."""
     try:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError as error:
