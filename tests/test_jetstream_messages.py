@@ -24,7 +24,10 @@ from aggregen.runtime.jetstream_subjects import subject_of
 
 STREAM = "account-4f2a"
 STAMP = "2026-11-30T14:45:11.123456789Z"
-BODY = b'[{"amount":5},null,"0b1f8c1e-77d2-4e4e-9d1f-1b7a0b7c5d10","Deposited"]'
+ID = "0b1f8c1e-77d2-4e4e-9d1f-1b7a0b7c5d10"
+BODY = b'[{"amount":5},null,"%s","Deposited",3]' % ID.encode()
+LEGACY_BODY = b'[{"amount":5},null,"%s","Deposited"]' % ID.encode()
+"""A payload written before positions moved into it (the position in a header)."""
 
 
 def decode_page(page: list[tuple[bytes | None, bytes]]) -> list[RecordedMessage]:
@@ -38,11 +41,12 @@ def block(*lines: str) -> bytes:
     return ("NATS/1.0\r\n" + "".join(f"{line}\r\n" for line in lines) + "\r\n").encode()
 
 
-def server_block(position: str = "3", sequence: str = "17", stamp: str = STAMP) -> bytes:
-    """A direct get's header block: the store's header, the batch's two, the server's six."""
+def server_block(sequence: str = "17", stamp: str = STAMP, position: str | None = None) -> bytes:
+    """A direct get's header block: the batch's two, the server's six (and the store's
+    position header, as earlier versions wrote it, when `position` is given)."""
     return block(
-        f"{POSITION}: {position}",
-        "Nats-Batch-Id: 0c5f0e7e3c9a4b0b8a1d2e3f4a5b6c7d",
+        *([f"{POSITION}: {position}"] if position is not None else []),
+        "Nats-Batch-Id: 0c5f0e7e3c9a",
         "Nats-Batch-Sequence: 1",
         "Nats-Stream: aggregen",
         f"Nats-Subject: {subject_of('aggregen', STREAM)}",
@@ -54,12 +58,12 @@ def server_block(position: str = "3", sequence: str = "17", stamp: str = STAMP) 
 
 
 def test_a_page_decodes_to_recorded_messages() -> None:
-    later = server_block(position="4", sequence="19", stamp="2026-11-30T14:45:12Z")
-    first, second = decode_page([(server_block(), BODY), (later, BODY)])
+    later = server_block(sequence="19", stamp="2026-11-30T14:45:12Z")
+    first, second = decode_page([(server_block(), BODY), (later, BODY.replace(b",3]", b",4]"))])
     assert first.stream_name == STREAM
     assert (first.position, first.global_position) == (3, 17)
     assert (first.type, first.data, first.metadata) == ("Deposited", {"amount": 5}, None)
-    assert first.id == "0b1f8c1e-77d2-4e4e-9d1f-1b7a0b7c5d10"
+    assert first.id == ID
     assert first.time == datetime.datetime(2026, 11, 30, 14, 45, 11, 123456, tzinfo=datetime.UTC)
     assert (second.position, second.global_position) == (4, 19)
     assert second.time == datetime.datetime(2026, 11, 30, 14, 45, 12, tzinfo=datetime.UTC)
@@ -99,16 +103,39 @@ def malformed(raw: bytes | None) -> StreamDataError:
 
 
 def test_a_cut_block_names_the_stream_and_position() -> None:
-    error = malformed(server_block(position="8")[:-2])
-    assert (error.stream_name, error.position) == (STREAM, 8)
+    error = malformed(server_block()[:-2])
+    assert (error.stream_name, error.position) == (STREAM, 3)
     assert "not a NATS header block" in error.problem
 
 
-def test_a_missing_store_header_names_the_stream() -> None:
-    raw = server_block().replace(f"{POSITION}: 3\r\n".encode(), b"")
-    error = malformed(raw)
-    assert (error.stream_name, error.position) == (STREAM, -1)
-    assert f"missing header {POSITION}" in error.problem
+def test_a_message_written_with_its_position_in_a_header_is_read() -> None:
+    (message,) = decode_page([(server_block(position="8"), LEGACY_BODY)])
+    assert (message.position, message.global_position, message.id) == (8, 17, ID)
+
+
+def test_an_old_message_without_its_position_header_names_the_stream() -> None:
+    with pytest.raises(StreamDataError) as caught:
+        decode_page([(server_block(), LEGACY_BODY)])
+    assert (caught.value.stream_name, caught.value.position) == (STREAM, -1)
+    assert f"missing header {POSITION}" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (BODY.replace(b",3]", b',"3"]'), "stored position is '3'"),
+        (BODY.replace(b",3]", b",-1]"), "stored position is -1"),
+        (BODY.replace(b",3]", b",true]"), "stored position is True"),
+        (BODY.replace(b",3]", b",3,4]"), "not [data, metadata, id, type, position]"),
+        (BODY.replace(b'"Deposited"', b"7"), "id or type is not a string"),
+        (b"{}", "not [data, metadata, id, type, position]"),
+    ],
+)
+def test_a_payload_of_the_wrong_shape_names_the_stream(body: bytes, problem: str) -> None:
+    with pytest.raises(StreamDataError) as caught:
+        decode_page([(server_block(), body)])
+    assert caught.value.stream_name == STREAM
+    assert problem in caught.value.problem
 
 
 @pytest.mark.parametrize(
@@ -128,7 +155,7 @@ def test_unreadable_server_headers_name_the_stream_and_position(raw: bytes, prob
 
 def test_a_message_without_headers_is_an_error() -> None:
     error = malformed(None)
-    assert (error.stream_name, error.position) == ("?", -1)
+    assert (error.stream_name, error.position) == ("?", 3)  # the payload holds the position
     assert "unreadable headers" in str(error)
 
 
@@ -139,14 +166,19 @@ def test_a_bad_subject_is_an_error_not_a_crash() -> None:
     assert "unreadable headers" in error.problem
 
 
-def test_a_payload_that_is_not_json_names_the_stream() -> None:
+@pytest.mark.parametrize(
+    ("body", "position"),
+    [(b"[{", -1), (BODY.replace(b"5}", b"5,}"), 3), (LEGACY_BODY.replace(b"5}", b"5,}"), -1)],
+)
+def test_a_payload_that_is_not_json_names_the_stream(body: bytes, position: int) -> None:
+    """With the position as far as it can be read: the payload's end, else a header."""
     with pytest.raises(StreamDataError, match="not readable JSON") as caught:
-        decode_page([(server_block(), b"[{")])
-    assert (caught.value.stream_name, caught.value.position) == (STREAM, 3)
+        decode_page([(server_block(), body)])
+    assert (caught.value.stream_name, caught.value.position) == (STREAM, position)
 
 
 def test_messages_of_one_batch_share_their_decoded_time() -> None:
-    later = server_block(position="4", sequence="18")
+    later = server_block(sequence="18")
     first, second = decode_page([(server_block(), BODY), (later, BODY)])
     assert first.time is second.time
 
@@ -158,8 +190,7 @@ def test_a_header_block_the_store_writes_reads_back() -> None:
 
 
 SERVER_LINES = [
-    f"{POSITION}: 3",
-    "Nats-Batch-Id: 0c5f0e7e3c9a4b0b8a1d2e3f4a5b6c7d",
+    "Nats-Batch-Id: 0c5f0e7e3c9a",
     "Nats-Batch-Sequence: 1",
     "Nats-Stream: aggregen",
     f"Nats-Subject: {subject_of('aggregen', STREAM)}",

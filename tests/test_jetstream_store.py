@@ -434,3 +434,37 @@ def test_a_read_goes_on_past_a_page_a_lagging_replica_cut_short(
     # Asked again at least once; more when the replica that answers the next direct get
     # (any of the three) has not caught up yet either.
     assert len(asked) >= 2
+
+
+@pytest.mark.jetstream
+def test_messages_written_with_the_position_header_are_read_and_extended(
+    jetstream_store: JetStreamEventStore,
+) -> None:
+    """Earlier versions wrote `[data, metadata, id, type]` and the header
+    `Aggregen-Position`; such a stream reads back, and appends go on from its version."""
+    stream = f"legacy-{uuid.uuid4()}"
+    inner = jetstream_store.inner
+    old_ids = [str(uuid.uuid4()) for _ in range(2)]
+    for position, old_id in enumerate(old_ids):
+        body = f'[{{"n":{position}}},null,"{old_id}","Happened"]'.encode()
+        headers = {  # a batch of one, as those versions wrote it
+            "Aggregen-Position": str(position),
+            "Nats-Batch-Id": uuid.uuid4().hex,
+            "Nats-Batch-Sequence": "1",
+            "Nats-Batch-Commit": "1",
+        }
+
+        async def publish(body: bytes = body, headers: dict[str, str] = headers) -> None:
+            nc = await inner._connection()
+            subject = subject_of(inner.prefix, stream)
+            reply = await nc.request(subject, body, headers=headers, timeout=5)
+            assert b'"count":1' in reply.data, reply.data
+
+        jetstream_store._run(publish())
+    assert jetstream_store.stream_version(stream) == 1
+    jetstream_store.append([StreamWrite(stream, 1, [message(2)])])
+    read = list(jetstream_store.read(stream))
+    assert [(m.position, m.data["n"]) for m in read] == [(0, 0), (1, 1), (2, 2)]
+    assert [m.id for m in read[:2]] == old_ids
+    with pytest.raises(ExpectedVersionError):
+        jetstream_store.append([StreamWrite(stream, 1, [message(3)])])

@@ -5,8 +5,8 @@ One JetStream stream (named by the URI's prefix, replicated, file storage,
 its own subject (see `jetstream_subjects`); messages as NATS carries them are
 `jetstream_messages`' concern, errors `jetstream_errors`'.
 
-- Positions: a stream's positions count from 0, kept in the `Aggregen-Position`
-  header. The global position is the JetStream sequence: increasing, not
+- Positions: a stream's positions count from 0, kept in each message's payload
+  (see `jetstream_messages`). The global position is the JetStream sequence: increasing, not
   contiguous (message-id records and other categories take sequences between),
   as MessageDB's global positions are not contiguous per category either.
 - Expected versions: each append reads the last message of every stream it writes
@@ -37,8 +37,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import threading
-import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -64,7 +64,6 @@ from .jetstream_errors import (
 )
 from .jetstream_messages import (
     EXPECTED,
-    POSITION,
     STATUS,
     Encoded,
     PageCache,
@@ -72,7 +71,8 @@ from .jetstream_messages import (
     decode,
     encode,
     header_block,
-    read_headers,
+    stored_position,
+    with_position,
 )
 from .jetstream_retry import ApiRefusal, deadline, request_timeout, retrying
 from .jetstream_subjects import (
@@ -389,18 +389,16 @@ class AsyncJetStreamEventStore:
         message = answer.get("message")
         if message is None:
             return _NONE
-        position = -1
-        if "hdrs" in message:
-            import base64
+        import base64
 
-            try:
-                position = int(read_headers(base64.b64decode(message["hdrs"]))[POSITION.encode()])
-            except (KeyError, ValueError) as error:
-                raise StreamDataError(
-                    stream_name_of(message.get("subject", "?.s.?._")),
-                    -1,
-                    f"unreadable headers at sequence {message['seq']}: {error!r}",
-                ) from None
+        raw_headers = base64.b64decode(message["hdrs"]) if "hdrs" in message else None
+        position = stored_position(base64.b64decode(message.get("data", "")), raw_headers)
+        if position < 0:
+            raise StreamDataError(
+                stream_name_of(message.get("subject", "?.s.?._")),
+                -1,
+                f"no readable position in the message at sequence {message['seq']}",
+            )
         return _Last(int(message["seq"]), position)
 
     async def _seek(self, subject: str, position: int, last: _Last) -> int:
@@ -478,13 +476,13 @@ class AsyncJetStreamEventStore:
             if write.expected_version is not None and write.expected_version != versions[name]:
                 return ApiError(400, 0, f"stream {name!r} is at version {versions[name]}")
             subject = subject_of(self._prefix, name)
-            for message_id, payload in messages:
+            for message_id, start in messages:
                 versions[name] += 1
-                headers = {POSITION: str(versions[name])}
+                headers = {}
                 if name not in checked:
                     headers[EXPECTED] = str(lasts[name].sequence)
                     checked.add(name)
-                batch.append((subject, payload, headers))
+                batch.append((subject, with_position(start, versions[name]), headers))
                 records.append(
                     (id_subject(self._prefix, message_id), name.encode(), {EXPECTED: "0"})
                 )
@@ -497,7 +495,7 @@ class AsyncJetStreamEventStore:
         import nats.errors
 
         nc = await self._connection()
-        batch_id = uuid.uuid4().hex
+        batch_id = secrets.token_urlsafe(12)  # 96 random bits; short: stored with each message
         last = len(batch)
         frames = []
         for sequence, (subject, payload, headers) in enumerate(batch[:-1], 1):

@@ -1,10 +1,15 @@
 """Messages of the JetStream store as NATS carries them: payload, headers, and back.
 
-A message's payload is `[data, metadata, id, type]` as JSON (one parse decodes a
-page); its stream position is the header `Aggregen-Position` (the store reads it
-from the leader before each write); direct gets add the subject, sequence and time.
-A read decodes each message from its raw header block and payload (`decode`, fed by
-`jetstream_wire`), looking only for the four headers it needs.
+A message's payload is `[data, metadata, id, type, position]` as JSON (one parse
+decodes a page; the store reads the stream's last position from the leader before
+each write); direct gets add the subject, sequence and time as headers. A read
+decodes each message from its raw header block and payload (`decode`, fed by
+`jetstream_wire`), looking only for the three headers it needs.
+
+The position is in the payload rather than a header of its own: a batched direct
+get costs nats-server CPU for each header a stored message carries. Messages that
+earlier versions wrote, `[data, metadata, id, type]` with the header
+`Aggregen-Position`, are read as well.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ __all__ = [
     "encode",
     "header_block",
     "read_headers",
+    "stored_position",
+    "with_position",
 ]
 
 POSITION = "Aggregen-Position"
@@ -41,7 +48,7 @@ STATUS = b"NATS/1.0 "
 
 
 Encoded = tuple[str, bytes]
-"""A message to publish: its id and payload (`[data, metadata, id, type]` as JSON)."""
+"""A message to publish: its id and its payload but the position (`with_position` ends it)."""
 
 
 def encode(writes: Sequence[StreamWrite]) -> list[tuple[str, list[Encoded]]]:
@@ -52,8 +59,13 @@ def encode(writes: Sequence[StreamWrite]) -> list[tuple[str, list[Encoded]]]:
 def _encoded(message: NewMessage) -> Encoded:
     message_id = check_message_id(message.id)
     metadata = b"null" if message.metadata is None else json_text(message.metadata)
-    tail = orjson.dumps([message_id, message.type])[1:]  # `id,type]`: both as JSON strings
+    tail = orjson.dumps([message_id, message.type])[1:-1]  # `id,type`: both JSON strings
     return message_id, b"[" + json_text(message.data) + b"," + metadata + b"," + tail
+
+
+def with_position(start: bytes, position: int) -> bytes:
+    """The payload of an encoded message (`Encoded`'s second part) at stream `position`."""
+    return b"%b,%d]" % (start, position)
 
 
 _BLOCK_START = b"NATS/1.0\r\n"
@@ -114,7 +126,6 @@ _SERVED = re.compile(
 )
 """The three lines a direct get adds that the store reads, in the order nats-server
 writes them: read with one search (`decode`'s fast path)."""
-_POSITION = re.compile(rb"\r\nAggregen-Position: (\d+)\r\n")
 
 
 def decode(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessage:
@@ -123,16 +134,14 @@ def decode(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessa
     `cache` holds what the page's messages decoded so far share, filled here. Raises
     `StreamDataError`, naming the stream and position as far as they can be read,
     for a header block that cannot be read or lacks a header the store needs, and
-    for a payload that is not `[data, metadata, id, type]` as JSON.
+    for a payload that is not `[data, metadata, id, type, position]` as JSON.
     """
-    served = position_line = None
+    served = None
     if raw is not None and raw.startswith(_BLOCK_START) and raw.endswith(_BLOCK_END):
         served = _SERVED.search(raw)
-        position_line = _POSITION.search(raw)
-    if served is None or position_line is None:
+    if served is None:
         return _decode_any_order(raw, payload, cache)
     subject, sequence, stamp = served.groups()
-    position = int(position_line[1])
     try:
         name = cache.names.get(subject)
         if name is None:
@@ -141,8 +150,8 @@ def decode(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessa
         if time is None:
             time = cache.times[stamp] = stored_time(stamp.decode().rstrip())
     except ValueError as error:
-        raise StreamDataError(*_where(raw), f"unreadable headers: {error}") from None
-    return _message(name, position, int(sequence), time, payload)
+        raise StreamDataError(*_where(raw, payload), f"unreadable headers: {error}") from None
+    return _message(raw, name, int(sequence), time, payload)
 
 
 def _decode_any_order(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessage:
@@ -154,7 +163,6 @@ def _decode_any_order(raw: bytes | None, payload: bytes, cache: PageCache) -> Re
         name = cache.names.get(subject)
         if name is None:
             name = cache.names[subject] = stream_name_of(subject.decode().rstrip())
-        position = int(headers[b"Aggregen-Position"])
         sequence = int(headers[b"Nats-Sequence"])
         stamp = headers[b"Nats-Time-Stamp"]
         time = cache.times.get(stamp)
@@ -166,40 +174,84 @@ def _decode_any_order(raw: bytes | None, payload: bytes, cache: PageCache) -> Re
             if isinstance(error, KeyError)
             else str(error)
         )
-        raise StreamDataError(*_where(raw), f"unreadable headers: {problem}") from None
-    return _message(name, position, sequence, time, payload)
+        raise StreamDataError(*_where(raw, payload), f"unreadable headers: {problem}") from None
+    return _message(raw, name, sequence, time, payload)
 
 
 def _message(
-    name: str, position: int, sequence: int, time: datetime.datetime, payload: bytes
+    raw: bytes | None, name: str, sequence: int, time: datetime.datetime, payload: bytes
 ) -> RecordedMessage:
-    """The message whose payload is `payload`; raises `StreamDataError` when it is not
-    `[data, metadata, id, type]` as JSON, with objects for data and metadata."""
+    """The message whose payload is `payload` (`raw`: its header block, for the
+    position of a message written before positions moved into the payload).
+
+    Raises `StreamDataError` when the payload is not `[data, metadata, id, type,
+    position]` as JSON with objects for data and metadata, strings for id and type,
+    and a position from 0.
+    """
     try:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError as error:
         problem = f"stored data is not readable JSON: {error}"
-        raise StreamDataError(name, position, problem) from None
-    if type(body) is not list or len(body) != 4:
-        raise StreamDataError(name, position, "stored payload is not [data, metadata, id, type]")
-    data, metadata, message_id, type_name = body
+        raise StreamDataError(name, _unparsed_position(payload, raw), problem) from None
+    if type(body) is not list or len(body) not in (4, 5):
+        problem = "stored payload is not [data, metadata, id, type, position]"
+        raise StreamDataError(name, _header_position(raw), problem)
+    if len(body) == 5:
+        data, metadata, message_id, type_name, position = body
+        if type(position) is not int or position < 0:
+            raise StreamDataError(name, -1, f"stored position is {position!r}, not a position")
+    else:  # written before positions moved into the payload
+        data, metadata, message_id, type_name = body
+        position = _header_position(raw)
+        if position < 0:
+            raise StreamDataError(name, -1, f"unreadable headers: missing header {POSITION}")
     if type(data) is not dict or (metadata is not None and type(metadata) is not dict):
         raise not_an_object(name, position, data, metadata)
+    if type(message_id) is not str or type(type_name) is not str:
+        raise StreamDataError(name, position, "stored id or type is not a string")
     return RecordedMessage(message_id, name, type_name, position, sequence, data, metadata, time)
 
 
-def _where(raw: bytes | None) -> tuple[str, int]:
-    """The stream name and position a header block holds, as far as they can be read
-    (`?` and -1 where not): for the error about a message that cannot be decoded."""
+_POSITION = re.compile(rb"\r\nAggregen-Position: *(\d+)\r\n")
+
+
+def _header_position(raw: bytes | None) -> int:
+    """The position in the header `Aggregen-Position` (written before positions moved
+    into the payload); -1 when there is none."""
+    found = _POSITION.search(raw or b"")
+    return int(found[1]) if found else -1
+
+
+_END_POSITION = re.compile(rb",(\d+)\]\Z")
+
+
+def _unparsed_position(payload: bytes, raw: bytes | None) -> int:
+    """The position at the end of a payload that is not JSON, or in its header; -1."""
+    found = _END_POSITION.search(payload[-24:])
+    return int(found[1]) if found else _header_position(raw)
+
+
+def stored_position(payload: bytes, raw_headers: bytes | None) -> int:
+    """The position of a stored message from its payload, or from its header block for
+    one written before positions moved into the payload; -1 when neither holds one."""
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return _unparsed_position(payload, raw_headers)
+    if type(body) is list and len(body) == 5 and type(body[4]) is int and body[4] >= 0:
+        return int(body[4])
+    return _header_position(raw_headers)
+
+
+def _where(raw: bytes | None, payload: bytes) -> tuple[str, int]:
+    """The stream name and position a message holds, as far as they can be read (`?`
+    and -1 where not): for the error about a message that cannot be decoded."""
     headers = dict(_READ.findall(raw or b""))
     try:
         name = stream_name_of(headers[b"Nats-Subject"].decode().rstrip())
     except (KeyError, ValueError):
         name = "?"
-    try:
-        return name, int(headers[b"Aggregen-Position"])
-    except (KeyError, ValueError):
-        return name, -1
+    return name, stored_position(payload, raw)
 
 
 def correlation_category(message: RecordedMessage) -> str | None:
