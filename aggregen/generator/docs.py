@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from aggregen.generator.atomic import replace_text
 from aggregen.review.lock import Lock
 from aggregen.review.wire_shape import AggregateShape, Document, EventShape, domain_shapes
 
@@ -83,7 +84,8 @@ def render_docs(documents: Sequence[Document], lock: Lock | None = None) -> dict
 def write_docs(
     documents: Sequence[Document], out: str | Path, lock: Lock | None = None
 ) -> list[Path]:
-    """Write the pages into `out`; only changed files are written. Returns those written."""
+    """Write the pages into `out`; only changed files are written, each replaced whole
+    (`atomic.replace_text`: never left half written). Returns those written."""
     directory = Path(out)
     written = []
     for name, text in render_docs(documents, lock).items():
@@ -93,8 +95,7 @@ def write_docs(
                 continue
         except (FileNotFoundError, UnicodeDecodeError):
             pass
-        directory.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8", newline="\n")
+        replace_text(target, text, ".aggregen-docs-")
         written.append(target)
     return written
 

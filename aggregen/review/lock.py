@@ -39,12 +39,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aggregen.generator.atomic import replace_text
 from aggregen.generator.errors import SchemaError, SchemaErrors
 
 from .wire_shape import Document, domain_shapes, fingerprint, wire_only
@@ -335,15 +335,7 @@ def write_lock(path: str | Path, data: dict[str, Any]) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".aggregen-lock-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_text(path, text, ".aggregen-lock-")
     return True
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import os
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from aggregen.generator.docs import (
     check_docs,
@@ -120,3 +124,42 @@ def test_docs_command(tmp_path: Path, monkeypatch: object) -> None:
     stdout = io.StringIO()
     assert run_docs(check, stdout, io.StringIO()) == 1
     assert "stale: " in stdout.getvalue()
+
+
+def test_a_write_that_fails_leaves_the_old_page_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page is replaced all at once: a write cut short (here the disk filling up
+    halfway) leaves the old text and no temporary file behind."""
+    documents = load_schemas([CASE / "shop.yaml"])
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "shop.md").write_text("the old page\n", encoding="utf-8")
+    real_fdopen = os.fdopen
+
+    class HalfWritten:
+        """A file that takes half of what is written, then finds the disk full."""
+
+        def __init__(self, file: Any) -> None:
+            self.file = file
+
+        def __enter__(self) -> HalfWritten:
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            self.file.close()
+
+        def write(self, text: str) -> int:
+            self.file.write(text[: len(text) // 2])
+            self.file.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def half_written(fd: int, *args: Any, **kwargs: Any) -> HalfWritten:
+        return HalfWritten(real_fdopen(fd, *args, **kwargs))
+
+    monkeypatch.setattr(os, "fdopen", half_written)
+    with pytest.raises(OSError, match="No space left"):
+        write_docs(documents, out)
+    monkeypatch.undo()
+    assert (out / "shop.md").read_text(encoding="utf-8") == "the old page\n"
+    assert sorted(p.name for p in out.iterdir()) == ["shop.md"]
