@@ -35,9 +35,10 @@ __all__ = ["FORMAT", "domain_snapshot_fingerprints", "snapshot_fingerprint"]
 FORMAT = 1
 """Raise it when the generator changes how events become state for unchanged schemas."""
 
-_LEFT_OUT = RULE_KEYS | {"schema_type"}
-"""Descriptor keys that decide no state: rules are checked when values are made, and
-the name of an enum or value object type never reaches the state."""
+_LEFT_OUT = RULE_KEYS | {"schema_type", "wire_aliases"}
+"""Descriptor keys that decide no state: rules are checked when values are made, the
+name of an enum or value object type never reaches the state, and the keys earlier
+field names are read from follow from the aliases and the wire keys."""
 
 
 def snapshot_fingerprint(aggregate: AggregateShape) -> str:

@@ -434,7 +434,12 @@ class _Checker:
                     "FIELD_RENAMED",
                     new.subject,
                     f"field {old_name!r} of {new.name} was renamed to {new_name!r}: code that "
-                    "uses the old name breaks (stored events still read, by alias)",
+                    "uses the old name breaks (stored events still read, "
+                    + (
+                        "under the key it kept)"
+                        if (old_name, new_name) in match.by_key
+                        else "by alias)"
+                    ),
                     new.document,
                     field_path,
                     definition,

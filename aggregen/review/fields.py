@@ -91,16 +91,29 @@ def literal_widened(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
 @dataclass(frozen=True)
 class Match:
     pairs: list[tuple[str, str]]
-    """(old name, new name) of fields that still read the same key (or its alias)."""
+    """(old name, new name) of the same field: by name or alias, else by wire key."""
     added: list[str]
     removed: list[str]
     guessed: list[tuple[str, str]]
     """(old, new): a removed and an added field of the same type: a rename without alias."""
+    by_key: frozenset[tuple[str, str]] = frozenset()
+    """The pairs of a field renamed with its stored key kept (`wire_name`), not by alias."""
+
+
+def stored_key(name: str, spec: Mapping[str, Any]) -> str:
+    """The key field `name` (descriptor `spec`) has in stored JSON."""
+    return str(spec.get("wire_key", name))
 
 
 def match_fields(
     old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]
 ) -> Match:
+    """Pair the fields of an old and a new version, as stored payloads are read.
+
+    A new field reads the old field of its name or of one of its aliases; failing
+    that, the old field stored under its own key (a field renamed with its key kept
+    by `wire_name`).
+    """
     pairs: list[tuple[str, str]] = []
     added: list[str] = []
     taken: set[str] = set()
@@ -112,22 +125,43 @@ def match_fields(
         else:
             taken.add(found)
             pairs.append((found, name))
+    by_key: set[tuple[str, str]] = set()
+    old_keys = {stored_key(name, spec): name for name, spec in old.items() if name not in taken}
+    for name in list(added):
+        found = old_keys.get(stored_key(name, new[name]))
+        if found is not None and found not in taken:
+            taken.add(found)
+            added.remove(name)
+            pairs.append((found, name))
+            by_key.add((found, name))
     removed = [name for name in old if name not in taken]
-    guessed: list[tuple[str, str]] = []
+    # A removed and an added field look like a rename when the added one reads the
+    # removed one's values: of the same type first, else of a type that reads them
+    # (a widening, more enum values), as a field renamed and widened at once is.
+    guessed: dict[str, str] = {}
     used: set[str] = set()
-    for name in added:
-        twin = next(
-            (
-                r
-                for r in removed
-                if r not in used and _type_signature(old[r]) == _type_signature(new[name])
-            ),
-            None,
-        )
-        if twin is not None:
-            used.add(twin)
-            guessed.append((twin, name))
-    return Match(pairs, added, removed, guessed)
+    for same in (True, False):
+        for name in added:
+            if name in guessed:
+                continue
+            twin = next(
+                (
+                    r
+                    for r in removed
+                    if r not in used
+                    and (
+                        _type_signature(old[r]) == _type_signature(new[name])
+                        if same
+                        else not _compare_type(old[r], new[name], (), "", 0)
+                    )
+                ),
+                None,
+            )
+            if twin is not None:
+                used.add(twin)
+                guessed[name] = twin
+    pairs_guessed = [(guessed[name], name) for name in added if name in guessed]
+    return Match(pairs, added, removed, pairs_guessed, frozenset(by_key))
 
 
 def _type_signature(spec: Mapping[str, Any]) -> str:
@@ -192,9 +226,45 @@ def compare_fields(
     for old_name, new_name in match.pairs:
         path = (*container, "fields", new_name)
         problems.extend(
+            _compare_key(old_name, old[old_name], new_name, new[new_name], path, prefix, version)
+        )
+        problems.extend(
             _compare_field(old[old_name], new[new_name], path, prefix + new_name, version)
         )
     return problems
+
+
+def _compare_key(
+    old_name: str,
+    old: Mapping[str, Any],
+    new_name: str,
+    new: Mapping[str, Any],
+    path: KeyPath,
+    prefix: str,
+    version: int,
+) -> list[Problem]:
+    """FIELD_WIRE_KEY_CHANGED: the key old payloads hold the field under is not read.
+
+    The generated code reads a field under its wire key and, through the generated
+    upcaster, under the keys of its aliases; `wire_name` and the domain's
+    `wire_casing` decide those keys.
+    """
+    before = stored_key(old_name, old)
+    after = stored_key(new_name, new)
+    if before in (after, *new.get("wire_aliases", new.get("aliases", []))):
+        return []
+    shown = prefix + new_name
+    return [
+        Problem(
+            "FIELD_WIRE_KEY_CHANGED",
+            path,
+            f"field {shown!r} is now stored under the key {after!r}, but version {version} "
+            f"payloads hold it under {before!r}, which the generated code does not read: "
+            "their value would be lost, or they would not read at all; keep "
+            f"`wire_name: {before}` on {shown!r}, or move the key in a hand-written "
+            f"upcaster (`hand_written_upcast: [{version}]`)",
+        )
+    ]
 
 
 def _compare_field(

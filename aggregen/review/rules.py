@@ -40,6 +40,12 @@ RULES: Mapping[str, Rule] = _rules(
     Rule("FIELD_RENAMED_WITHOUT_ALIAS", STORAGE, ERROR, "a field was renamed without an alias"),
     Rule("FIELD_TYPE_INCOMPATIBLE", STORAGE, ERROR, "a field's type changed incompatibly"),
     Rule(
+        "FIELD_WIRE_KEY_CHANGED",
+        STORAGE,
+        ERROR,
+        "a field is stored under another key (`wire_name`, `wire_casing`) than older payloads",
+    ),
+    Rule(
         "FIELD_ADDED_REQUIRED_WITHOUT_DEFAULT",
         STORAGE,
         ERROR,

@@ -8,7 +8,9 @@ object fields. Names of value objects and enums and all descriptions are left ou
 they never reach the wire.
 
 Field descriptors also carry metadata that is *not* part of the wire shape
-(`READER_KEYS`): `aliases` (earlier wire names of a field), `value_aliases` (renamed
+(`READER_KEYS`): `aliases` (earlier names of a field), `wire_aliases` (the keys
+the generated upcaster reads those names from, where the domain's casing makes them
+differ from the names), `value_aliases` (renamed
 enum values), `schema_type` (the type name the schema wrote) and the field's rules
 (`RULE_KEYS`: length, pattern, bounds). Rules are checked when an event or value is
 made, never when a stored one is read (`from_data` checks types only), so changing
@@ -63,7 +65,7 @@ KeyPath = tuple[str | int, ...]
 RULE_KEYS = frozenset({"min_length", "max_length", "pattern", "min", "max"})
 """Descriptor keys of a field's rules: checked when a value is made, not when one is read."""
 
-READER_KEYS = frozenset({"aliases", "value_aliases", "schema_type"}) | RULE_KEYS
+READER_KEYS = frozenset({"aliases", "wire_aliases", "value_aliases", "schema_type"}) | RULE_KEYS
 """Descriptor keys that help readers and reviewers but are not part of the wire shape."""
 
 _JSON_TYPES = {
@@ -452,6 +454,9 @@ class _Shaper:
         aliases = _strings(spec.get("aliases"))
         if aliases:
             descriptor["aliases"] = aliases
+            keys = [wire_key(alias, None, self.casing) for alias in aliases]
+            if name is not None and not state and keys != aliases:
+                descriptor["wire_aliases"] = keys
         return descriptor
 
     def _type(self, spec: Mapping[str, Any], depth: int) -> dict[str, Any]:
