@@ -250,19 +250,20 @@ def _compare_key(
     `wire_casing` decide those keys.
     """
     before = stored_key(old_name, old)
-    after = stored_key(new_name, new)
-    if before in (after, *new.get("wire_aliases", new.get("aliases", []))):
+    readable = (stored_key(new_name, new), *new.get("wire_aliases", new.get("aliases", [])))
+    if before in readable:
         return []
     shown = prefix + new_name
+    read = " or ".join(repr(key) for key in readable)
+    fix = f"keep `wire_name: {before}` on {shown!r}, or " if old_name == new_name else ""
     return [
         Problem(
             "FIELD_WIRE_KEY_CHANGED",
             path,
-            f"field {shown!r} is now stored under the key {after!r}, but version {version} "
-            f"payloads hold it under {before!r}, which the generated code does not read: "
-            "their value would be lost, or they would not read at all; keep "
-            f"`wire_name: {before}` on {shown!r}, or move the key in a hand-written "
-            f"upcaster (`hand_written_upcast: [{version}]`)",
+            f"version {version} payloads hold field {shown!r} under the key {before!r}, but "
+            f"the generated code reads it under {read} (`wire_name`, `wire_casing`): their "
+            f"value would be lost, or they would not read at all; {fix}move the key in a "
+            f"hand-written upcaster (`hand_written_upcast: [{version}]`)",
         )
     ]
 
