@@ -134,12 +134,29 @@ def _write(
                     {"schemaVersion": event_class.__schema_version__},
                 )
                 store.append([StreamWrite(stream, -1, [message])])
-                read_back = {
-                    field: _default_of(_spec(fields[field]), schema) if value is _ABSENT else value
-                    for field, value in values.items()
-                }
+                read_back = _read_back(values, fields, schema)
                 written.append(_Written(stream, cls.__category__, name, type_name, read_back))
     return written
+
+
+def _read_back(
+    values: Mapping[str, Any], fields: Mapping[str, Any], schema: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What `values` read as with the code that wrote them: defaults for absent ones."""
+    result = {}
+    for name, value in values.items():
+        spec = _spec(fields[name])
+        value_object = (schema.get("value_objects") or {}).get(spec.get("type"))
+        if value is _ABSENT:
+            result[name] = _default_of(spec, schema)
+        elif isinstance(value, dict) and isinstance(value_object, dict):
+            result[name] = _read_back(value, value_object.get("fields") or {}, schema)
+        elif isinstance(value, list) and spec.get("type") == "List":
+            item = {"value": spec.get("of") or "String"}
+            result[name] = [_read_back({"value": v}, item, schema)["value"] for v in value]
+        else:
+            result[name] = value
+    return result
 
 
 def _spec(raw: object) -> dict[str, Any]:
@@ -181,9 +198,9 @@ def _sample(spec: Mapping[str, Any], schema: Mapping[str, Any], variant: int, mi
     if values:
         return values[variant % len(values)]
     value_object = (schema.get("value_objects") or {}).get(kind)
-    if isinstance(value_object, dict):
+    if isinstance(value_object, dict):  # every other event: only its required fields
         return {
-            name: _sample(_spec(raw), schema, variant, False)
+            name: _sample(_spec(raw), schema, variant, variant % 2 == 1)
             for name, raw in (value_object.get("fields") or {}).items()
         }
     samples: dict[str, Any] = {
@@ -214,7 +231,11 @@ def _python(
     if isinstance(value_object, dict):
         fields = value_object.get("fields") or {}
         return getattr(package, kind)(
-            **{name: _python(v, _spec(fields[name]), schema, package) for name, v in value.items()}
+            **{
+                name: _python(v, _spec(fields[name]), schema, package)
+                for name, v in value.items()
+                if v is not _ABSENT
+            }
         )
     if kind == "Integer":
         return int(value)

@@ -52,6 +52,7 @@ aggregates:
           ship_to: Address
           tags: {type: List, of: String}
           stops: {type: List, of: Address}
+          labels: {type: List, of: {type: Enum, values: [red, blue]}}
           gift_note: {type: Text, default: none}
           placed_on: Date
       Paid:
@@ -236,6 +237,12 @@ def rename_aggregate(*, keep_category: bool) -> Change:
     return change
 
 
+def take_over_wire_type(schema: Schema) -> None:
+    """Paid removed; Placed now stored as "Paid", its old type an alias."""
+    remove_event(schema)
+    placed(schema).update(type="Paid", aliases=["Placed"])
+
+
 def set_category(schema: Schema) -> None:
     schema["aggregates"]["Order"]["category"] = "purchase"
 
@@ -299,6 +306,14 @@ CHANGES: dict[str, Change] = {
     ),
     "value_object_field_added_optional": add_address_field("city", "String"),
     "value_object_field_type_changed": set_address("post_code", type="Integer"),
+    "value_object_field_given_default": set_address("post_code", default="none"),
+    "value_object_field_made_required": set_address("post_code", required=True),
+    "list_enum_value_removed": set_field("labels", of={"type": "Enum", "values": ["red"]}),
+    "list_enum_value_renamed_alias": set_field(
+        "labels",
+        of={"type": "Enum", "values": ["red", "navy"], "value_aliases": {"blue": "navy"}},
+    ),
+    "event_wire_type_taken_over": take_over_wire_type,
     "event_removed": remove_event,
     "event_renamed_alias": rename_event(alias=True),
     "event_renamed_no_alias": rename_event(alias=False),
@@ -410,6 +425,10 @@ CHAINS: dict[str, list[Change]] = {
     "wire_name_set_after_a_rename": [
         rename("quantity", "amount", alias=True),
         rename("quantity", "amount", alias=True, wire_name="sum"),
+    ],
+    "alias_key_recased": [
+        rename("gift_note", "message", alias=True),
+        then(rename("gift_note", "message", alias=True), casing),
     ],
     "casing_kept_then_changed": [
         camel_keeping_keys,
