@@ -589,10 +589,12 @@ class _Checker:
     def _defaults(self, event: EventShape, olds: list[_Old]) -> None:
         """FIELD_DEFAULT_CHANGED: stored payloads that lack a field would read another value.
 
-        Payloads of a version without the field read its default (None without
-        one). What they read until now is the default of the newest earlier version
-        that has the field; a hand-written upcaster decides for the versions it
-        covers.
+        Payloads of a version without the field read its default. What they read
+        until now is the default of the newest earlier version that has the field;
+        when that default changed or was removed, they change meaning (a field that
+        had no default and is given one is the safe evolution of an optional field:
+        None becomes the default, for lacking payloads as for stored nulls). A
+        hand-written upcaster decides for the versions it covers.
         """
         for name, spec in event.fields.items():
             presence = spec.get("presence")
@@ -614,8 +616,11 @@ class _Checker:
                 continue
             newest = max(having, key=lambda old: old.version)
             before = _held(newest, names) or {}
-            if before.get("presence") == "required":
-                continue  # lacking payloads did not read before
+            if before.get("presence") != "default":
+                # Required: lacking payloads did not read before. Optional: they read
+                # None, which a default now replaces, as it replaces stored nulls (an
+                # optional field given a default is a safe evolution).
+                continue
             was = before.get("default") if before.get("presence") == "default" else None
             now = spec.get("default") if presence == "default" else None
             if was == now and before.get("presence") == presence:
