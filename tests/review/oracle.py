@@ -339,7 +339,7 @@ def _evolve_fields(
             candidates.append(by_key[keys[name]])
         source = next((c for c in candidates if values.get(c, _ABSENT) is not _ABSENT), None)
         value = values[source] if source is not None else None
-        if value is None:
+        if value is None or value == _STRANDED:  # a later default repairs a missing value
             result[name] = _default_of(spec, schema)
         else:
             old_spec = _spec(old_fields.get(source or "", "String"))

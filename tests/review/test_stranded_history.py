@@ -10,13 +10,17 @@ changed in place, a version gap, ...), which refuse changes that happen to read.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
+from aggregen.generator.errors import SchemaErrors
 from aggregen.review.compare import find_breaking_changes
 from aggregen.review.history import history_findings
 from aggregen.review.lock import check_lock, read_lock, update_lock
@@ -446,3 +450,47 @@ def test_review_agrees_over_several_versions(name: str, tmp_path: Path) -> None:
         placed(schema)["version"] = number + 1
         versions.append(yaml.safe_dump(schema, sort_keys=False))
     assert_agreement(versions, tmp_path)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(
+    chosen=st.lists(st.sampled_from(sorted(CHANGES)), min_size=2, max_size=4, unique=True),
+    split=st.integers(min_value=1, max_value=3),
+)
+def test_review_agrees_over_combined_changes(chosen: list[str], split: int) -> None:
+    # Version 2 makes the first `split` changes, version 3 all of them.
+    second, third = yaml.safe_load(BASE), yaml.safe_load(BASE)
+    try:
+        for name in chosen[:split]:
+            CHANGES[name](second)
+        for name in chosen:
+            CHANGES[name](third)
+    except KeyError:  # a change of something an earlier change removed
+        assume(False)
+    assume(placed_exists(second) and placed_exists(third))
+    placed(second)["version"], placed(third)["version"] = 2, 3
+    versions = [BASE, *(yaml.safe_dump(s, sort_keys=False) for s in (second, third))]
+    try:
+        load_schemas_from_texts(versions)
+    except SchemaErrors:  # changes that contradict each other (a default of another type)
+        assume(False)
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            storage_errors(versions, Path(directory) / "lock")
+        except SchemaErrors:  # the lock refuses version 2 (a category changed, ...)
+            assume(False)
+        assert_agreement(versions, Path(directory) / "review")
+
+
+def load_schemas_from_texts(versions: list[str]) -> None:
+    """Validate each version as `generate` would; raises `SchemaErrors`."""
+    with tempfile.TemporaryDirectory() as directory:
+        for number, text in enumerate(versions):
+            path = Path(directory) / f"{number}.yaml"
+            path.write_text(text, encoding="utf-8")
+            load_schemas([path])
