@@ -19,13 +19,14 @@ import signal
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from .category import ConsumerGroup
 from .causation import cause_in_effect
 from .consumer import CategoryReading, PositionTracker, handler_failed, member_name
 from .message import RecordedMessage
 from .position_store import AsyncPositionStore
+from .read_ahead import AsyncReadAhead
 from .store import AsyncEventStore
 
 __all__ = ["AsyncCategoryLoop", "AsyncConsumer", "AsyncMessageHandler"]
@@ -44,9 +45,16 @@ class AsyncCategoryLoop(CategoryReading[AsyncEventStore, asyncio.Event]):
     """What every async reader of a category shares: `catch_up`, `run` and `stop`.
 
     Subclasses say how a batch is read and handled (`_handle_batch`) and how the
-    position is kept (`_start`, `_record`). Raises `ValueError` or `StreamNameError`
-    for settings that cannot work.
+    position is kept (`_start`, `_record`). While a batch is handled, the next one is
+    read ahead in a task (see `AsyncReadAhead`) unless `read_ahead` is false. Raises
+    `ValueError` or `StreamNameError` for settings that cannot work.
     """
+
+    def __init__(
+        self, store: AsyncEventStore, category: str, *, read_ahead: bool = True, **settings: Any
+    ) -> None:
+        super().__init__(store, category, **settings)
+        self._read_ahead = AsyncReadAhead(self._read_from, self.batch_size, enabled=read_ahead)
 
     def _new_stop_flag(self) -> asyncio.Event:
         return asyncio.Event()  # a new one per run: an Event binds to the loop it waits in
@@ -70,7 +78,10 @@ class AsyncCategoryLoop(CategoryReading[AsyncEventStore, asyncio.Event]):
                     if caught_up:
                         break
             finally:
-                await _shielded(self._record)
+                try:
+                    await self._read_ahead.close()
+                finally:
+                    await _shielded(self._record)
         return handled
 
     async def run(self, *, handle_signals: bool = False) -> None:
@@ -91,7 +102,10 @@ class AsyncCategoryLoop(CategoryReading[AsyncEventStore, asyncio.Event]):
                         await self._record()
                         await self._idle()
             finally:
-                await _shielded(self._record)
+                try:
+                    await self._read_ahead.close()
+                finally:
+                    await _shielded(self._record)
 
     def stop(self) -> None:
         """Ask a running loop to stop after the message it is handling.
@@ -109,7 +123,11 @@ class AsyncCategoryLoop(CategoryReading[AsyncEventStore, asyncio.Event]):
 
     async def _read_batch(self, position: int | None) -> list[RecordedMessage]:
         """The next batch after the global position `position` (None: from the start)."""
-        start, options = self._read_options(position)
+        return await self._read_ahead.batch(1 if position is None else position + 1)
+
+    async def _read_from(self, start: int) -> list[RecordedMessage]:
+        """The batch from global position `start` on (in this task or a read ahead's)."""
+        _, options = self._read_options(start - 1)
         return await self.store.read_category(self.category, start, **options)
 
     async def _start(self) -> None:
@@ -129,7 +147,8 @@ class AsyncConsumer(AsyncCategoryLoop):
     The settings, position stream and semantics of `Consumer`: at least once, the
     position recorded every `position_update_interval` messages, when caught up and
     at the end. Events raised while the handler runs (also in tasks it creates) are
-    caused by the message it handles. Raises `ValueError` or `StreamNameError` for
+    caused by the message it handles. The next batch is read while one is handled,
+    in a task, unless `read_ahead` is false. Raises `ValueError` or `StreamNameError` for
     settings that cannot work.
     """
 
@@ -145,6 +164,7 @@ class AsyncConsumer(AsyncCategoryLoop):
         poll_interval: float = 0.1,
         consumer_group: ConsumerGroup | None = None,
         correlation: str | None = None,
+        read_ahead: bool = True,
     ) -> None:
         super().__init__(
             store,
@@ -153,6 +173,7 @@ class AsyncConsumer(AsyncCategoryLoop):
             poll_interval=poll_interval,
             consumer_group=consumer_group,
             correlation=correlation,
+            read_ahead=read_ahead,
         )
         self._tracker = PositionTracker(position_update_interval)
         self.handler = handler
@@ -172,25 +193,34 @@ class AsyncConsumer(AsyncCategoryLoop):
     async def _handle_batch(self) -> tuple[int, bool]:
         messages, last = self._handing_out(await self._read_batch(self._tracker.position))
         handle = self.handler.handle
-        handled_one = self._tracker.handled
+        tracker = self._tracker
+        interval = tracker.interval
+        stopping = self._stopping
         handled = 0
-        cause = cause_in_effect
-        for message in messages:
-            token = cause.set(message)  # events the handler raises are caused by it
-            try:
-                await handle(message)
-            except Exception as error:
-                await self._record()
-                raise handler_failed(
-                    f"consumer {self.name!r}", self.handler, message, error
-                ) from error
-            finally:
-                cause.reset(token)
-            handled += 1
-            if handled_one(message):
-                await self._record()
-            if self._stopping.is_set():
-                return handled, True
+        set_cause = cause_in_effect.set
+        token = set_cause(None)  # the cause before the batch, restored after it
+        try:
+            for message in messages:
+                # As `Consumer._handle_batch`: one set per message, one reset per batch.
+                # A task the handler creates copies the context as it is then, so it
+                # keeps this message as its cause; nothing else runs in this context.
+                set_cause(message)
+                try:
+                    await handle(message)
+                except Exception as error:
+                    await self._record()
+                    raise handler_failed(
+                        f"consumer {self.name!r}", self.handler, message, error
+                    ) from error
+                handled += 1
+                tracker.position = message[4]  # `PositionTracker.handled`, inline
+                tracker.unrecorded += 1
+                if tracker.unrecorded >= interval:
+                    await self._record()
+                if stopping.is_set():
+                    return handled, True
+        finally:
+            cause_in_effect.reset(token)
         return handled, last
 
     async def _record(self) -> None:

@@ -103,7 +103,8 @@ class AsyncProjector(AsyncCategoryLoop):
     """Runs an async `projection` over `category` into `target`, exactly once per message.
 
     The settings and semantics of `Projector`: one transaction per batch, the
-    position kept in the target under `{category}:position-{name}`. Raises
+    position kept in the target under `{category}:position-{name}`, the next batch
+    read while one is handled unless `read_ahead` is false. Raises
     `ConsumerError` when the projection fails (its batch is rolled back),
     `EventStoreError` when a database fails, `CancelledError` when cancelled (the
     open batch is rolled back).
@@ -121,6 +122,7 @@ class AsyncProjector(AsyncCategoryLoop):
         poll_interval: float = 0.1,
         consumer_group: ConsumerGroup | None = None,
         correlation: str | None = None,
+        read_ahead: bool = True,
     ) -> None:
         super().__init__(
             store,
@@ -129,6 +131,7 @@ class AsyncProjector(AsyncCategoryLoop):
             poll_interval=poll_interval,
             consumer_group=consumer_group,
             correlation=correlation,
+            read_ahead=read_ahead,
         )
         self.projection = projection
         self.target = target
@@ -146,19 +149,22 @@ class AsyncProjector(AsyncCategoryLoop):
         async with self.target.transaction(self.position_name) as transaction:
             messages, last = self._handing_out(await self._read_batch(transaction.position))
             session = transaction.session
-            cause = cause_in_effect
-            for message in messages:
-                token = cause.set(message)  # events the projection raises are caused by it
-                try:
-                    await handle(message, session)
-                except Exception as error:
-                    raise handler_failed(
-                        f"projection {self.name!r}", self.projection, message, error
-                    ) from error
-                finally:
-                    cause.reset(token)
-                handled += 1
-                transaction.position = message.global_position
-                if self._stopping.is_set():
-                    return handled, True
+            stopping = self._stopping
+            set_cause = cause_in_effect.set
+            token = set_cause(None)  # restored after the batch; one set per message
+            try:
+                for message in messages:
+                    set_cause(message)  # events the projection raises are caused by it
+                    try:
+                        await handle(message, session)
+                    except Exception as error:
+                        raise handler_failed(
+                            f"projection {self.name!r}", self.projection, message, error
+                        ) from error
+                    handled += 1
+                    transaction.position = message.global_position
+                    if stopping.is_set():
+                        return handled, True
+            finally:
+                cause_in_effect.reset(token)
         return handled, last
