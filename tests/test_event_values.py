@@ -280,3 +280,24 @@ def test_a_hand_written_event_may_hold_a_sequence_as_a_tuple() -> None:
     event = Tagged(tags=("a", "b"))
     assert event.to_data() == {"tags": ["a", "b"]}
     assert Tagged.from_data({"tags": ["a", "b"]}).tags == ("a", "b")
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "", " 4f2a0b1c-77d2-4e4e-9d1f-1b7a0b7c5d10"])
+def test_an_implicit_id_that_is_not_a_uuid_is_refused_by_the_creating_command(
+    banking: types.ModuleType, bad_id: str
+) -> None:
+    """The `id` aggregen adds is an Identifier, checked as an Identifier field is: a
+    canonical UUID, or None for a new one."""
+    assert _refused(lambda: _open_account(banking, id=bad_id)) == {
+        "id": ["must be a UUID in canonical form"]
+    }
+    given = str(uuid.uuid4())
+    assert _open_account(banking, id=given).id == given
+    assert uuid.UUID(_open_account(banking).id)
+
+
+def test_an_empty_identifier_field_is_refused(banking: types.ModuleType) -> None:
+    """An `Identifier` event field (here the holder's `customer_id`) takes no empty string."""
+    assert _refused(lambda: banking.Holder(customer_id="", name="Ann")) == {
+        "customer_id": ["must be a UUID in canonical form"]
+    }

@@ -129,13 +129,12 @@ class AggregateBuilder:
             k: v for k, v in raw_fields.items() if k != identifier_name or not explicit_identifier
         }
         identifier_rule: tuple[str, frozenset[tuple[str, str]]] | None = None
-        if explicit_identifier:
-            found = self._fields(
-                {identifier_name: raw_fields[identifier_name]}, (*key_path, "fields")
-            )
-            if found:
-                info = found[0].info
-                identifier_rule = (info.rule, info.rules | {VALIDATION_IMPORT})
+        # The implicit `id` is an Identifier too: a creating command checks it as one.
+        identifier_raw = raw_fields[identifier_name] if explicit_identifier else "Identifier"
+        found = self._fields({identifier_name: identifier_raw}, (*key_path, "fields"))
+        if found:
+            info = found[0].info
+            identifier_rule = (info.rule, info.rules | {VALIDATION_IMPORT})
         state = self._fields(state_raw, (*key_path, "fields"), state=True)
         attributes = Namespace(
             self.problems,

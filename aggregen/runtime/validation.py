@@ -307,9 +307,9 @@ class IdentifierRule(FrozenRecord):
             _wrong_type(errors, name, "a str", value)
             return
         try:
-            canonical = str(uuid.UUID(value))
+            canonical: str | None = str(uuid.UUID(value))
         except ValueError:
-            canonical = ""
+            canonical = None  # not "": the empty string is no UUID either
         if canonical != value:
             _add(errors, name, "must be a UUID in canonical form")
 

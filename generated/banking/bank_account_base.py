@@ -540,6 +540,13 @@ class BankAccountBase(Aggregate):
         A new `id` is made unless one is passed. Raises `ValidationError` listing
         every field that breaks its rules.
         """
+        _validation.check_value(
+            "id",
+            id,
+            _validation.IdentifierRule(),
+            nullable=True,
+            subject="BankAccount id",
+        )
         aggregate = cls(id=id)
         aggregate.raise_(
             Opened(

@@ -211,6 +211,13 @@ class UserBase(Aggregate):
         A new `id` is made unless one is passed. Raises `ValidationError` listing
         every field that breaks its rules.
         """
+        _validation.check_value(
+            "id",
+            id,
+            _validation.IdentifierRule(),
+            nullable=True,
+            subject="User id",
+        )
         aggregate = cls(id=id)
         aggregate.raise_(
             Registered(email=email, first_name=first_name, joined_on=joined_on)

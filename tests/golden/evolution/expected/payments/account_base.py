@@ -474,6 +474,13 @@ class AccountBase(Aggregate):
         A new `id` is made unless one is passed. Raises `ValidationError` listing
         every field that breaks its rules.
         """
+        _validation.check_value(
+            "id",
+            id,
+            _validation.IdentifierRule(),
+            nullable=True,
+            subject="Account id",
+        )
         aggregate = cls(id=id)
         aggregate.raise_(Opened(owner=owner))
         return aggregate

@@ -345,6 +345,13 @@ class SampleBase(Aggregate):
         A new `id` is made unless one is passed. Raises `ValidationError` listing
         every field that breaks its rules.
         """
+        _validation.check_value(
+            "id",
+            id,
+            _validation.IdentifierRule(),
+            nullable=True,
+            subject="Sample id",
+        )
         aggregate = cls(id=id)
         aggregate.raise_(
             Recorded(

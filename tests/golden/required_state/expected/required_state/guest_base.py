@@ -163,6 +163,13 @@ class GuestBase(Aggregate):
         A new `id` is made unless one is passed. Raises `ValidationError` listing
         every field that breaks its rules.
         """
+        _validation.check_value(
+            "id",
+            id,
+            _validation.IdentifierRule(),
+            nullable=True,
+            subject="Guest id",
+        )
         aggregate = cls(id=id)
         aggregate.raise_(Invited(token=token, name=name))
         return aggregate
@@ -174,6 +181,13 @@ class GuestBase(Aggregate):
         A new `id` is made unless one is passed. Raises `ValidationError` listing
         every field that breaks its rules.
         """
+        _validation.check_value(
+            "id",
+            id,
+            _validation.IdentifierRule(),
+            nullable=True,
+            subject="Guest id",
+        )
         aggregate = cls(id=id)
         aggregate.raise_(Arrived(token=token))
         return aggregate

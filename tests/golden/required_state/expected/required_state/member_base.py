@@ -265,6 +265,13 @@ class MemberBase(Aggregate):
         A new `id` is made unless one is passed. Raises `ValidationError` listing
         every field that breaks its rules.
         """
+        _validation.check_value(
+            "id",
+            id,
+            _validation.IdentifierRule(),
+            nullable=True,
+            subject="Member id",
+        )
         aggregate = cls(id=id)
         aggregate.raise_(
             Joined(

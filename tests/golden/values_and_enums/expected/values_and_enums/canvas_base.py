@@ -204,6 +204,13 @@ class CanvasBase(Aggregate):
         A new `id` is made unless one is passed. Raises `ValidationError` listing
         every field that breaks its rules.
         """
+        _validation.check_value(
+            "id",
+            id,
+            _validation.IdentifierRule(),
+            nullable=True,
+            subject="Canvas id",
+        )
         aggregate = cls(id=id)
         aggregate.raise_(Drawn(shape=shape, colours=colours))
         return aggregate
