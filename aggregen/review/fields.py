@@ -263,7 +263,8 @@ def _compare_key(
             f"version {version} payloads hold field {shown!r} under the key {before!r}, but "
             f"the generated code reads it under {read} (`wire_name`, `wire_casing`): their "
             f"value would be lost, or they would not read at all; {fix}move the key in a "
-            f"hand-written upcaster (`hand_written_upcast: [{version}]`)",
+            f"hand-written upcaster from version {version} (`hand_written_upcast: "
+            f"[{version}]`, with the event's version above {version})",
         )
     ]
 
