@@ -116,6 +116,8 @@ class InMemoryEventStore(ClosingStore):
     def _store(self, ordered: list[tuple[StreamWrite, list[_Encoded]]]) -> None:
         now = datetime.datetime.now(datetime.UTC)
         for write, messages in ordered:
+            if not messages:  # no stream, no category: MessageDB writes nothing either
+                continue
             name = write.stream_name
             stream = self._streams.setdefault(name, [])
             category = self._categories.setdefault(category_of(name), [])
