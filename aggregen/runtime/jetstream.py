@@ -459,11 +459,13 @@ class AsyncJetStreamEventStore:
 
         A stream whose first write expects version -1 (a new stream) is not looked up:
         its first message expects no message on the subject (sequence 0), which the
-        server checks.
+        server checks. A write of no messages checks nothing, as on MessageDB (whose
+        check is per message).
         """
         first_expected: dict[str, int | None] = {}
-        for write in writes:
-            first_expected.setdefault(write.stream_name, write.expected_version)
+        for write, (_, messages) in zip(writes, encoded, strict=True):
+            if messages:
+                first_expected.setdefault(write.stream_name, write.expected_version)
         looked_up = [name for name, expected in first_expected.items() if expected != -1]
         found = await asyncio.gather(*(self._last(subject_of(self._prefix, n)) for n in looked_up))
         lasts = dict.fromkeys(first_expected, _NONE)
@@ -473,6 +475,8 @@ class AsyncJetStreamEventStore:
         batch: list[tuple[str, bytes, dict[str, str]]] = []
         records: list[tuple[str, bytes, dict[str, str]]] = []
         for write, (name, messages) in zip(writes, encoded, strict=True):
+            if not messages:
+                continue
             if write.expected_version is not None and write.expected_version != versions[name]:
                 return ApiError(400, 0, f"stream {name!r} is at version {versions[name]}")
             subject = subject_of(self._prefix, name)
@@ -603,6 +607,7 @@ class AsyncJetStreamEventStore:
         or left empty is read on, or asked for again, up to what the leader holds.
         """
         subject = subject_of(self._prefix, stream_name)
+        position = max(position, 0)  # an empty stream is done for position 0, not for -1
         if position >= _SEEK_FROM:
             cursor = StreamCursor(subject, position, await self._last(subject))
             if cursor.done:
