@@ -281,3 +281,24 @@ def test_text_every_store_holds_reads_back_unchanged(store: EventStore) -> None:
     store.append([StreamWrite(stream, -1, [message(texts=texts, **{"\\u0000": "key"})])])
     (stored,) = store.read(stream)
     assert stored.data == {"texts": texts, "\\u0000": "key"}
+
+
+def test_an_id_is_one_id_whatever_its_case_and_reads_back_as_messagedb_gives_it(
+    store: EventStore,
+) -> None:
+    """MessageDB keeps ids in a uuid column. The store model found that the in-memory
+    store took `ABC...` and `abc...` as two ids and gave `ABC...` back, that JetStream
+    gave it back too, and that MessageDB refused the retry of an append of `ABC...`
+    (`DuplicateMessageError`) instead of taking it as stored."""
+    stream, other = new_stream(), new_stream()
+    upper = str(uuid.uuid4()).upper()
+    braced = "{" + str(uuid.uuid4()) + "}"
+    unit = [StreamWrite(stream, -1, [NewMessage(upper, "A", {}, None)])]
+    store.append(unit)
+    store.append(unit)  # a retry: stored already
+    store.append([StreamWrite(stream, 0, [NewMessage(braced, "A", {}, None)])])
+    assert [m.id for m in store.read(stream)] == [upper.lower(), braced[1:-1]]
+    with pytest.raises(DuplicateMessageError) as caught:
+        store.append([StreamWrite(other, -1, [NewMessage(upper.lower(), "A", {}, None)])])
+    assert caught.value.message_id == upper.lower()
+    assert store.stream_version(other) == -1

@@ -537,8 +537,8 @@ class AsyncJetStreamEventStore:
     async def _diagnose(self, writes: Sequence[StreamWrite]) -> bool:
         """After a refused append: True if every message is stored in its stream already;
         else raise the error MessageDB would raise; False when nothing is wrong now."""
-        # A UUID's case does not count, as in MessageDB's uuid column.
-        ids = [(check_message_id(m.id).lower(), w.stream_name) for w in writes for m in w.messages]
+        # A UUID's case does not count, as in MessageDB's uuid column (`check_message_id`).
+        ids = [(check_message_id(m.id), w.stream_name) for w in writes for m in w.messages]
         names = list(dict.fromkeys(write.stream_name for write in writes))
         stored, lasts = await asyncio.gather(
             asyncio.gather(*(self._stored_id(message_id) for message_id, _ in ids)),
@@ -557,9 +557,9 @@ class AsyncJetStreamEventStore:
                     if expected != versions[name]:
                         raise version_conflict(name, expected, versions[name])
                     expected += 1
-                key = message.id.lower()
+                key = check_message_id(message.id)
                 if owners[key] is not None or key in new_ids:
-                    raise DuplicateMessageError(message.id)
+                    raise DuplicateMessageError(key)
                 new_ids.add(key)
                 versions[name] += 1
         return False
