@@ -302,3 +302,14 @@ def test_an_id_is_one_id_whatever_its_case_and_reads_back_as_messagedb_gives_it(
         store.append([StreamWrite(other, -1, [NewMessage(upper.lower(), "A", {}, None)])])
     assert caught.value.message_id == upper.lower()
     assert store.stream_version(other) == -1
+
+
+def test_an_append_takes_global_positions_category_by_category_in_sorted_order(
+    store: EventStore,
+) -> None:
+    """As MessageDB writes them (its lock per category, taken in one order). The store
+    model found that JetStream gave them in the order of the writes."""
+    later, earlier = new_stream("conformanceZeta"), new_stream("conformanceAlpha")
+    store.append([StreamWrite(later, -1, [message()]), StreamWrite(earlier, -1, [message()])])
+    (z,), (a,) = list(store.read(later)), list(store.read(earlier))
+    assert a.global_position < z.global_position

@@ -427,6 +427,9 @@ class AsyncJetStreamEventStore:
         when the commit's answer did not come by `retry_deadline` (a leader election
         is ridden out, see `jetstream_retry`).
         """
+        # Category by category in sorted order, as MessageDB writes them: the global
+        # positions of one append's messages come in the same order in every store.
+        writes = sorted(writes, key=_category) if len(writes) > 1 else writes
         encoded = encode(writes)
         count = sum(len(messages) for _, messages in encoded)
         if not count:
@@ -917,3 +920,7 @@ class JetStreamEventStore:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
             self._loop.close()
+
+
+def _category(write: StreamWrite) -> str:
+    return write.category
