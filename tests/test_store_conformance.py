@@ -313,3 +313,20 @@ def test_an_append_takes_global_positions_category_by_category_in_sorted_order(
     store.append([StreamWrite(later, -1, [message()]), StreamWrite(earlier, -1, [message()])])
     (z,), (a,) = list(store.read(later)), list(store.read(earlier))
     assert a.global_position < z.global_position
+
+
+def test_of_two_messages_that_cannot_be_made_the_first_by_category_is_the_error(
+    store: EventStore,
+) -> None:
+    """Stores make an append's messages category by category, as MessageDB writes them.
+    The store model found that the in-memory store made them in the order of the writes
+    (here: the NUL character's `EventStoreError` instead of the id's `ValueError`)."""
+    later, earlier = new_stream("conformanceZeta"), new_stream("conformanceAlpha")
+    with pytest.raises(ValueError, match="must be a UUID"):
+        store.append(
+            [
+                StreamWrite(later, -1, [NewMessage(str(uuid.uuid4()), "A", {"s": "\x00"}, None)]),
+                StreamWrite(earlier, -1, [NewMessage("not-a-uuid", "A", {}, None)]),
+            ]
+        )
+    assert store.stream_version(later) == store.stream_version(earlier) == -1
