@@ -23,9 +23,9 @@ asserts that every result and every raised error agree:
 
 Left out on purpose, as documented limits (docs/jetstream.md): appends of more than
 500 messages (JetStream refuses them), ids written without the store's records.
-Message ids are UUID strings in lower or upper case (one id, as in MessageDB's uuid
-column); data holds integers within 53 bits, a few exact floats and strings
-(with NUL, which every store refuses).
+Message ids are UUID strings in several forms (upper case, braces, no hyphens: one
+id, as in MessageDB's uuid column), now and then not a UUID; data holds integers
+within 53 bits, a few exact floats and strings (with NUL, which every store refuses).
 
 Every example uses categories of its own (a random token), so the shared databases
 and earlier examples do not interfere. AGGREGEN_RELIABILITY_SCALE multiplies the
@@ -92,7 +92,13 @@ def outcome(call: Callable[[], Any]) -> Outcome:
     try:
         return ("ok", call())
     except ExpectedVersionError as error:
-        return ("error", type(error), error.stream_name, error.expected_version)
+        return (
+            "error",
+            type(error),
+            error.stream_name,
+            error.expected_version,
+            error.actual_version,
+        )
     except DuplicateMessageError as error:
         return ("error", type(error), error.message_id)
     except StreamDataError as error:
@@ -224,8 +230,17 @@ class StoreModel(RuleBasedStateMachine):
         else:
             same = kind == "same stream"
             found = data.draw(st.sampled_from([i for i, s in self.stored if (s == stream) == same]))
-        # MessageDB's ids are a uuid column: the same id in upper case is the same id
-        return found.upper() if data.draw(st.booleans(), label="upper case") else found
+        # MessageDB's ids are a uuid column: the same id in any form is the same id
+        form = data.draw(st.sampled_from(["as is", "upper", "braced", "hex", "no uuid"]))
+        if form == "upper":
+            return found.upper()
+        if form == "braced":
+            return "{" + found + "}"
+        if form == "hex":
+            return found.replace("-", "")
+        if form == "no uuid" and data.draw(st.integers(0, 3), label="no uuid") == 3:
+            return found[:-1]  # refused by every store: ValueError
+        return found
 
     def metadata(self) -> st.SearchStrategy[dict[str, Any] | None]:
         correlations = [f"{c}-{n}" for c in self.category_names for n in ("1", "x+y")]
