@@ -259,6 +259,15 @@ def test_every_store_lists_its_categories(kind: str, request: pytest.FixtureRequ
         assert list_categories(store) == sorted([*CATEGORIES, POSITIONS, *odd])
 
 
+def test_a_write_without_messages_lists_no_category_in_memory() -> None:
+    """As on MessageDB (the store model found it): `categories()` named the category
+    of a write of no messages, though no message was stored in it."""
+    store = InMemoryEventStore()
+    store.append([StreamWrite("empty-1", -1, []), StreamWrite("full-1", -1, [message(1)])])
+    assert store.categories() == ["full"]
+    assert store.stream_version("empty-1") == -1
+
+
 @pytest.mark.jetstream
 def test_the_async_jetstream_store_lists_its_categories(nats_uri: str) -> None:
     from aggregen.runtime import AsyncJetStreamEventStore

@@ -156,6 +156,31 @@ def test_an_append_beyond_one_batch_is_refused_whole(jetstream_store: JetStreamE
 
 
 @pytest.mark.jetstream
+def test_a_read_from_a_negative_position_reads_from_the_start(
+    jetstream_store: JetStreamEventStore,
+) -> None:
+    """As in memory and on MessageDB. The store model found it: an empty stream read
+    from -1 waited for a message at position -1 up to the retry deadline (15 s), then
+    raised `EventStoreError`."""
+    empty, stream = f"neg-{uuid.uuid4()}", f"neg-{uuid.uuid4()}"
+    assert list(jetstream_store.read(empty, -1)) == []
+    jetstream_store.append([StreamWrite(stream, -1, [message(n) for n in range(2)])])
+    assert [m.position for m in jetstream_store.read(stream, -1)] == [0, 1]
+
+
+@pytest.mark.jetstream
+def test_a_write_of_no_messages_checks_no_version(jetstream_store: JetStreamEventStore) -> None:
+    """As in memory and on MessageDB (which checks each message's version). The store
+    model found it: an append with a write of no messages whose expected version was
+    wrong was refused and retried to the deadline (15 s), then raised `EventStoreError`."""
+    stream, other = f"empty-{uuid.uuid4()}", f"empty-{uuid.uuid4()}"
+    jetstream_store.append([StreamWrite(stream, -1, [message(0)]), StreamWrite(other, 3, [])])
+    jetstream_store.append([StreamWrite(stream, -1, []), StreamWrite(stream, 0, [message(1)])])
+    assert jetstream_store.stream_version(stream) == 1
+    assert jetstream_store.stream_version(other) == -1
+
+
+@pytest.mark.jetstream
 def test_racing_writers_get_one_winner_per_version(jetstream_store: JetStreamEventStore) -> None:
     """Four threads append at each expected version: exactly one wins each round."""
     stream = f"race-{uuid.uuid4()}"

@@ -26,6 +26,7 @@ from aggregen.runtime import (
     connect,
     connect_async,
 )
+from tests.async_support import SyncFacade
 from tests.domain import User
 from tests.test_runtime_surface import assert_hidden
 
@@ -317,3 +318,28 @@ def test_a_connection_left_held_by_an_ended_thread_is_reclaimed(messagedb_uri: s
         thread.start()
         thread.join(30)
         assert store.stream_version("user-1") == -1
+
+
+@pytest.mark.parametrize("kind", ["messagedb", "async-messagedb"])
+def test_a_nul_late_in_a_refused_append_is_the_error_as_in_memory(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """The store model found it: a message with a NUL character after a message the
+    server refuses (a version conflict) raised the conflict here (sync: when the
+    server's answer came back before the last message was made; async: always, the
+    NUL left to the server), where the in-memory and JetStream stores, which make
+    every message before checking any, raise `EventStoreError`."""
+    store: Any = request.getfixturevalue("messagedb_store")
+    if kind == "async-messagedb":
+        store = SyncFacade(
+            request.getfixturevalue("async_messagedb_store"),
+            request.getfixturevalue("event_loop_thread"),
+        )
+    stream = f"nulOrder-{uuid.uuid4()}"
+    store.append([StreamWrite(stream, -1, [NewMessage(str(uuid.uuid4()), "A", {}, None)])])
+    messages = [NewMessage(str(uuid.uuid4()), "A", {"n": n}, None) for n in range(2000)]
+    messages.append(NewMessage(str(uuid.uuid4()), "A", {"s": "nul\x00"}, None))
+
+    with pytest.raises(EventStoreError, match="cannot be converted to text"):
+        store.append([StreamWrite(stream, 5, messages)])  # the stream is at 0, not 5
+    assert store.stream_version(stream) == 0

@@ -281,3 +281,52 @@ def test_text_every_store_holds_reads_back_unchanged(store: EventStore) -> None:
     store.append([StreamWrite(stream, -1, [message(texts=texts, **{"\\u0000": "key"})])])
     (stored,) = store.read(stream)
     assert stored.data == {"texts": texts, "\\u0000": "key"}
+
+
+def test_an_id_is_one_id_whatever_its_case_and_reads_back_as_messagedb_gives_it(
+    store: EventStore,
+) -> None:
+    """MessageDB keeps ids in a uuid column. The store model found that the in-memory
+    store took `ABC...` and `abc...` as two ids and gave `ABC...` back, that JetStream
+    gave it back too, and that MessageDB refused the retry of an append of `ABC...`
+    (`DuplicateMessageError`) instead of taking it as stored."""
+    stream, other = new_stream(), new_stream()
+    upper = str(uuid.uuid4()).upper()
+    braced = "{" + str(uuid.uuid4()) + "}"
+    unit = [StreamWrite(stream, -1, [NewMessage(upper, "A", {}, None)])]
+    store.append(unit)
+    store.append(unit)  # a retry: stored already
+    store.append([StreamWrite(stream, 0, [NewMessage(braced, "A", {}, None)])])
+    assert [m.id for m in store.read(stream)] == [upper.lower(), braced[1:-1]]
+    with pytest.raises(DuplicateMessageError) as caught:
+        store.append([StreamWrite(other, -1, [NewMessage(upper.lower(), "A", {}, None)])])
+    assert caught.value.message_id == upper.lower()
+    assert store.stream_version(other) == -1
+
+
+def test_an_append_takes_global_positions_category_by_category_in_sorted_order(
+    store: EventStore,
+) -> None:
+    """As MessageDB writes them (its lock per category, taken in one order). The store
+    model found that JetStream gave them in the order of the writes."""
+    later, earlier = new_stream("conformanceZeta"), new_stream("conformanceAlpha")
+    store.append([StreamWrite(later, -1, [message()]), StreamWrite(earlier, -1, [message()])])
+    (z,), (a,) = list(store.read(later)), list(store.read(earlier))
+    assert a.global_position < z.global_position
+
+
+def test_of_two_messages_that_cannot_be_made_the_first_by_category_is_the_error(
+    store: EventStore,
+) -> None:
+    """Stores make an append's messages category by category, as MessageDB writes them.
+    The store model found that the in-memory store made them in the order of the writes
+    (here: the NUL character's `EventStoreError` instead of the id's `ValueError`)."""
+    later, earlier = new_stream("conformanceZeta"), new_stream("conformanceAlpha")
+    with pytest.raises(ValueError, match="must be a UUID"):
+        store.append(
+            [
+                StreamWrite(later, -1, [NewMessage(str(uuid.uuid4()), "A", {"s": "\x00"}, None)]),
+                StreamWrite(earlier, -1, [NewMessage("not-a-uuid", "A", {}, None)]),
+            ]
+        )
+    assert store.stream_version(later) == store.stream_version(earlier) == -1

@@ -427,6 +427,9 @@ class AsyncJetStreamEventStore:
         when the commit's answer did not come by `retry_deadline` (a leader election
         is ridden out, see `jetstream_retry`).
         """
+        # Category by category in sorted order, as MessageDB writes them: the global
+        # positions of one append's messages come in the same order in every store.
+        writes = sorted(writes, key=_category) if len(writes) > 1 else writes
         encoded = encode(writes)
         count = sum(len(messages) for _, messages in encoded)
         if not count:
@@ -459,11 +462,13 @@ class AsyncJetStreamEventStore:
 
         A stream whose first write expects version -1 (a new stream) is not looked up:
         its first message expects no message on the subject (sequence 0), which the
-        server checks.
+        server checks. A write of no messages checks nothing, as on MessageDB (whose
+        check is per message).
         """
         first_expected: dict[str, int | None] = {}
-        for write in writes:
-            first_expected.setdefault(write.stream_name, write.expected_version)
+        for write, (_, messages) in zip(writes, encoded, strict=True):
+            if messages:
+                first_expected.setdefault(write.stream_name, write.expected_version)
         looked_up = [name for name, expected in first_expected.items() if expected != -1]
         found = await asyncio.gather(*(self._last(subject_of(self._prefix, n)) for n in looked_up))
         lasts = dict.fromkeys(first_expected, _NONE)
@@ -473,6 +478,8 @@ class AsyncJetStreamEventStore:
         batch: list[tuple[str, bytes, dict[str, str]]] = []
         records: list[tuple[str, bytes, dict[str, str]]] = []
         for write, (name, messages) in zip(writes, encoded, strict=True):
+            if not messages:
+                continue
             if write.expected_version is not None and write.expected_version != versions[name]:
                 return ApiError(400, 0, f"stream {name!r} is at version {versions[name]}")
             subject = subject_of(self._prefix, name)
@@ -533,8 +540,8 @@ class AsyncJetStreamEventStore:
     async def _diagnose(self, writes: Sequence[StreamWrite]) -> bool:
         """After a refused append: True if every message is stored in its stream already;
         else raise the error MessageDB would raise; False when nothing is wrong now."""
-        # A UUID's case does not count, as in MessageDB's uuid column.
-        ids = [(check_message_id(m.id).lower(), w.stream_name) for w in writes for m in w.messages]
+        # A UUID's case does not count, as in MessageDB's uuid column (`check_message_id`).
+        ids = [(check_message_id(m.id), w.stream_name) for w in writes for m in w.messages]
         names = list(dict.fromkeys(write.stream_name for write in writes))
         stored, lasts = await asyncio.gather(
             asyncio.gather(*(self._stored_id(message_id) for message_id, _ in ids)),
@@ -553,9 +560,9 @@ class AsyncJetStreamEventStore:
                     if expected != versions[name]:
                         raise version_conflict(name, expected, versions[name])
                     expected += 1
-                key = message.id.lower()
+                key = check_message_id(message.id)
                 if owners[key] is not None or key in new_ids:
-                    raise DuplicateMessageError(message.id)
+                    raise DuplicateMessageError(key)
                 new_ids.add(key)
                 versions[name] += 1
         return False
@@ -603,6 +610,7 @@ class AsyncJetStreamEventStore:
         or left empty is read on, or asked for again, up to what the leader holds.
         """
         subject = subject_of(self._prefix, stream_name)
+        position = max(position, 0)  # an empty stream is done for position 0, not for -1
         if position >= _SEEK_FROM:
             cursor = StreamCursor(subject, position, await self._last(subject))
             if cursor.done:
@@ -912,3 +920,7 @@ class JetStreamEventStore:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
             self._loop.close()
+
+
+def _category(write: StreamWrite) -> str:
+    return write.category

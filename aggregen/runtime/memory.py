@@ -68,6 +68,9 @@ class InMemoryEventStore(ClosingStore):
         Appending messages that are all stored already (the retry of a commit)
         succeeds without storing them again, as on MessageDB.
         """
+        # Category by category, as MessageDB writes them: also the order in which a
+        # message that cannot be made (id, data) is found, so the same error is raised.
+        writes = sorted(writes, key=_category)
         encoded = [
             [
                 (
@@ -80,7 +83,7 @@ class InMemoryEventStore(ClosingStore):
             ]
             for write in writes
         ]
-        ordered = sorted(zip(writes, encoded, strict=True), key=lambda pair: pair[0].category)
+        ordered = list(zip(writes, encoded, strict=True))
         with self._lock:
             try:
                 self._check(ordered)
@@ -116,6 +119,8 @@ class InMemoryEventStore(ClosingStore):
     def _store(self, ordered: list[tuple[StreamWrite, list[_Encoded]]]) -> None:
         now = datetime.datetime.now(datetime.UTC)
         for write, messages in ordered:
+            if not messages:  # no stream, no category: MessageDB writes nothing either
+                continue
             name = write.stream_name
             stream = self._streams.setdefault(name, [])
             category = self._categories.setdefault(category_of(name), [])
@@ -197,6 +202,10 @@ class InMemoryEventStore(ClosingStore):
 
     def close(self) -> None:
         """Nothing to release; present for symmetry with `MessageDBEventStore`."""
+
+
+def _category(write: StreamWrite) -> str:
+    return write.category
 
 
 def _global_position(stored: _Stored) -> int:

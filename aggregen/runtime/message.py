@@ -150,11 +150,15 @@ def uuid4_string() -> str:
 
 
 def check_message_id(message_id: str) -> str:
-    """Return `message_id` if it is a UUID string, as MessageDB requires; else `ValueError`."""
+    """`message_id` as MessageDB keeps it, if it is a UUID string; else `ValueError`.
+
+    MessageDB's ids are a uuid column: `ABC...`, `abc...` and `{abc...}` are one id,
+    read back as the canonical lower-case string. Every store stores and compares
+    the id this returns, so that all of them take, refuse and give back the same ids.
+    """
     if isinstance(message_id, str) and _canonical_uuid().match(message_id):
-        return message_id
+        return message_id.lower()
     try:
-        uuid.UUID(message_id)
+        return str(uuid.UUID(message_id))
     except (ValueError, TypeError, AttributeError):
         raise ValueError(f"a message id must be a UUID string, not {message_id!r}") from None
-    return message_id

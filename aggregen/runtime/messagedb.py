@@ -37,7 +37,7 @@ from .messagedb_pool import ConnectionPool, Lease, PoolBusy, PoolClosed
 from .redaction import redact, uri_secrets, userinfo_problem
 from .replica import Routes
 from .store import ClosingStore
-from .stored_data import not_an_object, undecodable
+from .stored_data import json_text, not_an_object, undecodable
 
 __all__ = ["MessageDBEventStore"]
 
@@ -225,8 +225,10 @@ class MessageDBEventStore(ClosingStore):
         The parameters of each `write_message` are made (message id checked, data
         and metadata serialized) while the statements go out, so that this work
         overlaps with the server's work on the statements sent before. A message
-        that cannot be made raises `ValueError` (id not a UUID) or `TypeError` (data
-        not JSON-ready); no COMMIT goes out then, and nothing is stored.
+        that cannot be made raises `ValueError` (id not a UUID), `TypeError` (data
+        not JSON-ready) or `EventStoreError` (a NUL character); no COMMIT goes out
+        then, and nothing is stored. It is raised even when the server refused an
+        earlier message of the append, as the other stores raise it.
         """
         ordered = sorted(writes, key=_category) if len(writes) > 1 else writes
         count = sum(len(write.messages) for write in ordered)
@@ -241,12 +243,13 @@ class MessageDBEventStore(ClosingStore):
                 return
             # BEGIN, every write_message and COMMIT go out together: one round trip.
             cursor = conn.cursor()
+            parameters = _parameters(ordered)
             failure: Exception | None = None
             try:
                 with conn.pipeline():
                     try:
                         cursor.execute(_BEGIN)
-                        cursor.executemany(_WRITE, _parameters(ordered))
+                        cursor.executemany(_WRITE, parameters)
                         cursor.execute(_COMMIT)
                     except psycopg.Error as error:
                         # Keep the first error; leaving the block quietly lets the
@@ -258,6 +261,12 @@ class MessageDBEventStore(ClosingStore):
                 failure = error
             if failure is not None:
                 _roll_back(conn)
+                if isinstance(failure, psycopg.Error):
+                    # The server refused a write while later messages were still to be
+                    # made: one of them that cannot be made is the error, as on the
+                    # other stores, which make every message first (not a race).
+                    for _ in parameters:
+                        pass
                 raise failure
 
         try:
@@ -615,9 +624,12 @@ def _parameters(writes: Sequence[StreamWrite]) -> Iterator[tuple[Any, ...]]:
     """The `write_message` parameters of each message, made as they are consumed.
 
     Raises `ValueError` for a message id that is not a UUID, `TypeError` for data or
-    metadata that is not JSON-ready.
+    metadata that is not JSON-ready, `EventStoreError` for a NUL character, which
+    PostgreSQL's JSON cannot hold (`json_text`): refused on the client, as the
+    other stores refuse it, so that an append whose later message holds one raises
+    this error rather than the conflict of an earlier message, as they do.
     """
-    dumps = orjson.dumps
+    dumps = json_text
     for write in writes:
         stream = write.stream_name
         expected = write.expected_version
