@@ -343,7 +343,7 @@ class StoreModel(RuleBasedStateMachine):
         self.categories()
 
     def categories(self) -> None:
-        """`categories()`, where the store has it (not `AsyncMessageDBEventStore`)."""
+        """`categories()`: every store has it, the async ones awaited."""
         found: list[str] | None = None
         if isinstance(self.other, SyncFacade):
             listing = getattr(self.other.inner, "categories", None)

@@ -299,5 +299,9 @@ class AsyncInMemoryEventStore(AsyncClosingStore):
         """The position of the stream's last message; -1 for an empty stream."""
         return self.sync.stream_version(stream_name)
 
+    async def categories(self) -> list[str]:
+        """Every category with a message, sorted; see `InMemoryEventStore.categories`."""
+        return self.sync.categories()
+
     async def close(self) -> None:
         """Nothing to release."""

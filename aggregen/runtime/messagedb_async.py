@@ -26,6 +26,7 @@ from .errors import (
 )
 from .message import RecordedMessage, StreamWrite, check_message_id
 from .messagedb import (
+    _CATEGORIES,
     _FIND_IDS,
     _READ,
     _READ_LAST,
@@ -282,6 +283,12 @@ class AsyncMessageDBEventStore(AsyncClosingStore):
         """The position of the stream's last message; -1 for an empty stream."""
         rows = await self._fetch(self._routes.streams, _VERSION, (stream_name,))
         return -1 if not rows or rows[0][0] is None else int(rows[0][0])
+
+    async def categories(self) -> list[str]:
+        """Every category with a message, sorted; see `MessageDBEventStore.categories`
+        (read where category reads go: the replica, if any)."""
+        rows = await self._fetch(self._routes.categories, _CATEGORIES, ())
+        return sorted(str(name) for (name,) in rows)  # Python's order, not the collation's
 
     async def _fetch(
         self, pool: AsyncConnectionPool, query: str, params: tuple[Any, ...]
