@@ -185,17 +185,18 @@ def _enum_values(spec: Mapping[str, Any] | None) -> tuple[str, ...] | None:
 
 
 def _versions_text(found: Mapping[int, Mapping[str, Any]]) -> str:
-    """The versions a field exists in; per group of versions its enum values if they differ."""
+    """The versions a field exists in; per group of versions its enum values if they
+    differ (and its type, in the versions where it was not an enum)."""
     values = {version: _enum_values(spec) for version, spec in found.items()}
     if len(set(values.values())) <= 1:
         return _ranges(found)
-    groups: dict[tuple[str, ...] | None, list[int]] = {}
+    groups: dict[str, list[int]] = {}
     for version in sorted(values):
-        groups.setdefault(values[version], []).append(version)
+        allowed = values[version]
+        shown = _type_text(found[version]) if allowed is None else _values_text(allowed)
+        groups.setdefault(shown, []).append(version)
     parts = sorted(groups.items(), key=lambda item: min(item[1]))
-    return "; ".join(
-        f"{_ranges(versions)}: {_values_text(allowed or ())}" for allowed, versions in parts
-    )
+    return "; ".join(f"{_ranges(versions)}: {shown}" for shown, versions in parts)
 
 
 def _default_text(spec: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from aggregen.generator import docs as docs_module
 from aggregen.generator.docs import (
     check_docs,
     markdown_cell,
@@ -163,3 +164,13 @@ def test_a_write_that_fails_leaves_the_old_page_whole(
     monkeypatch.undo()
     assert (out / "shop.md").read_text(encoding="utf-8") == "the old page\n"
     assert sorted(p.name for p in out.iterdir()) == ["shop.md"]
+
+
+def test_a_field_that_became_an_enum_shows_its_earlier_type() -> None:
+    """Versions where the field was no enum show their type, not an empty value list."""
+    found: dict[int, dict[str, Any]] = {
+        1: {"kind": "Text"},
+        2: {"kind": "Enum", "values": ["damaged", "other"]},
+        3: {"kind": "Enum", "values": ["damaged", "other"]},
+    }
+    assert docs_module._versions_text(found) == "1: Text; 2-3: `damaged`, `other`"
