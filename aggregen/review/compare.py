@@ -344,6 +344,21 @@ class _Checker:
                     definition,
                     detail=name,
                 )
+                continue
+            if name not in new.state:
+                continue
+            old_type, new_type = python_type(old.state[name]), python_type(new.state[name])
+            if old_type != new_type and not literal_widened(old.state[name], new.state[name]):
+                self.add(
+                    "STATE_FIELD_TYPE_CHANGED",
+                    new.subject,
+                    f"state field {name!r} of {new.name} changed type from {old_type} to "
+                    f"{new_type}: code that reads it may break",
+                    new.document,
+                    (*new.key_path, "fields", name),
+                    definition,
+                    detail=name,
+                )
         new_commands = {command.name: command for command in new.commands}
         for command in old.commands:
             subject = f"{new.subject}.{command.name}"

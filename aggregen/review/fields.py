@@ -68,7 +68,7 @@ def python_type(spec: Mapping[str, Any]) -> str:
     name = str(spec.get("schema_type", spec.get("kind")))
     name = _PYTHON_TYPES.get(name, name)
     if name == "Enum":
-        name = "Enum[" + ", ".join(repr(v) for v in spec.get("values", [])) + "]"
+        name = "Literal[" + ", ".join(repr(v) for v in spec.get("values", [])) + "]"
     elif name == "List":
         name = f"List[{python_type(spec.get('items', {}))}]"
     if spec.get("presence") == "optional":

@@ -87,6 +87,7 @@ RULES: Mapping[str, Rule] = _rules(
         "an event field's rule got stricter: commands may reject values they accepted",
     ),
     Rule("STATE_FIELD_REMOVED", CODE, ERROR, "an aggregate state attribute was removed"),
+    Rule("STATE_FIELD_TYPE_CHANGED", CODE, ERROR, "an aggregate state attribute's type changed"),
     Rule("IDENTIFIER_RENAMED", CODE, ERROR, "an aggregate's identifier property was renamed"),
     Rule("COMMAND_REMOVED", CODE, ERROR, "a command method was removed"),
     Rule("COMMAND_KIND_CHANGED", CODE, ERROR, "a command switched class/instance method"),
