@@ -36,6 +36,7 @@ from .config import Defaults, read_defaults, schema_paths
 from .distribution import distribution_files
 from .docs import check_docs
 from .errors import SchemaErrors
+from .leftovers import Leftover
 from .outcome import OUTPUT_FORMATS, Outcome, PathProblem
 from .write import CheckReport
 
@@ -229,6 +230,11 @@ def _report_check(
     outcome.text += "".join(lines)
 
 
+def _warnings(out: str, leftovers: Sequence[Leftover]) -> list[PathProblem]:
+    """One warning per hand-written module left behind (`leftovers`)."""
+    return [PathProblem(Path(out, left.name).as_posix(), left.warning(out)) for left in leftovers]
+
+
 def _review(
     schemas: Sequence[str], defaults: Defaults, partial: bool
 ) -> tuple[list[Path], list[Finding]]:
@@ -277,12 +283,14 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     extra = distribution_files(defaults.distribution) if defaults.distribution else []
     if arguments.command == "generate":
         report = pipeline.generate(schemas, out, root, partial=partial, extra=extra)
+        warnings = _warnings(out, report.leftovers)
         if report.skipped:
             stdout.write(
                 f"aggregen: nothing changed: the schemas, the lock file and the generator "
                 f"match the manifest and all {len(report.unchanged)} generated files in "
                 f"{out} are intact; nothing written\n"
             )
+            stdout.writelines(f"warning: {warning.problem}\n" for warning in warnings)
             return 0
         stdout.write(
             f"aggregen: {len(report.written)} written, {len(report.unchanged)} unchanged, "
@@ -293,15 +301,20 @@ def _run(arguments: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             stdout.write(f"created {Path(out, name).as_posix()}: yours to edit\n")
         for problem in report.unwritten:
             stdout.write(f"to do: {problem}\n")
+        stdout.writelines(f"warning: {warning.problem}\n" for warning in warnings)
         return 0
     check = pipeline.check(schemas, out, root, partial=partial, extra=extra)
     stale_docs, stranded = _review(schemas, defaults, partial)
     outcome = Outcome("check")
+    outcome.warnings = _warnings(out, check.leftovers)
+    outcome.text = "".join(f"warning: {warning.problem}\n" for warning in outcome.warnings)
     if check.ok and not stale_docs and not stranded:
         if defaults.docs is None:
-            outcome.text = f"aggregen: {out} is up to date{scope}\n"
+            outcome.text += f"aggregen: {out} is up to date{scope}\n"
         else:
-            outcome.text = f"aggregen: {out} and {defaults.docs.as_posix()} are up to date{scope}\n"
+            outcome.text += (
+                f"aggregen: {out} and {defaults.docs.as_posix()} are up to date{scope}\n"
+            )
         stdout.write(outcome.render(arguments.format))
         return 0
     if not check.ok:

@@ -9,11 +9,12 @@ docs/ci.md) is one object:
      "docs": [{"path", "problem"}],                          # docs pages
      "findings": [Finding.to_json()],                        # stranded history
      "to_do": ["..."],                                       # hand-written code to write
+     "warnings": [{"path", "problem"}],                      # do not fail the command
      "fix": "aggregen generate ..." | null}
 
 `breaking --format json` prints the review report with the same `format_version`
 and `command` keys. GitHub annotations are `::error file=...,line=...::message`
-workflow commands, one per problem.
+workflow commands, one per problem, and `::warning file=...::message` for each warning.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Outcome:
     docs: list[PathProblem] = field(default_factory=list)
     findings: Sequence[Finding] = ()
     to_do: Sequence[str] = ()
+    warnings: list[PathProblem] = field(default_factory=list)
+    """Worth knowing, not wrong: a hand-written module nothing generated uses any more."""
     fix: str | None = None
     text: str = ""
     """The human report (what `--format text` prints)."""
@@ -83,6 +86,7 @@ class Outcome:
             "docs": [p.to_json() for p in self.docs],
             "findings": [f.to_json() for f in self.findings],
             "to_do": list(self.to_do),
+            "warnings": [w.to_json() for w in self.warnings],
             "fix": self.fix,
         }
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -105,6 +109,11 @@ class Outcome:
             for p in self.docs
         ]
         lines += [f"::error title=hand-written code::{escape_data(item)}" for item in self.to_do]
+        lines += [
+            f"::warning file={escape_property(w.path)},title=hand-written code::"
+            f"{escape_data(w.problem)}"
+            for w in self.warnings
+        ]
         text = "\n".join(lines) + "\n" if lines else ""
         if self.findings:
             text += render(self.findings, "github", against="the lock file")

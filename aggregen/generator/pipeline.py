@@ -135,6 +135,7 @@ def generate(
     """Generate the packages of `paths` into `out`; raises `SchemaErrors`, `OutputError`.
 
     The report's `unwritten` names hand-written upcasters still to be written; its
+    `leftovers` the hand-written modules nothing generated uses any more; its
     `skipped` says that nothing had changed since the last run (`freshness`). With
     `partial`, only the packages of the domains of `paths` are written or removed.
     `extra` files (such as the distribution's pyproject.toml) are generated as well.
@@ -145,7 +146,9 @@ def generate(
     old = Manifest.read(out)
     if not partial and unchanged(out, old, inputs):
         assert old is not None
-        return WriteReport(unchanged=tuple(sorted(old.files)), skipped=True)
+        return WriteReport(
+            unchanged=tuple(sorted(old.files)), leftovers=old.present_leftovers(out), skipped=True
+        )
     from .handwritten import unwritten_upcasters
 
     domains = _locked_models(paths, root, lock_path, partial)
@@ -243,15 +246,19 @@ def check(
 ) -> CheckReport:
     """How `out` differs from what `generate(paths, out)` would write; nothing is written.
 
-    Hand-written upcasters that are missing or still stubs make it fail too. With
+    Hand-written upcasters that are missing or still stubs make it fail too; the
+    report's `leftovers` (hand-written modules nothing generated uses any more) do
+    not. With
     `partial`, only the packages of the domains of `paths` are compared. A run of
     `generate` killed half-way is finished first (`write.recover`).
     """
     out = Path(out)
     recover(out)
     inputs = _inputs(paths, out, root, lock_path, extra)
-    if not partial and unchanged(out, Manifest.read(out), inputs):
-        return CheckReport()
+    recorded = Manifest.read(out)
+    if not partial and unchanged(out, recorded, inputs):
+        assert recorded is not None
+        return CheckReport(leftovers=recorded.present_leftovers(out))
     from .handwritten import unwritten_upcasters
 
     domains = _locked_models(paths, root, lock_path, partial)

@@ -11,7 +11,9 @@ touched when any check fails first, and an output directory that `write` created
 is removed again when it fails.
 
 Hand-written scaffold files are created when missing and otherwise never touched:
-not overwritten, not deleted, not hashed.
+not overwritten, not deleted, not hashed. One that is no longer output stays a
+*leftover* in the manifest while it exists, for both commands to warn about
+(`leftovers`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from .journal import (
     stage,
     staging_directory,
 )
+from .leftovers import Leftover, leftover_modules, leftovers
 from .render import RenderedFile
 
 __all__ = [
@@ -69,6 +72,12 @@ class Manifest:
     scaffolds: tuple[str, ...] = ()
     inputs: str | None = None
     """The fingerprint of what the files were generated from (`freshness`), if recorded."""
+    leftovers: tuple[str, ...] = ()
+    """Hand-written files created by an earlier run, no longer output, still on disk."""
+
+    def present_leftovers(self, out: Path) -> tuple[Leftover, ...]:
+        """The recorded leftovers still on disk in `out`, judged against the files recorded."""
+        return leftovers((n for n in self.leftovers if (out / n).is_file()), self.files)
 
     def to_bytes(self) -> bytes:
         """The manifest file's content: sorted, indented JSON, no timestamp."""
@@ -80,6 +89,8 @@ class Manifest:
         }
         if self.inputs is not None:
             data["inputs"] = self.inputs
+        if self.leftovers:
+            data["leftovers"] = sorted(self.leftovers)
         return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
 
     @classmethod
@@ -94,6 +105,7 @@ class Manifest:
             files = data["files"]
             scaffolds = data.get("scaffolds", [])
             inputs = data.get("inputs")
+            leftovers = data.get("leftovers", [])
             if not isinstance(files, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in files.items()
             ):
@@ -102,13 +114,17 @@ class Manifest:
                 raise ValueError("'scaffolds' is not a list of paths")
             if inputs is not None and not isinstance(inputs, str):
                 raise ValueError("'inputs' is not a fingerprint")
+            if not isinstance(leftovers, list) or not all(isinstance(s, str) for s in leftovers):
+                raise ValueError("'leftovers' is not a list of paths")
         except (ValueError, KeyError, TypeError) as error:
             raise OutputError(
                 f"{path} is not an aggregen manifest ({error}); delete it and generate again"
             ) from error
-        for name in [*files, *scaffolds]:
+        for name in [*files, *scaffolds, *leftovers]:
             check_relative(name, path)
-        return cls(files=files, scaffolds=tuple(scaffolds), inputs=inputs)
+        return cls(
+            files=files, scaffolds=tuple(scaffolds), inputs=inputs, leftovers=tuple(leftovers)
+        )
 
 
 def _read(path: Path) -> bytes | None:
@@ -147,12 +163,14 @@ def _plan(out: Path, files: Iterable[RenderedFile], inputs: str | None = None) -
     for file in files:
         check_relative(file.path, Path("<generated>"))
         (scaffolds if file.scaffold else generated)[file.path] = file.text.encode()
+    old = Manifest.read(out)
+    previous = () if old is None else (*old.scaffolds, *old.leftovers)
     manifest = Manifest(
         files={name: sha256(data) for name, data in generated.items()},
         scaffolds=tuple(sorted(scaffolds)),
         inputs=inputs,
+        leftovers=leftover_modules(out, previous, generated, scaffolds),
     )
-    old = Manifest.read(out)
     on_disk = {name: _read(out / name) for name in [*generated, *scaffolds]}
     orphans = tuple(
         sorted(
@@ -174,6 +192,8 @@ class WriteReport:
     scaffolds_created: tuple[str, ...] = ()
     unwritten: tuple[str, ...] = ()
     """Hand-written code the generated code calls that is still to be written."""
+    leftovers: tuple[Leftover, ...] = ()
+    """Hand-written modules an earlier run created that nothing generated uses any more."""
     skipped: bool = False
     """Nothing was generated: the inputs and outputs matched the manifest (`freshness`)."""
 
@@ -219,6 +239,7 @@ def _write(out: Path, files: Iterable[RenderedFile], inputs: str | None) -> Writ
         unchanged=tuple(n for n in sorted(plan.generated) if n not in changed),
         removed=plan.orphans,
         scaffolds_created=tuple(created),
+        leftovers=leftovers(plan.manifest.leftovers, plan.generated),
     )
     if not (changed or created or plan.orphans or manifest_changed):
         return report
@@ -278,6 +299,8 @@ class CheckReport:
     diff: str = ""
     unwritten: tuple[str, ...] = ()
     """Hand-written code the generated code calls that is missing or still a stub."""
+    leftovers: tuple[Leftover, ...] = ()
+    """Hand-written modules nothing generated uses any more: warnings, not failures."""
 
     @property
     def fresh(self) -> bool:
@@ -343,9 +366,12 @@ def compare(out: Path, files: Iterable[RenderedFile]) -> CheckReport:
             diffs.append(_diff(name, None, plan.scaffolds[name]))
     for name in plan.orphans:
         diffs.append(_diff(name, _read(out / name), None))
-    # The recorded fingerprint only lets the next run skip work: it is not compared.
+    # The recorded fingerprint only lets the next run skip work, and the recorded
+    # leftovers only carry the warnings over: neither is compared (deleting a
+    # leftover, as the warning says, does not make the output stale).
     recorded = plan.old.inputs if plan.old is not None else None
-    expected = dataclasses.replace(plan.manifest, inputs=recorded)
+    kept = plan.old.leftovers if plan.old is not None else ()
+    expected = dataclasses.replace(plan.manifest, inputs=recorded, leftovers=kept)
     manifest_stale = _read(out / MANIFEST) != expected.to_bytes()
     return CheckReport(
         stale=tuple(stale),
@@ -355,4 +381,5 @@ def compare(out: Path, files: Iterable[RenderedFile]) -> CheckReport:
         foreign=tuple(foreign),
         manifest_stale=manifest_stale,
         diff="".join(diffs),
+        leftovers=leftovers(plan.manifest.leftovers, plan.generated),
     )

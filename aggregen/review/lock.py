@@ -47,6 +47,7 @@ from typing import Any
 from aggregen.generator.atomic import replace_text
 from aggregen.generator.errors import SchemaError, SchemaErrors
 
+from .shape_diff import shape_differences
 from .wire_shape import Document, domain_shapes, fingerprint, wire_only
 
 __all__ = [
@@ -444,7 +445,8 @@ def check_lock(documents: Sequence[Document], lock: Lock) -> list[SchemaError]:
 
     A locked event version is missing when no event of its aggregate reads its
     wire type (as its type or an alias) at that version or a later one. It is
-    changed in place when the event is still at that version with another shape.
+    changed in place when the event is still at that version with another shape;
+    the message names each difference (`shape_diff`).
     A changed stream category or identifier type is reported as well.
     """
     return sorted({error for _, error in _problems(documents, lock)})
@@ -544,6 +546,11 @@ def _problems(documents: Sequence[Document], lock: Lock) -> list[tuple[str, Sche
             )
         elif event.version == locked.version and event.hash != locked.wire_hash:
             line, column = event.document.locate(event.key_path)
+            differences = shape_differences(locked.wire_fields, event.wire_fields)
+            if event.type_name != locked.type_name:
+                differences.insert(
+                    0, f"wire type changed from {locked.type_name!r} to {event.type_name!r}"
+                )
             errors.append(
                 (
                     _CHANGED,
@@ -552,8 +559,9 @@ def _problems(documents: Sequence[Document], lock: Lock) -> list[tuple[str, Sche
                         line,
                         column,
                         f"event {locked.aggregate}.{event.name} version {event.version} was "
-                        "changed in place: its wire shape differs from the locked one; raise "
-                        "its version (and keep the old shape readable) instead",
+                        "changed in place: its wire shape differs from the locked one "
+                        f"({'; '.join(differences) or 'see the lock file'}); raise its version "
+                        "(and keep the old shape readable) instead",
                     ),
                 )
             )

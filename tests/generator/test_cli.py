@@ -334,3 +334,68 @@ def test_a_full_run_still_removes_a_domain_whose_schema_is_gone(
     assert status == 0
     assert not (project / "out" / "pets" / "pet_base.py").exists()
     assert run(capsys, "check")[0] == 0
+
+
+def test_a_hand_written_module_left_behind_is_named_but_fails_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "generate")[0] == 0
+    left = "out/pets/pet_behavior.py"
+    warning = (
+        f"warning: {left} is hand-written and no schema defines its aggregate any more: "
+        "move its code or delete it\n"
+    )
+    schema = project / "schemas" / "pets.yaml"
+    schema.write_text(PETS.replace("domain: pets", "domain: animals"), encoding="utf-8")
+    # Before generating: check fails for the generated files, and names the module.
+    status, out, _ = run(capsys, "check")
+    assert status == 1
+    assert warning in out
+    status, out, _ = run(capsys, "generate")
+    assert status == 0
+    assert warning in out
+    assert (project / left).is_file()
+    # The manifest carries it over: the no-change shortcut warns as well.
+    for command in ("check", "generate"):
+        status, out, _ = run(capsys, command)
+        assert (status, out.count(warning)) == (0, 1)
+    status, out, _ = run(capsys, "check", "--format", "json")
+    report = json.loads(out)
+    assert (status, report["ok"]) == (0, True)
+    assert report["warnings"] == [{"path": left, "problem": warning[9:-1]}]
+    status, out, _ = run(capsys, "check", "--format", "github")
+    assert status == 0
+    assert out.startswith(f"::warning file={left},")
+    # Renamed back: the module is in use again, and the other one is left behind.
+    schema.write_text(PETS, encoding="utf-8")
+    status, out, _ = run(capsys, "generate")
+    assert status == 0
+    assert warning not in out
+    assert warning.replace("/pets/", "/animals/") in out
+    # Deleted as told: no warning, and the output is not stale for it.
+    (project / "out" / "animals" / "pet_behavior.py").unlink()
+    status, out, _ = run(capsys, "check")
+    assert (status, out) == (0, "aggregen: out is up to date\n")
+
+
+def test_an_upcasters_module_no_event_needs_is_named(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versioned = PETS.replace(
+        "      Adopted: {}",
+        "      Adopted: {version: 2, hand_written_upcast: [1]}",
+    )
+    schema = project / "schemas" / "pets.yaml"
+    schema.write_text(versioned, encoding="utf-8")
+    assert run(capsys, "generate")[0] == 0
+    upcasters = project / "out" / "pets" / "pet_upcasters.py"
+    assert upcasters.is_file()
+    schema.write_text(PETS, encoding="utf-8")
+    status, out, _ = run(capsys, "generate")
+    assert status == 0
+    assert (
+        "warning: out/pets/pet_upcasters.py is hand-written and no event of its aggregate "
+        "lists `hand_written_upcast` any more: nothing generated calls it; "
+        "move what you still use and delete it\n"
+    ) in out
+    assert "pet_behavior.py" not in out

@@ -76,6 +76,7 @@ def test_check_as_json_lists_each_problem_with_a_format_version(
         "docs": [],
         "findings": [],
         "to_do": [],
+        "warnings": [],
         "fix": None,
     }
     (project / "out" / "people" / "person.py").unlink()

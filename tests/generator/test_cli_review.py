@@ -84,8 +84,8 @@ def test_generate_and_check_refuse_a_version_changed_in_place(
     before = (project / "out" / "shop" / "order_base.py").read_text(encoding="utf-8")
     changed = (
         "schemas/shop.yaml:5:7: event Order.Placed version 1 was changed in place: its wire "
-        "shape differs from the locked one; raise its version (and keep the old shape "
-        "readable) instead\n"
+        "shape differs from the locked one (field 'total' changed type from Integer to "
+        "Decimal); raise its version (and keep the old shape readable) instead\n"
     )
     for command in ("generate", "check"):
         status, out, err = run(capsys, command)

@@ -101,9 +101,13 @@ class Setup:
         return "mixed"
 
     def reset_to_a(self) -> None:
-        """From A written over B back to A exactly: drop B's new hand-written modules."""
+        """From A written over B back to A exactly: drop B's new hand-written modules.
+
+        And A's manifest, which does not list them as left behind (`leftovers`).
+        """
         for name in set(self.a_after_b) - set(self.a.tree):
             (self.out / name).unlink(missing_ok=True)
+        (self.out / MANIFEST).write_bytes(self.a.tree[MANIFEST])
 
 
 def _version(name: str, tree: Tree) -> Version:

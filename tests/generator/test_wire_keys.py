@@ -191,7 +191,8 @@ def test_the_lock_records_wire_keys_and_refuses_a_changed_one(tmp_path: Path) ->
     errors = check_lock(load_and_validate([schema]), lock)
     assert [e.message for e in errors] == [
         "event Contact.ContactAdded version 1 was changed in place: its wire shape differs "
-        "from the locked one; raise its version (and keep the old shape readable) instead"
+        "from the locked one (field 'last_name' changed its wire key from 'surname' to "
+        "'family_name'); raise its version (and keep the old shape readable) instead"
     ]
 
 

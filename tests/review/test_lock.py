@@ -182,7 +182,8 @@ def test_update_refuses_a_version_changed_in_place_unless_replacing(tmp_path: Pa
         update_lock(load_schemas([path]), lock_path)
     assert [e.message for e in raised.value.errors] == [
         "event Order.Placed version 1 was changed in place: its wire shape differs from the "
-        "locked one; raise its version (and keep the old shape readable) instead"
+        "locked one (field 'total' changed type from Integer to Decimal); raise its version "
+        "(and keep the old shape readable) instead"
     ]
     assert lock_path.read_bytes() == before
     lock = update_lock(load_schemas([path]), lock_path, replace=True)
@@ -221,9 +222,54 @@ def test_check_lock_reports_missing_and_changed_versions(tmp_path: Path) -> None
             "shop.yaml",
             9,
             "event Order.Placed version 1 was changed in place: its wire shape differs from "
-            "the locked one; raise its version (and keep the old shape readable) instead",
+            "the locked one (field 'total' changed type from Integer to Decimal); raise its "
+            "version (and keep the old shape readable) instead",
         ),
     ]
+
+
+def test_a_version_changed_in_place_names_each_difference(tmp_path: Path) -> None:
+    before = """\
+domain: shop
+wire_casing: camelCase
+value_objects:
+  Address:
+    fields:
+      street: String
+aggregates:
+  Order:
+    events:
+      Placed:
+        fields:
+          customer: {type: String, required: true}
+          total: Integer
+          state: {type: Enum, values: [new, paid]}
+          ship_to: Address
+          gift_note: Text
+          tags: {type: List, of: String}
+"""
+    after = (
+        before.replace("customer: {type: String, required: true}", "customer: String")
+        .replace("total: Integer", "total: Decimal")
+        .replace("values: [new, paid]", "values: [new, settled, shipped]")
+        .replace("street: String", "street: {type: String, wire_name: road}")
+        .replace("gift_note: Text", "note: {type: Text, default: ''}")
+        .replace("of: String", "of: Integer")
+    )
+    lock = update_lock(load_schemas([schema(tmp_path, before)]), tmp_path / "aggregen.lock.json")
+    [error] = check_lock(load_schemas([schema(tmp_path, after)]), lock)
+    assert (error.line, error.column) == (10, 7)  # at `Placed:`
+    assert error.message == (
+        "event Order.Placed version 1 was changed in place: its wire shape differs from the "
+        "locked one (field 'customer' was required and is now optional; "
+        "field 'gift_note' removed; field 'note' added with the default \"\"; "
+        "field 'ship_to.street' changed its wire key from 'street' to 'road'; "
+        "field 'state' gained the enum values 'settled', 'shipped'; "
+        "field 'state' lost the enum value 'paid'; "
+        "field 'tags[]' changed type from String to Integer; "
+        "field 'total' changed type from Integer to Decimal); "
+        "raise its version (and keep the old shape readable) instead"
+    )
 
 
 def test_an_event_renamed_with_an_alias_still_covers_its_locked_versions(tmp_path: Path) -> None:
@@ -266,3 +312,14 @@ def test_merge_keeps_every_entry(tmp_path: Path) -> None:
         ("Placed", 2),
     ]
     assert merge_locks(None) is None
+
+
+def test_an_event_renamed_in_place_names_its_wire_type(tmp_path: Path) -> None:
+    lock = update_lock(load_schemas([schema(tmp_path, V1)]), tmp_path / "aggregen.lock.json")
+    renamed = V1.replace("      Cancelled:\n", "      Voided:\n        aliases: [Cancelled]\n")
+    [error] = check_lock(load_schemas([schema(tmp_path, renamed)]), lock)
+    assert error.message == (
+        "event Order.Voided version 1 was changed in place: its wire shape differs from the "
+        "locked one (wire type changed from 'Cancelled' to 'Voided'); raise its version "
+        "(and keep the old shape readable) instead"
+    )
