@@ -143,12 +143,7 @@ def decode(raw: bytes | None, payload: bytes, cache: PageCache) -> RecordedMessa
         return _decode_any_order(raw, payload, cache)
     subject, sequence, stamp = served.groups()
     try:
-        name = cache.names.get(subject)
-        if name is None:
-            name = cache.names[subject] = stream_name_of(subject.decode().rstrip())
-        time = cache.times.get(stamp)
-        if time is None:
-            time = cache.times[stamp] = stored_time(stamp.decode().rstrip())
+        name, time = _name_and_time(subject, stamp, cache)
     except ValueError as error:
         raise StreamDataError(*_where(raw, payload), f"unreadable headers: {error}") from None
     return _message(raw, name, int(sequence), time, payload)
@@ -160,14 +155,8 @@ def _decode_any_order(raw: bytes | None, payload: bytes, cache: PageCache) -> Re
     try:
         headers = read_headers(raw)
         subject = headers[b"Nats-Subject"]
-        name = cache.names.get(subject)
-        if name is None:
-            name = cache.names[subject] = stream_name_of(subject.decode().rstrip())
         sequence = int(headers[b"Nats-Sequence"])
-        stamp = headers[b"Nats-Time-Stamp"]
-        time = cache.times.get(stamp)
-        if time is None:
-            time = cache.times[stamp] = stored_time(stamp.decode().rstrip())
+        name, time = _name_and_time(subject, headers[b"Nats-Time-Stamp"], cache)
     except (KeyError, ValueError) as error:
         problem = (
             f"missing header {error.args[0].decode()}"
@@ -176,6 +165,18 @@ def _decode_any_order(raw: bytes | None, payload: bytes, cache: PageCache) -> Re
         )
         raise StreamDataError(*_where(raw, payload), f"unreadable headers: {problem}") from None
     return _message(raw, name, sequence, time, payload)
+
+
+def _name_and_time(subject: bytes, stamp: bytes, cache: PageCache) -> tuple[str, datetime.datetime]:
+    """The stream name of `subject` and the time of `stamp`, decoded once a page
+    (`cache`); raises `ValueError` for either that cannot be read."""
+    name = cache.names.get(subject)
+    if name is None:
+        name = cache.names[subject] = stream_name_of(subject.decode().rstrip())
+    time = cache.times.get(stamp)
+    if time is None:
+        time = cache.times[stamp] = stored_time(stamp.decode().rstrip())
+    return name, time
 
 
 def _message(
